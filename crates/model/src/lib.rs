@@ -1,0 +1,34 @@
+//! The shared vocabulary of spamhattan.
+//!
+//! Every other crate speaks in these types: a captured message is identified by its
+//! [`MessageId`] (the SHA-256 of its raw bytes), each arrival of it is a [`Sighting`] with the
+//! [`Envelope`] and the facts of the SMTP session that delivered it, the whole conversation is a
+//! [`SessionRecord`], and everything observable is announced as an [`Event`] with a stable id.
+//!
+//! Layout: `message_id.rs` (content ids), `envelope.rs` (MAIL/RCPT as sent and as parsed),
+//! `session.rs` (TLS, AUTH, transcript, session record), `anomaly.rs` (protocol and content
+//! anomalies), `sighting.rs` (one arrival of one message), `event.rs` (the event log contract).
+//!
+//! This crate has no I/O and depends on no other crate of the workspace.
+
+mod anomaly;
+mod envelope;
+mod event;
+mod message_id;
+mod session;
+mod sighting;
+
+pub use anomaly::{Anomaly, AnomalyKind};
+pub use envelope::{Envelope, MailFrom, Recipient, RcptVerdict};
+pub use event::{Event, EventKind};
+pub use message_id::{MessageId, ParseMessageIdError};
+pub use session::{AuthAttempt, Direction, SessionRecord, TlsInfo, Transcript, TranscriptLine};
+pub use sighting::{Sighting, SightingSource, Timings};
+
+/// Time stamps are UTC, serialised as RFC 3339 with sub-second precision.
+pub type Timestamp = time::OffsetDateTime;
+
+/// Current time as a [`Timestamp`].
+pub fn now() -> Timestamp {
+    time::OffsetDateTime::now_utc()
+}
