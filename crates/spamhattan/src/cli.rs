@@ -1,0 +1,122 @@
+//! The command line. Flags that also exist in the config file win over it; `SPAMHATTAN_*`
+//! environment variables sit between the two.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "spamhattan", version, about = "A spamtrap honeypot: an MX for trap domains that keeps every message as evidence, never relays and never sends mail.")]
+pub struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "text", env = "SPAMHATTAN_LOG_FORMAT")]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Options every command shares: where the config and the data are.
+#[derive(Debug, Clone, Args)]
+pub struct Common {
+    /// TOML configuration file.
+    #[arg(long, env = "SPAMHATTAN_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Where messages, the index and the TLS certificate live (default ./spamhattan-data).
+    #[arg(long, env = "SPAMHATTAN_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Options of `serve` and `config check`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// SMTP listener with STARTTLS (repeatable; default 127.0.0.1:2525).
+    #[arg(long, env = "SPAMHATTAN_SMTP_LISTEN", value_delimiter = ',')]
+    pub smtp_listen: Vec<String>,
+    /// Implicit-TLS listener, port 465 style (repeatable).
+    #[arg(long, env = "SPAMHATTAN_SMTPS_LISTEN", value_delimiter = ',')]
+    pub smtps_listen: Vec<String>,
+    /// A trap domain to accept mail for; `*.example.org` includes subdomains (repeatable).
+    #[arg(long, env = "SPAMHATTAN_TRAP_DOMAINS", value_delimiter = ',')]
+    pub trap_domain: Vec<String>,
+    /// The name the trap announces (banner, EHLO, certificate).
+    #[arg(long, env = "SPAMHATTAN_HOSTNAME")]
+    pub hostname: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the trap.
+    Serve(ServeArgs),
+    /// Configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Inspect captured messages.
+    #[command(subcommand)]
+    Messages(MessagesCommand),
+    /// Inspect and check the store.
+    #[command(subcommand)]
+    Store(StoreCommand),
+    /// Import .eml files, directories, mbox files and Maildirs as sightings with source `import`.
+    Import {
+        #[command(flatten)]
+        common: Common,
+        /// Files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the resolved configuration, or the reason it is invalid.
+    Check(ServeArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MessagesCommand {
+    /// List sightings, newest first.
+    List {
+        #[command(flatten)]
+        common: Common,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Write a message's exact raw bytes to stdout.
+    Raw {
+        #[command(flatten)]
+        common: Common,
+        /// The message id (SHA-256 of the raw bytes).
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Counts and where the space goes.
+    Stats {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check every blob against its hash and every sighting against its blob (exit 1 on problems).
+    Verify {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Apply the retention budgets now.
+    Prune {
+        #[command(flatten)]
+        common: Common,
+    },
+}

@@ -1,0 +1,49 @@
+//! One file per subcommand; `run` dispatches.
+
+mod config_check;
+mod import;
+mod messages;
+mod serve;
+mod store;
+
+use crate::cli::{Cli, Command, Common, ConfigCommand, MessagesCommand, ServeArgs, StoreCommand};
+use crate::config::{self, Config, Overrides};
+use anyhow::Result;
+use std::process::ExitCode;
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => serve::run(&resolve_serve(&args)?),
+        Command::Config(ConfigCommand::Check(args)) => config_check::run(&args),
+        Command::Messages(MessagesCommand::List { common, json, limit }) => messages::list(&resolve(&common)?, json, limit),
+        Command::Messages(MessagesCommand::Raw { common, id }) => messages::raw(&resolve(&common)?, &id),
+        Command::Store(StoreCommand::Stats { common, json }) => store::stats(&resolve(&common)?, json),
+        Command::Store(StoreCommand::Verify { common }) => store::verify(&resolve(&common)?),
+        Command::Store(StoreCommand::Prune { common }) => store::prune(&resolve(&common)?),
+        Command::Import { common, paths } => import::run(&resolve(&common)?, &paths),
+    }
+}
+
+fn overrides(common: &Common) -> Overrides {
+    Overrides { config: common.config.clone(), data_dir: common.data_dir.clone(), ..Overrides::default() }
+}
+
+pub(crate) fn resolve(common: &Common) -> Result<Config> {
+    config::resolve(&overrides(common))
+}
+
+pub(crate) fn resolve_serve(args: &ServeArgs) -> Result<Config> {
+    let mut o = overrides(&args.common);
+    o.hostname = args.hostname.clone();
+    o.trap_domains = args.trap_domain.clone();
+    o.smtp_listen = args.smtp_listen.clone();
+    o.smtps_listen = args.smtps_listen.clone();
+    config::resolve(&o)
+}
+
+/// Opens the store of a resolved config, with the reason in one line if it cannot be.
+pub(crate) fn open_store(cfg: &Config) -> Result<::store::Store> {
+    config::prepare_data_dir(&cfg.data_dir)?;
+    ::store::Store::open(cfg.store.clone())
+        .map_err(|e| anyhow::anyhow!("cannot open the store in {}: {e}", cfg.data_dir.display()))
+}

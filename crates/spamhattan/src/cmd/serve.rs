@@ -1,0 +1,103 @@
+//! `spamhattan serve`: open the store, bind the listeners, announce readiness, run until
+//! SIGTERM/SIGINT, then drain.
+
+use crate::config::{self, Config};
+use crate::eventlog::EventLog;
+use anyhow::{Context, Result};
+use model::{Event, EventKind};
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use trap::{EventSink, Trap};
+
+/// How often the retention budgets are applied while serving.
+const RETENTION_EVERY: Duration = Duration::from_secs(60);
+
+pub fn run(cfg: &Config) -> Result<ExitCode> {
+    config::prepare_data_dir(&cfg.data_dir)?;
+    raise_fd_limit();
+    let store = super::open_store(cfg)?;
+    let events = Arc::new(EventLog::open(&cfg.event_log, &cfg.data_dir)?);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
+    let result = runtime.block_on(serve(cfg, store.clone(), Arc::clone(&events)));
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    let flushed = store.flush();
+    events.close();
+    result?;
+    flushed.context("store flush at shutdown")?;
+    if events.dropped() > 0 {
+        tracing::warn!(dropped = events.dropped(), "event log could not keep up; events were dropped");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(cfg: &Config, store: store::Store, events: Arc<EventLog>) -> Result<()> {
+    let sink: Arc<dyn EventSink> = events.clone();
+    let trap = Trap::bind(&cfg.trap, store.clone(), Arc::clone(&sink)).await?;
+    let listeners: Vec<_> = trap
+        .local_addrs()
+        .into_iter()
+        .map(|l| serde_json::json!({"name": l.name, "address": l.address.to_string(), "tls": l.tls.as_str()}))
+        .collect();
+    let ready = serde_json::json!({"ready": true, "listeners": listeners});
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{ready}")?;
+        out.flush()?;
+    }
+    tracing::info!(listeners = %serde_json::Value::Array(listeners), data_dir = %cfg.data_dir.display(), "trap ready");
+    let retention = tokio::spawn(retention_loop(store, sink));
+    trap.run(shutdown_signal()).await;
+    retention.abort();
+    tracing::info!("trap stopped");
+    Ok(())
+}
+
+/// Applies the retention budgets periodically, off the async threads.
+async fn retention_loop(store: store::Store, events: Arc<dyn EventSink>) {
+    let mut every = tokio::time::interval(RETENTION_EVERY);
+    loop {
+        every.tick().await;
+        let s = store.clone();
+        match tokio::task::spawn_blocking(move || s.enforce_retention()).await {
+            Ok(Ok(report)) if report.purged_blobs > 0 => {
+                let fields = serde_json::to_value(&report).unwrap_or_default();
+                events.emit(Event::new(EventKind::StoreRetention, None, fields));
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "retention failed"),
+            Err(e) => tracing::warn!(error = %e, "retention task failed"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = term => {},
+        _ = tokio::signal::ctrl_c() => {},
+    }
+    tracing::info!("shutdown requested");
+}
+
+/// Raises the soft open-files limit to the hard limit: ten thousand idle spam connections need
+/// ten thousand descriptors, and the usual soft default is 1024.
+#[allow(unsafe_code)]
+fn raise_fd_limit() {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed by pointer.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}

@@ -1,0 +1,365 @@
+//! Configuration, resolved once at start-up: defaults ← TOML file ← `SPAMHATTAN_*` environment
+//! ← command-line flags. Unknown keys are errors; every component receives only its section.
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use trap::{AddressPolicy, Limits, ListenerConfig, TlsMode, TlsSource, TrapConfig};
+
+/// The config file's shape. Every field is optional; the resolved form has them all.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub hostname: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub trap_domains: Option<Vec<String>>,
+    pub persona: Option<String>,
+    /// Event log path (relative to the data dir), or `-` for stdout.
+    pub event_log: Option<String>,
+    pub listener: Option<Vec<ListenerFile>>,
+    pub tls: Option<TlsFile>,
+    pub limits: Option<LimitsFile>,
+    pub address: Option<Vec<AddressFile>>,
+    pub auth_lure: Option<AuthLureFile>,
+    pub retention: Option<RetentionFile>,
+    pub store: Option<StoreFile>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerFile {
+    pub address: String,
+    /// `starttls` (default) or `implicit`.
+    pub tls: Option<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFile {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsFile {
+    pub max_message_bytes: Option<u64>,
+    pub max_recipients: Option<usize>,
+    pub max_line: Option<usize>,
+    pub max_commands: Option<u64>,
+    pub soft_errors: Option<u32>,
+    pub max_errors: Option<u32>,
+    pub error_sleep_ms: Option<u64>,
+    pub session_lifetime_secs: Option<u64>,
+    pub idle_timeout_secs: Option<u64>,
+    pub data_idle_timeout_secs: Option<u64>,
+    pub max_connections: Option<usize>,
+    pub max_connections_per_ip: Option<usize>,
+    pub greet_delay_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddressFile {
+    pub address: String,
+    /// `accept`, `unknown-user` or `tempfail`.
+    pub policy: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthLureFile {
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionFile {
+    pub max_blob_bytes: Option<u64>,
+    pub max_blob_age_days: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreFile {
+    /// Pending analysis jobs above which MAIL is answered `452`.
+    pub max_backlog: Option<u64>,
+    /// Free disk below which MAIL is answered `452`.
+    pub min_free_bytes: Option<u64>,
+}
+
+/// Values given on the command line or in the environment (they win over the file).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub config: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub hostname: Option<String>,
+    pub trap_domains: Vec<String>,
+    pub smtp_listen: Vec<String>,
+    pub smtps_listen: Vec<String>,
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub file: FileConfig,
+    pub data_dir: PathBuf,
+    pub trap: TrapConfig,
+    pub store: store::StoreConfig,
+    pub event_log: String,
+}
+
+/// The default SMTP listener for a newcomer: loopback, unprivileged port.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:2525";
+pub const DEFAULT_DATA_DIR: &str = "./spamhattan-data";
+
+fn machine_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_owned())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+fn parse_addr(s: &str) -> Result<SocketAddr> {
+    s.trim().parse().with_context(|| format!("not a listen address (want IP:PORT, e.g. 127.0.0.1:2525 or [::1]:25): {s:?}"))
+}
+
+fn parse_policy(s: &str) -> Result<AddressPolicy> {
+    Ok(match s {
+        "accept" => AddressPolicy::Accept,
+        "unknown-user" => AddressPolicy::UnknownUser,
+        "tempfail" => AddressPolicy::TempFail,
+        other => bail!("unknown address policy {other:?} (want accept, unknown-user or tempfail)"),
+    })
+}
+
+/// Reads the file (if any) and applies overrides.
+pub fn resolve(o: &Overrides) -> Result<Config> {
+    let mut file = match &o.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
+            toml::from_str::<FileConfig>(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message()))?
+        }
+        None => FileConfig::default(),
+    };
+    if let Some(d) = &o.data_dir {
+        file.data_dir = Some(d.clone());
+    }
+    if let Some(h) = &o.hostname {
+        file.hostname = Some(h.clone());
+    }
+    if !o.trap_domains.is_empty() {
+        file.trap_domains = Some(o.trap_domains.clone());
+    }
+    if !o.smtp_listen.is_empty() || !o.smtps_listen.is_empty() {
+        let plain = o.smtp_listen.iter().map(|a| (a, "starttls"));
+        let implicit = o.smtps_listen.iter().map(|a| (a, "implicit"));
+        file.listener = Some(
+            plain
+                .chain(implicit)
+                .map(|(a, tls)| ListenerFile { address: a.clone(), tls: Some(tls.into()), name: None })
+                .collect(),
+        );
+    }
+    fill_defaults(&mut file);
+    build(file)
+}
+
+fn fill_defaults(f: &mut FileConfig) {
+    f.hostname.get_or_insert_with(machine_hostname);
+    f.data_dir.get_or_insert_with(|| PathBuf::from(DEFAULT_DATA_DIR));
+    f.trap_domains.get_or_insert_with(Vec::new);
+    f.persona.get_or_insert_with(|| "postfix".into());
+    f.event_log.get_or_insert_with(|| "events.jsonl".into());
+    f.listener.get_or_insert_with(|| {
+        vec![ListenerFile { address: DEFAULT_LISTEN.into(), tls: Some("starttls".into()), name: Some("smtp".into()) }]
+    });
+    let d = Limits::default();
+    let l = f.limits.get_or_insert_with(LimitsFile::default);
+    l.max_message_bytes.get_or_insert(d.max_message_bytes);
+    l.max_recipients.get_or_insert(d.max_recipients);
+    l.max_line.get_or_insert(d.max_line);
+    l.max_commands.get_or_insert(d.max_commands);
+    l.soft_errors.get_or_insert(d.soft_errors);
+    l.max_errors.get_or_insert(d.max_errors);
+    l.error_sleep_ms.get_or_insert(d.error_sleep.as_millis() as u64);
+    l.session_lifetime_secs.get_or_insert(d.session_lifetime.as_secs());
+    l.idle_timeout_secs.get_or_insert(d.idle_timeout.as_secs());
+    l.data_idle_timeout_secs.get_or_insert(d.data_idle_timeout.as_secs());
+    l.max_connections.get_or_insert(d.max_connections);
+    l.max_connections_per_ip.get_or_insert(d.max_connections_per_ip);
+    l.greet_delay_ms.get_or_insert(d.greet_delay.as_millis() as u64);
+    f.address.get_or_insert_with(Vec::new);
+    f.auth_lure.get_or_insert_with(AuthLureFile::default);
+    f.retention.get_or_insert_with(RetentionFile::default);
+    let s = f.store.get_or_insert_with(StoreFile::default);
+    let sd = store::StoreConfig::new(".");
+    s.max_backlog.get_or_insert(sd.max_backlog);
+    s.min_free_bytes.get_or_insert(sd.min_free_bytes);
+}
+
+fn build(file: FileConfig) -> Result<Config> {
+    let data_dir = file.data_dir.clone().unwrap_or_default();
+    let hostname = file.hostname.clone().unwrap_or_default();
+    if hostname.is_empty() || hostname.contains(|c: char| c.is_whitespace() || c.is_control()) {
+        bail!("hostname must be a single word such as mx1.example.nl, got {hostname:?}");
+    }
+    let mut listeners = Vec::new();
+    for (i, l) in file.listener.iter().flatten().enumerate() {
+        let address = parse_addr(&l.address)?;
+        let tls = match l.tls.as_deref().unwrap_or("starttls") {
+            "starttls" => TlsMode::StartTls,
+            "implicit" => TlsMode::Implicit,
+            other => bail!("listener {}: tls must be starttls or implicit, got {other:?}", l.address),
+        };
+        let name = l.name.clone().unwrap_or_else(|| match (tls, i) {
+            (TlsMode::Implicit, _) => "smtps".into(),
+            (TlsMode::StartTls, 0) => "smtp".into(),
+            (TlsMode::StartTls, n) => format!("smtp{n}"),
+        });
+        listeners.push(ListenerConfig { name, address, tls });
+    }
+    if listeners.is_empty() {
+        bail!("no SMTP listener configured");
+    }
+    let mut addresses = Vec::new();
+    for a in file.address.iter().flatten() {
+        addresses.push((a.address.clone(), parse_policy(&a.policy)?));
+    }
+    let trap_domains = file.trap_domains.clone().unwrap_or_default();
+    for d in &trap_domains {
+        let bare = d.strip_prefix("*.").unwrap_or(d);
+        if trap::normalize_domain(bare).is_none() {
+            bail!("not a valid trap domain: {d:?}");
+        }
+    }
+    let persona = file.persona.clone().unwrap_or_default();
+    if !trap::PERSONAS.contains(&persona.as_str()) {
+        bail!("unknown persona {persona:?} (known: {})", trap::PERSONAS.join(", "));
+    }
+    let l = file.limits.clone().unwrap_or_default();
+    let d = Limits::default();
+    let limits = Limits {
+        max_message_bytes: l.max_message_bytes.unwrap_or(d.max_message_bytes),
+        max_recipients: l.max_recipients.unwrap_or(d.max_recipients),
+        max_line: l.max_line.unwrap_or(d.max_line).max(512),
+        max_data_line: d.max_data_line,
+        max_commands: l.max_commands.unwrap_or(d.max_commands),
+        soft_errors: l.soft_errors.unwrap_or(d.soft_errors),
+        max_errors: l.max_errors.unwrap_or(d.max_errors).max(1),
+        error_sleep: l.error_sleep_ms.map(Duration::from_millis).unwrap_or(d.error_sleep),
+        session_lifetime: l.session_lifetime_secs.map(Duration::from_secs).unwrap_or(d.session_lifetime),
+        idle_timeout: l.idle_timeout_secs.map(Duration::from_secs).unwrap_or(d.idle_timeout),
+        data_idle_timeout: l.data_idle_timeout_secs.map(Duration::from_secs).unwrap_or(d.data_idle_timeout),
+        max_connections: l.max_connections.unwrap_or(d.max_connections),
+        max_connections_per_ip: l.max_connections_per_ip.unwrap_or(d.max_connections_per_ip),
+        max_auth_attempts: d.max_auth_attempts,
+        greet_delay: l.greet_delay_ms.map(Duration::from_millis).unwrap_or(d.greet_delay),
+    };
+    let tls = match &file.tls {
+        Some(t) => TlsSource::Files { cert: t.cert.clone(), key: t.key.clone() },
+        None => TlsSource::SelfSigned { dir: data_dir.join("tls") },
+    };
+    let trap = TrapConfig {
+        hostname,
+        listeners,
+        trap_domains,
+        addresses,
+        persona,
+        limits,
+        tls,
+        auth_lure: file.auth_lure.as_ref().is_some_and(|a| a.enabled),
+    };
+    let mut store = store::StoreConfig::new(&data_dir);
+    if let Some(r) = &file.retention {
+        store.retention.max_blob_bytes = r.max_blob_bytes;
+        store.retention.max_blob_age = r.max_blob_age_days.map(|d| Duration::from_secs(d * 86_400));
+    }
+    if let Some(s) = &file.store {
+        store.max_backlog = s.max_backlog.unwrap_or(store.max_backlog);
+        store.min_free_bytes = s.min_free_bytes.unwrap_or(store.min_free_bytes);
+    }
+    let event_log = file.event_log.clone().unwrap_or_default();
+    Ok(Config { file, data_dir, trap, store, event_log })
+}
+
+/// Makes sure the data dir exists and is writable, with a one-line reason if not.
+pub fn prepare_data_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("data dir {} cannot be created", dir.display()))?;
+    let probe = dir.join(".write-test");
+    std::fs::write(&probe, b"").with_context(|| format!("data dir {} is not writable", dir.display()))?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+impl Config {
+    /// The resolved configuration as TOML (what `config check` prints).
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string(&self.file).context("cannot render the configuration")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from_toml(text: &str) -> Result<Config> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, text)?;
+        resolve(&Overrides { config: Some(path), ..Overrides::default() })
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let err = from_toml("hostname = \"mx\"\nbogus = 1\n").err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("bogus"), "{err}");
+    }
+
+    #[test]
+    fn flags_win_over_the_file() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "hostname = \"file.example\"\ntrap_domains = [\"a.example\"]\n")?;
+        let o = Overrides {
+            config: Some(path),
+            hostname: Some("flag.example".into()),
+            trap_domains: vec!["b.example".into()],
+            smtp_listen: vec!["[::1]:2626".into()],
+            ..Overrides::default()
+        };
+        let c = resolve(&o)?;
+        assert_eq!(c.trap.hostname, "flag.example");
+        assert_eq!(c.trap.trap_domains, vec!["b.example".to_string()]);
+        assert_eq!(c.trap.listeners[0].address.to_string(), "[::1]:2626");
+        Ok(())
+    }
+
+    #[test]
+    fn bad_values_fail_with_a_reason() {
+        for (text, needle) in [
+            ("[[listener]]\naddress = \"nonsense\"\n", "listen address"),
+            ("persona = \"exchange-2003\"\n", "unknown persona"),
+            ("trap_domains = [\"bad domain\"]\n", "trap domain"),
+            ("[[address]]\naddress = \"a@b.example\"\npolicy = \"maybe\"\n", "policy"),
+        ] {
+            let err = from_toml(text).err().map(|e| format!("{e:#}")).unwrap_or_default();
+            assert!(err.contains(needle), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn resolved_config_round_trips_through_toml() -> Result<()> {
+        let c = from_toml("trap_domains = [\"trap.example\"]\n")?;
+        let again: FileConfig = toml::from_str(&c.to_toml()?)?;
+        assert_eq!(again.trap_domains, Some(vec!["trap.example".to_string()]));
+        assert_eq!(again.limits.and_then(|l| l.max_recipients), Some(1000));
+        Ok(())
+    }
+}

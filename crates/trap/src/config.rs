@@ -1,0 +1,137 @@
+//! The trap's own configuration section: listeners, trap domains, per-address policies, limits.
+//!
+//! The binary resolves the config file, flags and environment into this structure once at
+//! start-up; the trap never reads configuration anywhere else.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How a listener speaks TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Plain SMTP that offers STARTTLS (port 25/587 style).
+    StartTls,
+    /// TLS from the first byte (port 465 style).
+    Implicit,
+}
+
+impl TlsMode {
+    /// The name used in config files and the ready line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsMode::StartTls => "starttls",
+            TlsMode::Implicit => "implicit",
+        }
+    }
+}
+
+/// One listening socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerConfig {
+    /// Short name recorded with every session (`smtp`, `smtps`, ...).
+    pub name: String,
+    pub address: SocketAddr,
+    pub tls: TlsMode,
+}
+
+/// What the operator wants done with mail for one trap address (trap-domain lifecycle).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressPolicy {
+    Accept,
+    /// `550 5.1.1`: pretend the mailbox does not exist (a retired address).
+    UnknownUser,
+    /// `450`: answer a temporary failure (a resting address; greylisting look-alike).
+    TempFail,
+}
+
+/// Where the TLS certificate comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsSource {
+    /// PEM files named by the operator.
+    Files { cert: PathBuf, key: PathBuf },
+    /// Generate a self-signed certificate for the hostname at first start and keep it in `dir`.
+    SelfSigned { dir: PathBuf },
+}
+
+/// Per-session and per-server limits. Every value is attacker-reachable, so each has a bound.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest message accepted; the excess is swallowed and answered `552`.
+    /// Default 10,240,000 bytes: Postfix's `message_size_limit`, so the SIZE keyword matches.
+    pub max_message_bytes: u64,
+    /// Recipients per transaction. Default 1000: Postfix's `smtpd_recipient_limit`.
+    pub max_recipients: usize,
+    /// Longest command line before it is refused. Default 2048: Postfix's `line_length_limit`.
+    pub max_line: usize,
+    /// Longest DATA line before it is recorded as an anomaly (RFC 5321 §4.5.3.1.6: 1000 with CRLF).
+    pub max_data_line: usize,
+    /// Commands per session; past it the session is closed with `421`. Default 10,000.
+    pub max_commands: u64,
+    /// Errors after which each further error reply is delayed by `error_sleep` (tarpit).
+    /// Default 10: Postfix's `smtpd_soft_error_limit`.
+    pub soft_errors: u32,
+    /// Errors after which the session is closed with `421`. Default 20: `smtpd_hard_error_limit`.
+    pub max_errors: u32,
+    /// Delay before each error reply past `soft_errors`. Default 1 s: `smtpd_error_sleep_time`.
+    pub error_sleep: Duration,
+    /// Total session lifetime. Default 30 min: long enough for a slow 10 MB upload, short
+    /// enough that a drip-feeding client cannot hold a slot forever.
+    pub session_lifetime: Duration,
+    /// Idle time allowed while waiting for a command. Default 300 s (RFC 5321 §4.5.3.2.7).
+    pub idle_timeout: Duration,
+    /// Idle time allowed inside DATA/BDAT. Default 180 s (RFC 5321 §4.5.3.2.5, "data block").
+    pub data_idle_timeout: Duration,
+    /// Concurrent connections in total. Default 16,384: above the 10,000 idle connections the
+    /// trap must hold, below the usual 65,536 descriptor limit.
+    pub max_connections: usize,
+    /// Concurrent connections per client IP. Default 50: Postfix's
+    /// `smtpd_client_connection_count_limit`.
+    pub max_connections_per_ip: usize,
+    /// AUTH attempts per session on the lure. Default 5.
+    pub max_auth_attempts: u32,
+    /// Time to wait before the banner; talk in this window is recorded as pre-greeting talk
+    /// (what Postfix's postscreen does). Default 0: no delay, because every connection would pay
+    /// it; operators who want the signal set 1–6 s.
+    pub greet_delay: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_message_bytes: 10_240_000,
+            max_recipients: 1000,
+            max_line: 2048,
+            max_data_line: 1000,
+            max_commands: 10_000,
+            soft_errors: 10,
+            max_errors: 20,
+            error_sleep: Duration::from_secs(1),
+            session_lifetime: Duration::from_secs(30 * 60),
+            idle_timeout: Duration::from_secs(300),
+            data_idle_timeout: Duration::from_secs(180),
+            max_connections: 16_384,
+            max_connections_per_ip: 50,
+            max_auth_attempts: 5,
+            greet_delay: Duration::ZERO,
+        }
+    }
+}
+
+/// Everything the trap needs.
+#[derive(Debug, Clone)]
+pub struct TrapConfig {
+    /// The name the persona announces (banner, EHLO, certificate).
+    pub hostname: String,
+    pub listeners: Vec<ListenerConfig>,
+    /// Trap domains; `*.example.org` also accepts every subdomain of example.org.
+    pub trap_domains: Vec<String>,
+    /// Per-address policies (`user@trap.example` → policy).
+    pub addresses: Vec<(String, AddressPolicy)>,
+    /// Persona name (`postfix`, `postfix-debian`).
+    pub persona: String,
+    pub limits: Limits,
+    pub tls: TlsSource,
+    /// Offer AUTH PLAIN/LOGIN as a lure; every attempt fails with 535 and is recorded.
+    pub auth_lure: bool,
+}

@@ -1,0 +1,240 @@
+//! The session's I/O loop: read with per-state timeouts, cut the buffer into commands or data,
+//! write the collected replies, and upgrade to TLS when asked.
+
+use super::{ConnMeta, Exit, Flow, Mode, Session};
+use crate::persona::{Ctx, Say};
+use crate::shared::Shared;
+use bytes::Buf;
+use model::{AnomalyKind, EventKind};
+use smtp_wire::{LineEnding, LineScan};
+use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// First read buffer: enough for a pipelined MAIL/RCPT/DATA group, small enough that ten
+/// thousand idle connections cost little. It grows while a message is read.
+pub(super) const INITIAL_BUFFER: usize = 1024;
+/// Read size while inside DATA/BDAT, where bulk bytes arrive.
+const DATA_READ: usize = 64 * 1024;
+
+/// How a read ended when it did not deliver bytes.
+enum Stall {
+    Closed,
+    Timeout,
+    Lifetime,
+    Shutdown,
+    Error,
+}
+
+/// Runs a whole session on `stream`: banner, commands, STARTTLS upgrade, and the final record.
+pub async fn serve_connection<S>(
+    shared: Arc<Shared>,
+    stream: S,
+    meta: ConnMeta,
+    shutdown: watch::Receiver<bool>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let mut session = Session::new(shared.clone(), meta, shutdown);
+    session.emit(
+        EventKind::SessionConnect,
+        serde_json::json!({"listener": session.meta.listener, "peer": session.meta.peer.to_string(),
+            "local": session.meta.local.to_string()}),
+    );
+    let end = if session.meta.implicit_tls {
+        match super::starttls::handshake(&mut session, stream, true).await {
+            Some(mut tls) => match session.converse_fresh(&mut tls).await {
+                Exit::Close(reason) => reason,
+                Exit::StartTls => "starttls-twice",
+            },
+            None => "tls-failed",
+        }
+    } else {
+        let mut stream = stream;
+        match session.converse_fresh(&mut stream).await {
+            Exit::Close(reason) => reason,
+            Exit::StartTls => match super::starttls::handshake(&mut session, stream, false).await {
+                Some(mut tls) => match session.converse(&mut tls).await {
+                    Exit::Close(reason) => reason,
+                    Exit::StartTls => "starttls-twice",
+                },
+                None => "tls-failed",
+            },
+        }
+    };
+    let elapsed = session.ms();
+    let record = session.into_record(end);
+    shared.events.emit(model::Event::new(
+        EventKind::SessionClosed,
+        Some(record.id),
+        serde_json::json!({"end": end, "duration_ms": elapsed, "commands": record.commands,
+            "errors": record.errors, "messages": record.sightings.len()}),
+    ));
+    shared.store.record_session(record);
+}
+
+impl Session {
+    /// Greets (after the optional pre-greeting watch) and converses.
+    async fn converse_fresh<S>(&mut self, io: &mut S) -> Exit
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let delay = self.shared.limits.greet_delay;
+        if !delay.is_zero() {
+            let until = Instant::now() + delay;
+            if let Ok(Ok(n)) = tokio::time::timeout_at(until, io.read_buf(&mut self.buf)).await {
+                if n > 0 {
+                    let seen = String::from_utf8_lossy(&self.buf[..self.buf.len().min(80)]).into_owned();
+                    self.anomaly(AnomalyKind::PreGreetingTalk, seen);
+                }
+            }
+        }
+        self.say(Say::Banner, Ctx::default());
+        self.converse(io).await
+    }
+
+    /// The command loop. Returns when the session ends or STARTTLS was accepted.
+    pub(super) async fn converse<S>(&mut self, io: &mut S) -> Exit
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        loop {
+            match self.step().await {
+                Some(Flow::Continue) => continue,
+                Some(Flow::Exit(exit)) => {
+                    let _ = self.flush(io).await;
+                    return exit;
+                }
+                None => {}
+            }
+            // The buffer holds no complete unit: send what we have, then read more.
+            if self.flush(io).await.is_err() {
+                return Exit::Close("write-error");
+            }
+            match self.fill(io).await {
+                Ok(()) => {}
+                Err(Stall::Closed) => return Exit::Close("client-closed"),
+                Err(Stall::Error) => return Exit::Close("read-error"),
+                Err(Stall::Timeout) => {
+                    self.anomaly(AnomalyKind::IdleTimeout, format!("{:?}", self.mode_name()));
+                    self.say(Say::Timeout, Default::default());
+                    let _ = self.flush(io).await;
+                    return Exit::Close("idle-timeout");
+                }
+                Err(Stall::Lifetime) => {
+                    self.anomaly(AnomalyKind::SessionTimeout, "session lifetime reached");
+                    self.say(Say::Timeout, Default::default());
+                    let _ = self.flush(io).await;
+                    return Exit::Close("session-timeout");
+                }
+                Err(Stall::Shutdown) => {
+                    self.say(Say::ShuttingDown, Default::default());
+                    let _ = self.flush(io).await;
+                    return Exit::Close("shutdown");
+                }
+            }
+        }
+    }
+
+    fn mode_name(&self) -> &'static str {
+        match self.mode {
+            Mode::Command | Mode::SkipLine => "command",
+            Mode::Data(_) => "data",
+            Mode::Bdat { .. } => "bdat",
+            Mode::Auth(_) => "auth",
+        }
+    }
+
+    /// Processes one unit from the buffer; `None` when more bytes are needed.
+    async fn step(&mut self) -> Option<Flow> {
+        match &mut self.mode {
+            Mode::Command => self.step_command().await,
+            Mode::SkipLine => {
+                let lf = self.buf.iter().position(|b| *b == b'\n');
+                match lf {
+                    Some(i) => {
+                        self.buf.advance(i + 1);
+                        self.mode = Mode::Command;
+                        Some(Flow::Continue)
+                    }
+                    None => {
+                        self.buf.clear();
+                        None
+                    }
+                }
+            }
+            Mode::Data(_) => self.step_data().await,
+            Mode::Bdat { .. } => self.step_bdat().await,
+            Mode::Auth(_) => self.step_auth().await,
+        }
+    }
+
+    async fn step_command(&mut self) -> Option<Flow> {
+        match smtp_wire::scan_line(&self.buf, self.shared.limits.max_line) {
+            LineScan::Incomplete => None,
+            LineScan::TooLong => {
+                self.anomaly(AnomalyKind::LineTooLong, format!("over {} bytes", self.shared.limits.max_line));
+                self.buf.clear();
+                self.mode = Mode::SkipLine;
+                Some(self.fail(Say::LineTooLong, Ctx::default()).await)
+            }
+            LineScan::Line { len, consumed, ending } => {
+                let line = self.buf.split_to(consumed);
+                if ending == LineEnding::BareLf {
+                    self.anomaly(AnomalyKind::BareLf, "command line");
+                }
+                Some(self.handle_line(&line[..len]).await)
+            }
+        }
+    }
+
+    /// Reads more bytes, bounded by the idle timeout of the current state, the session lifetime
+    /// and the shutdown signal.
+    async fn fill<S>(&mut self, io: &mut S) -> Result<(), Stall>
+    where
+        S: AsyncRead + Unpin,
+    {
+        let limits = &self.shared.limits;
+        let idle = match self.mode {
+            Mode::Data(_) | Mode::Bdat { .. } => limits.data_idle_timeout,
+            _ => limits.idle_timeout,
+        };
+        let until = (Instant::now() + idle).min(self.deadline);
+        let lifetime = until == self.deadline;
+        if matches!(self.mode, Mode::Data(_) | Mode::Bdat { .. }) {
+            self.buf.reserve(DATA_READ);
+        } else if self.buf.capacity() - self.buf.len() < 256 {
+            self.buf.reserve(INITIAL_BUFFER);
+        }
+        if *self.shutdown.borrow() {
+            return Err(Stall::Shutdown);
+        }
+        tokio::select! {
+            r = io.read_buf(&mut self.buf) => match r {
+                Ok(0) => Err(Stall::Closed),
+                Ok(_) => Ok(()),
+                Err(_) => Err(Stall::Error),
+            },
+            _ = tokio::time::sleep_until(until) => Err(if lifetime { Stall::Lifetime } else { Stall::Timeout }),
+            _ = self.shutdown.changed() => Err(Stall::Shutdown),
+        }
+    }
+
+    /// Writes the collected replies.
+    pub(super) async fn flush<S>(&mut self, io: &mut S) -> std::io::Result<()>
+    where
+        S: AsyncWrite + Unpin,
+    {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let r = async {
+            io.write_all(&self.out).await?;
+            io.flush().await
+        }
+        .await;
+        self.out.clear();
+        r
+    }
+}
