@@ -13,7 +13,10 @@ pub struct Anomaly {
 
 impl Anomaly {
     pub fn new(kind: AnomalyKind, detail: impl Into<String>) -> Self {
-        Self { kind, detail: detail.into() }
+        Self {
+            kind,
+            detail: detail.into(),
+        }
     }
 }
 

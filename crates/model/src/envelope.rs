@@ -55,6 +55,8 @@ pub struct Envelope {
 impl Envelope {
     /// Recipients that were answered `250`.
     pub fn accepted(&self) -> impl Iterator<Item = &Recipient> {
-        self.recipients.iter().filter(|r| r.verdict == RcptVerdict::Accepted)
+        self.recipients
+            .iter()
+            .filter(|r| r.verdict == RcptVerdict::Accepted)
     }
 }

@@ -80,14 +80,18 @@ pub struct Event {
 impl Event {
     /// An event stamped now.
     pub fn new(kind: EventKind, session: Option<uuid::Uuid>, fields: serde_json::Value) -> Self {
-        Self { kind, timestamp: crate::now(), session, fields }
+        Self {
+            kind,
+            timestamp: crate::now(),
+            session,
+            fields,
+        }
     }
 
     /// The event as one line of JSON (no trailing newline).
     pub fn to_json_line(&self) -> String {
-        serde_json::to_string(self).unwrap_or_else(|e| {
-            format!(r#"{{"eventid":"{}","error":"{}"}}"#, self.kind.id(), e)
-        })
+        serde_json::to_string(self)
+            .unwrap_or_else(|e| format!(r#"{{"eventid":"{}","error":"{}"}}"#, self.kind.id(), e))
     }
 }
 

@@ -19,7 +19,7 @@ mod session;
 mod sighting;
 
 pub use anomaly::{Anomaly, AnomalyKind};
-pub use envelope::{Envelope, MailFrom, Recipient, RcptVerdict};
+pub use envelope::{Envelope, MailFrom, RcptVerdict, Recipient};
 pub use event::{Event, EventKind};
 pub use message_id::{MessageId, ParseMessageIdError};
 pub use session::{AuthAttempt, Direction, SessionRecord, TlsInfo, Transcript, TranscriptLine};

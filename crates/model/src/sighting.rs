@@ -1,6 +1,6 @@
 //! A sighting: one arrival of one message, with where and how it came.
 
-use crate::{Anomaly, Envelope, MessageId, TlsInfo, Timestamp};
+use crate::{Anomaly, Envelope, MessageId, Timestamp, TlsInfo};
 use serde::{Deserialize, Serialize};
 
 /// How the message reached the trap.

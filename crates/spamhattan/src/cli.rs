@@ -5,10 +5,20 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "spamhattan", version, about = "A spamtrap honeypot: an MX for trap domains that keeps every message as evidence, never relays and never sends mail.")]
+#[command(
+    name = "spamhattan",
+    version,
+    about = "A spamtrap honeypot: an MX for trap domains that keeps every message as evidence, never relays and never sends mail."
+)]
 pub struct Cli {
     /// Log format on stderr.
-    #[arg(long, global = true, value_enum, default_value = "text", env = "SPAMHATTAN_LOG_FORMAT")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "SPAMHATTAN_LOG_FORMAT"
+    )]
     pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,

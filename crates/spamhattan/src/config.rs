@@ -1,7 +1,7 @@
 //! Configuration, resolved once at start-up: defaults ← TOML file ← `SPAMHATTAN_*` environment
 //! ← command-line flags. Unknown keys are errors; every component receives only its section.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -126,7 +126,9 @@ fn machine_hostname() -> String {
 }
 
 fn parse_addr(s: &str) -> Result<SocketAddr> {
-    s.trim().parse().with_context(|| format!("not a listen address (want IP:PORT, e.g. 127.0.0.1:2525 or [::1]:25): {s:?}"))
+    s.trim().parse().with_context(|| {
+        format!("not a listen address (want IP:PORT, e.g. 127.0.0.1:2525 or [::1]:25): {s:?}")
+    })
 }
 
 fn parse_policy(s: &str) -> Result<AddressPolicy> {
@@ -142,7 +144,8 @@ fn parse_policy(s: &str) -> Result<AddressPolicy> {
 pub fn resolve(o: &Overrides) -> Result<Config> {
     let mut file = match &o.config {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read config {}", path.display()))?;
             toml::from_str::<FileConfig>(&text)
                 .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message()))?
         }
@@ -163,7 +166,11 @@ pub fn resolve(o: &Overrides) -> Result<Config> {
         file.listener = Some(
             plain
                 .chain(implicit)
-                .map(|(a, tls)| ListenerFile { address: a.clone(), tls: Some(tls.into()), name: None })
+                .map(|(a, tls)| ListenerFile {
+                    address: a.clone(),
+                    tls: Some(tls.into()),
+                    name: None,
+                })
                 .collect(),
         );
     }
@@ -173,12 +180,17 @@ pub fn resolve(o: &Overrides) -> Result<Config> {
 
 fn fill_defaults(f: &mut FileConfig) {
     f.hostname.get_or_insert_with(machine_hostname);
-    f.data_dir.get_or_insert_with(|| PathBuf::from(DEFAULT_DATA_DIR));
+    f.data_dir
+        .get_or_insert_with(|| PathBuf::from(DEFAULT_DATA_DIR));
     f.trap_domains.get_or_insert_with(Vec::new);
     f.persona.get_or_insert_with(|| "postfix".into());
     f.event_log.get_or_insert_with(|| "events.jsonl".into());
     f.listener.get_or_insert_with(|| {
-        vec![ListenerFile { address: DEFAULT_LISTEN.into(), tls: Some("starttls".into()), name: Some("smtp".into()) }]
+        vec![ListenerFile {
+            address: DEFAULT_LISTEN.into(),
+            tls: Some("starttls".into()),
+            name: Some("smtp".into()),
+        }]
     });
     let d = Limits::default();
     let l = f.limits.get_or_insert_with(LimitsFile::default);
@@ -188,13 +200,18 @@ fn fill_defaults(f: &mut FileConfig) {
     l.max_commands.get_or_insert(d.max_commands);
     l.soft_errors.get_or_insert(d.soft_errors);
     l.max_errors.get_or_insert(d.max_errors);
-    l.error_sleep_ms.get_or_insert(d.error_sleep.as_millis() as u64);
-    l.session_lifetime_secs.get_or_insert(d.session_lifetime.as_secs());
+    l.error_sleep_ms
+        .get_or_insert(d.error_sleep.as_millis() as u64);
+    l.session_lifetime_secs
+        .get_or_insert(d.session_lifetime.as_secs());
     l.idle_timeout_secs.get_or_insert(d.idle_timeout.as_secs());
-    l.data_idle_timeout_secs.get_or_insert(d.data_idle_timeout.as_secs());
+    l.data_idle_timeout_secs
+        .get_or_insert(d.data_idle_timeout.as_secs());
     l.max_connections.get_or_insert(d.max_connections);
-    l.max_connections_per_ip.get_or_insert(d.max_connections_per_ip);
-    l.greet_delay_ms.get_or_insert(d.greet_delay.as_millis() as u64);
+    l.max_connections_per_ip
+        .get_or_insert(d.max_connections_per_ip);
+    l.greet_delay_ms
+        .get_or_insert(d.greet_delay.as_millis() as u64);
     f.address.get_or_insert_with(Vec::new);
     f.auth_lure.get_or_insert_with(AuthLureFile::default);
     f.retention.get_or_insert_with(RetentionFile::default);
@@ -216,7 +233,10 @@ fn build(file: FileConfig) -> Result<Config> {
         let tls = match l.tls.as_deref().unwrap_or("starttls") {
             "starttls" => TlsMode::StartTls,
             "implicit" => TlsMode::Implicit,
-            other => bail!("listener {}: tls must be starttls or implicit, got {other:?}", l.address),
+            other => bail!(
+                "listener {}: tls must be starttls or implicit, got {other:?}",
+                l.address
+            ),
         };
         let name = l.name.clone().unwrap_or_else(|| match (tls, i) {
             (TlsMode::Implicit, _) => "smtps".into(),
@@ -241,7 +261,10 @@ fn build(file: FileConfig) -> Result<Config> {
     }
     let persona = file.persona.clone().unwrap_or_default();
     if !trap::PERSONAS.contains(&persona.as_str()) {
-        bail!("unknown persona {persona:?} (known: {})", trap::PERSONAS.join(", "));
+        bail!(
+            "unknown persona {persona:?} (known: {})",
+            trap::PERSONAS.join(", ")
+        );
     }
     let l = file.limits.clone().unwrap_or_default();
     let d = Limits::default();
@@ -253,18 +276,38 @@ fn build(file: FileConfig) -> Result<Config> {
         max_commands: l.max_commands.unwrap_or(d.max_commands),
         soft_errors: l.soft_errors.unwrap_or(d.soft_errors),
         max_errors: l.max_errors.unwrap_or(d.max_errors).max(1),
-        error_sleep: l.error_sleep_ms.map(Duration::from_millis).unwrap_or(d.error_sleep),
-        session_lifetime: l.session_lifetime_secs.map(Duration::from_secs).unwrap_or(d.session_lifetime),
-        idle_timeout: l.idle_timeout_secs.map(Duration::from_secs).unwrap_or(d.idle_timeout),
-        data_idle_timeout: l.data_idle_timeout_secs.map(Duration::from_secs).unwrap_or(d.data_idle_timeout),
+        error_sleep: l
+            .error_sleep_ms
+            .map(Duration::from_millis)
+            .unwrap_or(d.error_sleep),
+        session_lifetime: l
+            .session_lifetime_secs
+            .map(Duration::from_secs)
+            .unwrap_or(d.session_lifetime),
+        idle_timeout: l
+            .idle_timeout_secs
+            .map(Duration::from_secs)
+            .unwrap_or(d.idle_timeout),
+        data_idle_timeout: l
+            .data_idle_timeout_secs
+            .map(Duration::from_secs)
+            .unwrap_or(d.data_idle_timeout),
         max_connections: l.max_connections.unwrap_or(d.max_connections),
         max_connections_per_ip: l.max_connections_per_ip.unwrap_or(d.max_connections_per_ip),
         max_auth_attempts: d.max_auth_attempts,
-        greet_delay: l.greet_delay_ms.map(Duration::from_millis).unwrap_or(d.greet_delay),
+        greet_delay: l
+            .greet_delay_ms
+            .map(Duration::from_millis)
+            .unwrap_or(d.greet_delay),
     };
     let tls = match &file.tls {
-        Some(t) => TlsSource::Files { cert: t.cert.clone(), key: t.key.clone() },
-        None => TlsSource::SelfSigned { dir: data_dir.join("tls") },
+        Some(t) => TlsSource::Files {
+            cert: t.cert.clone(),
+            key: t.key.clone(),
+        },
+        None => TlsSource::SelfSigned {
+            dir: data_dir.join("tls"),
+        },
     };
     let trap = TrapConfig {
         hostname,
@@ -286,14 +329,22 @@ fn build(file: FileConfig) -> Result<Config> {
         store.min_free_bytes = s.min_free_bytes.unwrap_or(store.min_free_bytes);
     }
     let event_log = file.event_log.clone().unwrap_or_default();
-    Ok(Config { file, data_dir, trap, store, event_log })
+    Ok(Config {
+        file,
+        data_dir,
+        trap,
+        store,
+        event_log,
+    })
 }
 
 /// Makes sure the data dir exists and is writable, with a one-line reason if not.
 pub fn prepare_data_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("data dir {} cannot be created", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("data dir {} cannot be created", dir.display()))?;
     let probe = dir.join(".write-test");
-    std::fs::write(&probe, b"").with_context(|| format!("data dir {} is not writable", dir.display()))?;
+    std::fs::write(&probe, b"")
+        .with_context(|| format!("data dir {} is not writable", dir.display()))?;
     let _ = std::fs::remove_file(probe);
     Ok(())
 }
@@ -313,12 +364,18 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("c.toml");
         std::fs::write(&path, text)?;
-        resolve(&Overrides { config: Some(path), ..Overrides::default() })
+        resolve(&Overrides {
+            config: Some(path),
+            ..Overrides::default()
+        })
     }
 
     #[test]
     fn unknown_keys_are_errors() {
-        let err = from_toml("hostname = \"mx\"\nbogus = 1\n").err().map(|e| e.to_string()).unwrap_or_default();
+        let err = from_toml("hostname = \"mx\"\nbogus = 1\n")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("bogus"), "{err}");
     }
 
@@ -326,7 +383,10 @@ mod tests {
     fn flags_win_over_the_file() -> Result<()> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("c.toml");
-        std::fs::write(&path, "hostname = \"file.example\"\ntrap_domains = [\"a.example\"]\n")?;
+        std::fs::write(
+            &path,
+            "hostname = \"file.example\"\ntrap_domains = [\"a.example\"]\n",
+        )?;
         let o = Overrides {
             config: Some(path),
             hostname: Some("flag.example".into()),
@@ -347,9 +407,15 @@ mod tests {
             ("[[listener]]\naddress = \"nonsense\"\n", "listen address"),
             ("persona = \"exchange-2003\"\n", "unknown persona"),
             ("trap_domains = [\"bad domain\"]\n", "trap domain"),
-            ("[[address]]\naddress = \"a@b.example\"\npolicy = \"maybe\"\n", "policy"),
+            (
+                "[[address]]\naddress = \"a@b.example\"\npolicy = \"maybe\"\n",
+                "policy",
+            ),
         ] {
-            let err = from_toml(text).err().map(|e| format!("{e:#}")).unwrap_or_default();
+            let err = from_toml(text)
+                .err()
+                .map(|e| format!("{e:#}"))
+                .unwrap_or_default();
             assert!(err.contains(needle), "{text}: {err}");
         }
     }

@@ -4,9 +4,9 @@
 use model::Event;
 use std::io::Write;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 
 /// Events queued for the writer. When the disk cannot keep up, newer events are dropped and
 /// counted rather than growing memory: the store, not the log, is the record of truth.
@@ -35,8 +35,14 @@ impl EventLog {
             Box::new(f)
         };
         let (tx, rx) = sync_channel(QUEUE);
-        let writer = std::thread::Builder::new().name("event-log".into()).spawn(move || write_loop(rx, out))?;
-        Ok(Self { tx: Mutex::new(Some(tx)), dropped: AtomicU64::new(0), writer: Mutex::new(Some(writer)) })
+        let writer = std::thread::Builder::new()
+            .name("event-log".into())
+            .spawn(move || write_loop(rx, out))?;
+        Ok(Self {
+            tx: Mutex::new(Some(tx)),
+            dropped: AtomicU64::new(0),
+            writer: Mutex::new(Some(writer)),
+        })
     }
 
     /// Events dropped because the writer fell behind.
@@ -71,10 +77,10 @@ impl trap::EventSink for EventLog {
     fn emit(&self, event: Event) {
         let line = event.to_json_line();
         let Ok(guard) = self.tx.lock() else { return };
-        if let Some(tx) = guard.as_ref() {
-            if let Err(TrySendError::Full(_)) = tx.try_send(line) {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-            }
+        if let Some(tx) = guard.as_ref()
+            && let Err(TrySendError::Full(_)) = tx.try_send(line)
+        {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 }

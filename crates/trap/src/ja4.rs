@@ -71,7 +71,10 @@ impl<'a> Cursor<'a> {
 }
 
 fn u16_list(bytes: &[u8]) -> Vec<u16> {
-    bytes.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect()
+    bytes
+        .chunks_exact(2)
+        .map(|c| u16::from_be_bytes([c[0], c[1]]))
+        .collect()
 }
 
 /// Parses the ClientHello from a complete first record; `None` for anything else.
@@ -87,12 +90,17 @@ pub fn parse_client_hello(record: &[u8]) -> Option<ClientHello> {
     let len = (usize::from(len[0]) << 16) | (usize::from(len[1]) << 8) | usize::from(len[2]);
     // A ClientHello spread over several records is fingerprinted from what the first one holds.
     let mut ch = Cursor(&hs.0[..len.min(hs.0.len())]);
-    let mut out = ClientHello { legacy_version: ch.u16()?, ..ClientHello::default() };
+    let mut out = ClientHello {
+        legacy_version: ch.u16()?,
+        ..ClientHello::default()
+    };
     ch.take(32)?;
     ch.vec8()?;
     out.ciphers = u16_list(ch.vec16()?);
     ch.vec8()?;
-    let Some(exts) = ch.vec16() else { return Some(out) };
+    let Some(exts) = ch.vec16() else {
+        return Some(out);
+    };
     let mut exts = Cursor(exts);
     while let (Some(ty), Some(data)) = (exts.u16(), exts.vec16()) {
         out.extensions.push(ty);
@@ -101,7 +109,9 @@ pub fn parse_client_hello(record: &[u8]) -> Option<ClientHello> {
             0x0000 => {
                 let mut list = Cursor(d.vec16().unwrap_or_default());
                 if list.u8() == Some(0) {
-                    out.sni = list.vec16().map(|n| String::from_utf8_lossy(n).into_owned());
+                    out.sni = list
+                        .vec16()
+                        .map(|n| String::from_utf8_lossy(n).into_owned());
                 }
             }
             0x0010 => {
@@ -127,12 +137,21 @@ fn hash12(s: &str) -> String {
 }
 
 fn join_hex(v: &[u16]) -> String {
-    v.iter().map(|x| format!("{x:04x}")).collect::<Vec<_>>().join(",")
+    v.iter()
+        .map(|x| format!("{x:04x}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The JA4 fingerprint of a ClientHello received over TCP.
 pub fn ja4(ch: &ClientHello) -> String {
-    let version = ch.supported_versions.iter().copied().filter(|v| !is_grease(*v)).max().unwrap_or(ch.legacy_version);
+    let version = ch
+        .supported_versions
+        .iter()
+        .copied()
+        .filter(|v| !is_grease(*v))
+        .max()
+        .unwrap_or(ch.legacy_version);
     let ver = match version {
         0x0304 => "13",
         0x0303 => "12",
@@ -142,8 +161,18 @@ pub fn ja4(ch: &ClientHello) -> String {
         _ => "00",
     };
     let sni = if ch.sni.is_some() { 'd' } else { 'i' };
-    let mut ciphers: Vec<u16> = ch.ciphers.iter().copied().filter(|c| !is_grease(*c)).collect();
-    let exts: Vec<u16> = ch.extensions.iter().copied().filter(|e| !is_grease(*e)).collect();
+    let mut ciphers: Vec<u16> = ch
+        .ciphers
+        .iter()
+        .copied()
+        .filter(|c| !is_grease(*c))
+        .collect();
+    let exts: Vec<u16> = ch
+        .extensions
+        .iter()
+        .copied()
+        .filter(|e| !is_grease(*e))
+        .collect();
     let alpn = match ch.alpn.first() {
         Some(p) if !p.is_empty() => {
             let (first, last) = (p[0], p[p.len() - 1]);
@@ -156,11 +185,23 @@ pub fn ja4(ch: &ClientHello) -> String {
         }
         _ => "00".into(),
     };
-    let a = format!("t{ver}{sni}{:02}{:02}{alpn}", ciphers.len().min(99), exts.len().min(99));
+    let a = format!(
+        "t{ver}{sni}{:02}{:02}{alpn}",
+        ciphers.len().min(99),
+        exts.len().min(99)
+    );
     ciphers.sort_unstable();
-    let mut sorted_exts: Vec<u16> = exts.into_iter().filter(|e| *e != 0x0000 && *e != 0x0010).collect();
+    let mut sorted_exts: Vec<u16> = exts
+        .into_iter()
+        .filter(|e| *e != 0x0000 && *e != 0x0010)
+        .collect();
     sorted_exts.sort_unstable();
-    let sigs: Vec<u16> = ch.signature_algorithms.iter().copied().filter(|s| !is_grease(*s)).collect();
+    let sigs: Vec<u16> = ch
+        .signature_algorithms
+        .iter()
+        .copied()
+        .filter(|s| !is_grease(*s))
+        .collect();
     let mut c = join_hex(&sorted_exts);
     if !sigs.is_empty() {
         c.push('_');
@@ -200,7 +241,13 @@ mod tests {
         let alpn = vec![0, 3, 2, b'h', b'2'];
         let versions = vec![4, 0x03, 0x04, 0x03, 0x03];
         let sigs = vec![0, 4, 0x04, 0x03, 0x08, 0x04];
-        let rec = hello(&[(0, sni), (0x10, alpn), (0x2b, versions), (0x0d, sigs), (0x0a0a, vec![])]);
+        let rec = hello(&[
+            (0, sni),
+            (0x10, alpn),
+            (0x2b, versions),
+            (0x0d, sigs),
+            (0x0a0a, vec![]),
+        ]);
         assert_eq!(record_len(&rec), Some(rec.len()));
         let ch = parse_client_hello(&rec).expect("parses");
         assert_eq!(ch.sni.as_deref(), Some("mx.nl1"));

@@ -24,9 +24,9 @@ mod tls;
 
 pub use config::{AddressPolicy, Limits, ListenerConfig, TlsMode, TlsSource, TrapConfig};
 pub use events::{EventSink, MemorySink, NullSink};
-pub use ja4::{ja4, parse_client_hello, ClientHello};
-pub use persona::{Persona, PERSONAS};
-pub use policy::{normalize_domain, RcptDecision, RelayPolicy};
+pub use ja4::{ClientHello, ja4, parse_client_hello};
+pub use persona::{PERSONAS, Persona};
+pub use policy::{RcptDecision, RelayPolicy, normalize_domain};
 pub use session::{ConnMeta, MAX_ANOMALIES};
 pub use shared::SetupError;
 
@@ -53,14 +53,20 @@ pub struct Trap {
 
 impl std::fmt::Debug for Trap {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Trap").field("listeners", &self.local_addrs()).finish_non_exhaustive()
+        f.debug_struct("Trap")
+            .field("listeners", &self.local_addrs())
+            .finish_non_exhaustive()
     }
 }
 
 impl Trap {
     /// Validates the configuration, prepares TLS and binds every listener. Nothing is accepted
     /// until [`Trap::run`].
-    pub async fn bind(config: &TrapConfig, store: Store, events: Arc<dyn EventSink>) -> Result<Self, SetupError> {
+    pub async fn bind(
+        config: &TrapConfig,
+        store: Store,
+        events: Arc<dyn EventSink>,
+    ) -> Result<Self, SetupError> {
         let shared = Arc::new(Shared::new(config, store, events)?);
         let mut listeners = Vec::new();
         for l in &config.listeners {
@@ -73,7 +79,11 @@ impl Trap {
         }
         let limits = &config.limits;
         let limiter = ConnLimiter::new(limits.max_connections, limits.max_connections_per_ip);
-        Ok(Self { shared, listeners, limiter })
+        Ok(Self {
+            shared,
+            listeners,
+            limiter,
+        })
     }
 
     /// The bound listeners (with the real port when port 0 was asked for).
@@ -87,7 +97,13 @@ impl Trap {
         let (tx, rx) = watch::channel(false);
         let mut tasks = Vec::new();
         for (cfg, listener) in self.listeners {
-            let task = listener::accept_loop(Arc::clone(&self.shared), cfg, listener, Arc::clone(&self.limiter), rx.clone());
+            let task = listener::accept_loop(
+                Arc::clone(&self.shared),
+                cfg,
+                listener,
+                Arc::clone(&self.limiter),
+                rx.clone(),
+            );
             tasks.push(tokio::spawn(task));
         }
         shutdown.await;
@@ -95,8 +111,14 @@ impl Trap {
         for t in tasks {
             let _ = t.await;
         }
-        if tokio::time::timeout(SHUTDOWN_GRACE, self.limiter.wait_idle()).await.is_err() {
-            tracing::warn!(active = self.limiter.active(), "sessions still open after the shutdown grace period");
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.limiter.wait_idle())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                active = self.limiter.active(),
+                "sessions still open after the shutdown grace period"
+            );
         }
     }
 

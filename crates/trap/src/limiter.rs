@@ -37,7 +37,12 @@ pub struct Slot {
 
 impl ConnLimiter {
     pub fn new(max_total: usize, max_per_ip: usize) -> Arc<Self> {
-        Arc::new(Self { max_total, max_per_ip, counts: Mutex::new(Counts::default()), idle: Notify::new() })
+        Arc::new(Self {
+            max_total,
+            max_per_ip,
+            counts: Mutex::new(Counts::default()),
+            idle: Notify::new(),
+        })
     }
 
     /// Takes a slot for `ip`, or says which limit is reached.
@@ -52,7 +57,10 @@ impl ConnLimiter {
         }
         *n += 1;
         c.total += 1;
-        Ok(Slot { limiter: Arc::clone(self), ip })
+        Ok(Slot {
+            limiter: Arc::clone(self),
+            ip,
+        })
     }
 
     /// Live connections.
@@ -74,7 +82,11 @@ impl ConnLimiter {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let mut c = self.limiter.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let mut c = self
+            .limiter
+            .counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         c.total = c.total.saturating_sub(1);
         if let Some(n) = c.per_ip.get_mut(&self.ip) {
             *n -= 1;

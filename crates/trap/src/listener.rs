@@ -3,7 +3,7 @@
 use crate::config::{ListenerConfig, TlsMode};
 use crate::limiter::{ConnLimiter, Refusal};
 use crate::persona::{Ctx, Say};
-use crate::session::{serve_connection, ConnMeta};
+use crate::session::{ConnMeta, serve_connection};
 use crate::shared::{SetupError, Shared};
 use model::{Event, EventKind};
 use std::net::SocketAddr;
@@ -23,9 +23,13 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// Binds one listener with `SO_REUSEADDR` (restarts must not wait for TIME_WAIT) and, for IPv6,
 /// `IPV6_V6ONLY` so `[::]` and `0.0.0.0` can be configured side by side.
 pub(crate) fn bind(cfg: &ListenerConfig) -> Result<TcpListener, SetupError> {
-    let err = |source| SetupError::Bind { address: cfg.address, source };
+    let err = |source| SetupError::Bind {
+        address: cfg.address,
+        source,
+    };
     let domain = socket2::Domain::for_address(cfg.address);
-    let socket = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP)).map_err(err)?;
+    let socket = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))
+        .map_err(err)?;
     socket.set_reuse_address(true).map_err(err)?;
     if cfg.address.is_ipv6() {
         socket.set_only_v6(true).map_err(err)?;
@@ -66,7 +70,12 @@ pub(crate) async fn accept_loop(
             }
         };
         let _ = stream.set_nodelay(true);
-        let meta = ConnMeta { listener: cfg.name.clone(), peer, local, implicit_tls: cfg.tls == TlsMode::Implicit };
+        let meta = ConnMeta {
+            listener: cfg.name.clone(),
+            peer,
+            local,
+            implicit_tls: cfg.tls == TlsMode::Implicit,
+        };
         let shared = Arc::clone(&shared);
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
@@ -85,7 +94,16 @@ fn refuse(shared: &Shared, stream: TcpStream, peer: SocketAddr, why: Refusal) {
         Refusal::PerIp => (Say::TooManyConnections, "per-ip"),
     };
     let mut out = Vec::new();
-    shared.persona.say(say, Ctx { ip: &ip, ..Ctx::default() }).write_to(&mut out);
+    shared
+        .persona
+        .say(
+            say,
+            Ctx {
+                ip: &ip,
+                ..Ctx::default()
+            },
+        )
+        .write_to(&mut out);
     let _ = stream.try_write(&out);
     shared.events.emit(Event::new(
         EventKind::SessionRefused,

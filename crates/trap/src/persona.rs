@@ -99,7 +99,11 @@ impl Persona {
             "postfix-debian" => Flavour::PostfixDebian,
             _ => return None,
         };
-        Some(Self { hostname: hostname.to_owned(), flavour, queue_seq: AtomicU32::new(0) })
+        Some(Self {
+            hostname: hostname.to_owned(),
+            flavour,
+            queue_seq: AtomicU32::new(0),
+        })
     }
 
     pub fn hostname(&self) -> &str {
@@ -108,7 +112,11 @@ impl Persona {
 
     /// The EHLO reply: hostname first, then the keywords in Postfix's order.
     pub fn ehlo(&self, max_size: u64, starttls: bool, auth: bool) -> Reply {
-        let mut lines = vec![self.hostname.clone(), "PIPELINING".into(), format!("SIZE {max_size}")];
+        let mut lines = vec![
+            self.hostname.clone(),
+            "PIPELINING".into(),
+            format!("SIZE {max_size}"),
+        ];
         lines.push("VRFY".into());
         if starttls {
             lines.push("STARTTLS".into());
@@ -117,7 +125,13 @@ impl Persona {
             lines.push("AUTH PLAIN LOGIN".into());
             lines.push("AUTH=PLAIN LOGIN".into());
         }
-        for kw in ["ENHANCEDSTATUSCODES", "8BITMIME", "DSN", "SMTPUTF8", "CHUNKING"] {
+        for kw in [
+            "ENHANCEDSTATUSCODES",
+            "8BITMIME",
+            "DSN",
+            "SMTPUTF8",
+            "CHUNKING",
+        ] {
             lines.push(kw.into());
         }
         Reply::multi(250, lines)
@@ -155,15 +169,21 @@ impl Persona {
             Say::Help | Say::Unknown => (502, "5.5.2 Error: command not recognized".into()),
             Say::StartTlsGo => (220, "2.0.0 Ready to start TLS".into()),
             Say::StartTlsAgain => (554, "5.5.1 Error: TLS already active".into()),
-            Say::StartTlsUnavailable => (454, "4.7.0 TLS not available due to local problem".into()),
+            Say::StartTlsUnavailable => {
+                (454, "4.7.0 TLS not available due to local problem".into())
+            }
             Say::AuthChallengeUser => (334, "VXNlcm5hbWU6".into()),
             Say::AuthChallengePass => (334, "UGFzc3dvcmQ6".into()),
             Say::AuthChallengePlain => (334, String::new()),
-            Say::AuthFailed => (535, "5.7.8 Error: authentication failed: authentication failure".into()),
+            Say::AuthFailed => (
+                535,
+                "5.7.8 Error: authentication failed: authentication failure".into(),
+            ),
             Say::AuthDisabled => (503, "5.5.1 Error: authentication not enabled".into()),
-            Say::AuthUnknownMechanism => {
-                (535, "5.7.8 Error: authentication failed: Invalid authentication mechanism".into())
-            }
+            Say::AuthUnknownMechanism => (
+                535,
+                "5.7.8 Error: authentication failed: Invalid authentication mechanism".into(),
+            ),
             Say::AuthAlready => (503, "5.5.1 Error: MAIL transaction in progress".into()),
             Say::LineTooLong => (500, "5.5.2 Error: line too long".into()),
             Say::NeedMail => (503, "5.5.1 Error: need MAIL command".into()),
@@ -176,28 +196,52 @@ impl Persona {
             Say::HeloSyntax => (501, "Syntax: EHLO hostname".into()),
             Say::BdatSyntax => (501, "5.5.4 Syntax: BDAT count [LAST]".into()),
             Say::GenericSyntax => (501, format!("5.5.4 Syntax: {}", c.arg)),
-            Say::SenderSyntax => (501, format!("5.1.7 <{}>: Sender address rejected: Malformed address", c.addr)),
-            Say::RecipientSyntax => (501, format!("5.1.3 <{}>: Recipient address rejected: Malformed address", c.addr)),
+            Say::SenderSyntax => (
+                501,
+                format!(
+                    "5.1.7 <{}>: Sender address rejected: Malformed address",
+                    c.addr
+                ),
+            ),
+            Say::RecipientSyntax => (
+                501,
+                format!(
+                    "5.1.3 <{}>: Recipient address rejected: Malformed address",
+                    c.addr
+                ),
+            ),
             Say::SizeTooBigAtMail => (552, "5.3.4 Message size exceeds fixed limit".into()),
             Say::MessageTooBig => (552, "5.3.4 Error: message file too big".into()),
             Say::TooManyRecipients => (452, "4.5.3 Error: too many recipients".into()),
             Say::RelayDenied => (554, format!("5.7.1 <{}>: Relay access denied", c.addr)),
             Say::UnknownUser => (
                 550,
-                format!("5.1.1 <{}>: Recipient address rejected: User unknown in virtual mailbox table", c.addr),
+                format!(
+                    "5.1.1 <{}>: Recipient address rejected: User unknown in virtual mailbox table",
+                    c.addr
+                ),
             ),
             Say::TempFail => (
                 450,
-                format!("4.2.0 <{}>: Recipient address rejected: Greylisted, see http://postgrey.schweikert.ch/help/{}.html", c.addr, c.arg),
+                format!(
+                    "4.2.0 <{}>: Recipient address rejected: Greylisted, see http://postgrey.schweikert.ch/help/{}.html",
+                    c.addr, c.arg
+                ),
             ),
             Say::StoreFailed => (451, "4.3.0 Error: queue file write error".into()),
             Say::Backpressure => (452, "4.3.1 Insufficient system storage".into()),
             Say::Overloaded => (421, format!("4.3.2 {host} Service currently unavailable")),
-            Say::TooManyConnections => (421, format!("4.7.0 {host} Error: too many connections from {}", c.ip)),
+            Say::TooManyConnections => (
+                421,
+                format!("4.7.0 {host} Error: too many connections from {}", c.ip),
+            ),
             Say::TooManyErrors => (421, format!("4.7.0 {host} Error: too many errors")),
             Say::Timeout => (421, format!("4.4.2 {host} Error: timeout exceeded")),
             Say::ShuttingDown => (421, format!("4.3.2 {host} Service shutting down")),
-            Say::Utf8NotDeclared => (553, "5.6.7 Must declare SMTPUTF8 to send UTF8 address".into()),
+            Say::Utf8NotDeclared => (
+                553,
+                "5.6.7 Must declare SMTPUTF8 to send UTF8 address".into(),
+            ),
         };
         Reply::new(code, text)
     }
@@ -210,14 +254,56 @@ mod tests {
     fn every_say() -> Vec<Say> {
         use Say::*;
         vec![
-            Banner, Helo, MailOk, RcptOk, DataGo, Queued, ChunkOk, ResetOk, NoopOk, Bye, Vrfy, Help,
-            StartTlsGo, StartTlsAgain, StartTlsUnavailable, AuthChallengeUser, AuthChallengePass,
-            AuthChallengePlain, AuthFailed, AuthDisabled, AuthUnknownMechanism, AuthAlready, Unknown,
-            LineTooLong, NeedMail, NeedRcpt, NoValidRcpt, NestedMail, MixedDataBdat, MailSyntax,
-            RcptSyntax, HeloSyntax, BdatSyntax, GenericSyntax, SenderSyntax, RecipientSyntax,
-            SizeTooBigAtMail, MessageTooBig, TooManyRecipients, RelayDenied, UnknownUser, TempFail,
-            StoreFailed, Backpressure, Overloaded, TooManyConnections, TooManyErrors, Timeout,
-            ShuttingDown, Utf8NotDeclared,
+            Banner,
+            Helo,
+            MailOk,
+            RcptOk,
+            DataGo,
+            Queued,
+            ChunkOk,
+            ResetOk,
+            NoopOk,
+            Bye,
+            Vrfy,
+            Help,
+            StartTlsGo,
+            StartTlsAgain,
+            StartTlsUnavailable,
+            AuthChallengeUser,
+            AuthChallengePass,
+            AuthChallengePlain,
+            AuthFailed,
+            AuthDisabled,
+            AuthUnknownMechanism,
+            AuthAlready,
+            Unknown,
+            LineTooLong,
+            NeedMail,
+            NeedRcpt,
+            NoValidRcpt,
+            NestedMail,
+            MixedDataBdat,
+            MailSyntax,
+            RcptSyntax,
+            HeloSyntax,
+            BdatSyntax,
+            GenericSyntax,
+            SenderSyntax,
+            RecipientSyntax,
+            SizeTooBigAtMail,
+            MessageTooBig,
+            TooManyRecipients,
+            RelayDenied,
+            UnknownUser,
+            TempFail,
+            StoreFailed,
+            Backpressure,
+            Overloaded,
+            TooManyConnections,
+            TooManyErrors,
+            Timeout,
+            ShuttingDown,
+            Utf8NotDeclared,
         ]
     }
 
@@ -227,7 +313,19 @@ mod tests {
             let p = Persona::by_name(name, "mx1.example.nl").expect("known persona");
             let mut all = p.ehlo(10_240_000, true, true).lines.join("\n");
             for s in every_say() {
-                all.push_str(&p.say(s, Ctx { addr: "a@b", arg: "x", ip: "192.0.2.1", qid: "Q", n: 1 }).first_line());
+                all.push_str(
+                    &p.say(
+                        s,
+                        Ctx {
+                            addr: "a@b",
+                            arg: "x",
+                            ip: "192.0.2.1",
+                            qid: "Q",
+                            n: 1,
+                        },
+                    )
+                    .first_line(),
+                );
             }
             let lower = all.to_lowercase();
             for word in ["spamhattan", "honeypot", "trap", "rust", "tokio"] {
@@ -239,7 +337,10 @@ mod tests {
     #[test]
     fn banner_matches_postfix_default() {
         let p = Persona::by_name("postfix", "mx1.example.nl").expect("known persona");
-        assert_eq!(p.say(Say::Banner, Ctx::default()).first_line(), "220 mx1.example.nl ESMTP Postfix");
+        assert_eq!(
+            p.say(Say::Banner, Ctx::default()).first_line(),
+            "220 mx1.example.nl ESMTP Postfix"
+        );
     }
 
     #[test]
@@ -250,7 +351,11 @@ mod tests {
         assert_ne!(a, b);
         for id in [a, b] {
             assert!((10..=12).contains(&id.len()), "{id}");
-            assert!(id.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase()), "{id}");
+            assert!(
+                id.chars()
+                    .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase()),
+                "{id}"
+            );
         }
     }
 

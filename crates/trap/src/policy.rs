@@ -66,7 +66,10 @@ pub fn normalize_domain(name: &str) -> Option<String> {
 impl RelayPolicy {
     /// Builds the policy from configured domains (`trap.example`, `*.trap.example`) and
     /// per-address policies.
-    pub fn new(domains: &[String], addresses: &[(String, AddressPolicy)]) -> Result<Self, BadDomain> {
+    pub fn new(
+        domains: &[String],
+        addresses: &[(String, AddressPolicy)],
+    ) -> Result<Self, BadDomain> {
         let mut rules = Vec::new();
         for d in domains {
             let (wildcard, name) = match d.strip_prefix("*.") {
@@ -78,11 +81,16 @@ impl RelayPolicy {
         }
         let mut map = HashMap::new();
         for (addr, policy) in addresses {
-            let (local, domain) = addr.rsplit_once('@').ok_or_else(|| BadDomain(addr.clone()))?;
+            let (local, domain) = addr
+                .rsplit_once('@')
+                .ok_or_else(|| BadDomain(addr.clone()))?;
             let domain = normalize_domain(domain).ok_or_else(|| BadDomain(addr.clone()))?;
             map.insert(format!("{}@{domain}", local.to_lowercase()), *policy);
         }
-        Ok(Self { domains: rules, addresses: map })
+        Ok(Self {
+            domains: rules,
+            addresses: map,
+        })
     }
 
     /// True if `domain` (already normalised) is one of ours.
@@ -131,7 +139,10 @@ impl RelayPolicy {
         if !self.is_trap_domain(&domain) {
             return RcptDecision::RelayDenied("not a trap domain");
         }
-        match self.addresses.get(&format!("{}@{domain}", local.to_lowercase())) {
+        match self
+            .addresses
+            .get(&format!("{}@{domain}", local.to_lowercase()))
+        {
             None | Some(AddressPolicy::Accept) => RcptDecision::Accept,
             Some(AddressPolicy::UnknownUser) => RcptDecision::UnknownUser,
             Some(AddressPolicy::TempFail) => RcptDecision::TempFail,

@@ -21,7 +21,9 @@ pub(crate) struct Shared {
 
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shared").field("persona", &self.persona).finish_non_exhaustive()
+        f.debug_struct("Shared")
+            .field("persona", &self.persona)
+            .finish_non_exhaustive()
     }
 }
 
@@ -35,14 +37,21 @@ pub enum SetupError {
     #[error("TLS: {0}")]
     Tls(#[from] crate::tls::TlsError),
     #[error("cannot listen on {address}: {source}")]
-    Bind { address: std::net::SocketAddr, source: std::io::Error },
+    Bind {
+        address: std::net::SocketAddr,
+        source: std::io::Error,
+    },
     #[error("no trap domain configured: the trap would accept nothing (give --trap-domain)")]
     NoDomains,
 }
 
 impl Shared {
     /// Validates the config and builds the shared state.
-    pub fn new(config: &TrapConfig, store: Store, events: Arc<dyn EventSink>) -> Result<Self, SetupError> {
+    pub fn new(
+        config: &TrapConfig,
+        store: Store,
+        events: Arc<dyn EventSink>,
+    ) -> Result<Self, SetupError> {
         let persona = Persona::by_name(&config.persona, &config.hostname)
             .ok_or_else(|| SetupError::UnknownPersona(config.persona.clone()))?;
         if config.trap_domains.is_empty() {

@@ -15,9 +15,15 @@ use std::sync::Arc;
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot write {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path} holds no usable PEM {what}")]
     Pem { path: PathBuf, what: &'static str },
     #[error("cannot generate a certificate: {0}")]
@@ -34,12 +40,20 @@ pub fn server_config(source: &TlsSource, hostname: &str) -> Result<Arc<ServerCon
     };
     let certs = CertificateDer::pem_file_iter(&cert_path)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-        .map_err(|_| TlsError::Pem { path: cert_path.clone(), what: "certificate" })?;
+        .map_err(|_| TlsError::Pem {
+            path: cert_path.clone(),
+            what: "certificate",
+        })?;
     if certs.is_empty() {
-        return Err(TlsError::Pem { path: cert_path, what: "certificate" });
+        return Err(TlsError::Pem {
+            path: cert_path,
+            what: "certificate",
+        });
     }
-    let key = PrivateKeyDer::from_pem_file(&key_path)
-        .map_err(|_| TlsError::Pem { path: key_path.clone(), what: "private key" })?;
+    let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|_| TlsError::Pem {
+        path: key_path.clone(),
+        what: "private key",
+    })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -60,7 +74,10 @@ fn ensure_self_signed(dir: &Path, hostname: &str) -> Result<(PathBuf, PathBuf), 
     if cert_path.exists() && key_path.exists() {
         return Ok((cert_path, key_path));
     }
-    std::fs::create_dir_all(dir).map_err(|source| TlsError::Write { path: dir.to_owned(), source })?;
+    std::fs::create_dir_all(dir).map_err(|source| TlsError::Write {
+        path: dir.to_owned(),
+        source,
+    })?;
     let mut params = rcgen::CertificateParams::new(vec![hostname.to_owned()])
         .map_err(|e| TlsError::Generate(e.to_string()))?;
     let mut dn = rcgen::DistinguishedName::new();
@@ -70,7 +87,9 @@ fn ensure_self_signed(dir: &Path, hostname: &str) -> Result<(PathBuf, PathBuf), 
     params.not_before = now - time::Duration::days(1);
     params.not_after = now + time::Duration::days(3650);
     let key = rcgen::KeyPair::generate().map_err(|e| TlsError::Generate(e.to_string()))?;
-    let cert = params.self_signed(&key).map_err(|e| TlsError::Generate(e.to_string()))?;
+    let cert = params
+        .self_signed(&key)
+        .map_err(|e| TlsError::Generate(e.to_string()))?;
     write_new(&key_path, key.serialize_pem().as_bytes())?;
     write_new(&cert_path, cert.pem().as_bytes())?;
     Ok((cert_path, key_path))
@@ -78,6 +97,12 @@ fn ensure_self_signed(dir: &Path, hostname: &str) -> Result<(PathBuf, PathBuf), 
 
 fn write_new(path: &Path, bytes: &[u8]) -> Result<(), TlsError> {
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(|source| TlsError::Write { path: tmp.clone(), source })?;
-    std::fs::rename(&tmp, path).map_err(|source| TlsError::Write { path: path.to_owned(), source })
+    std::fs::write(&tmp, bytes).map_err(|source| TlsError::Write {
+        path: tmp.clone(),
+        source,
+    })?;
+    std::fs::rename(&tmp, path).map_err(|source| TlsError::Write {
+        path: path.to_owned(),
+        source,
+    })
 }

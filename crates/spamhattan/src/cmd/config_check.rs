@@ -8,7 +8,9 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
     match super::resolve_serve(args) {
         Ok(cfg) => {
             if cfg.trap.trap_domains.is_empty() {
-                eprintln!("warning: no trap domain configured; serve will refuse to start (give --trap-domain)");
+                eprintln!(
+                    "warning: no trap domain configured; serve will refuse to start (give --trap-domain)"
+                );
             }
             print!("{}", cfg.to_toml()?);
             Ok(ExitCode::SUCCESS)

@@ -57,8 +57,16 @@ pub fn run(cfg: &Config, paths: &[PathBuf]) -> Result<ExitCode> {
     for b in &bad {
         eprintln!("skipped {b}");
     }
-    eprintln!("imported {imported} messages from {} files; {} skipped", files.len(), bad.len());
-    Ok(if imported == 0 && !bad.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    eprintln!(
+        "imported {imported} messages from {} files; {} skipped",
+        files.len(),
+        bad.len()
+    );
+    Ok(if imported == 0 && !bad.is_empty() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn submit(store: &store::Store, f: Found) -> (String, store::CaptureTicket) {
@@ -67,7 +75,9 @@ fn submit(store: &store::Store, f: Found) -> (String, store::CaptureTicket) {
         id: uuid::Uuid::now_v7(),
         message_id,
         received_at: model::now(),
-        source: SightingSource::Import { path: f.origin.clone() },
+        source: SightingSource::Import {
+            path: f.origin.clone(),
+        },
         size: f.raw.len() as u64,
         session_id: uuid::Uuid::nil(),
         listener: String::new(),
@@ -83,7 +93,11 @@ fn submit(store: &store::Store, f: Found) -> (String, store::CaptureTicket) {
     (f.origin, store.capture(f.raw, sighting))
 }
 
-fn drain(pending: &mut Vec<(String, store::CaptureTicket)>, events: &EventLog, bad: &mut Vec<String>) -> u64 {
+fn drain(
+    pending: &mut Vec<(String, store::CaptureTicket)>,
+    events: &EventLog,
+    bad: &mut Vec<String>,
+) -> u64 {
     let mut ok = 0;
     for (origin, ticket) in pending.drain(..) {
         match ticket.wait() {
@@ -114,7 +128,11 @@ fn collect(path: &Path, files: &mut Vec<PathBuf>, bad: &mut Vec<String>) {
         return bad.push(format!("{}: not a file or directory", path.display()));
     }
     let maildir = path.join("cur").is_dir() && path.join("new").is_dir();
-    let dirs = if maildir { vec![path.join("cur"), path.join("new")] } else { vec![path.to_owned()] };
+    let dirs = if maildir {
+        vec![path.join("cur"), path.join("new")]
+    } else {
+        vec![path.to_owned()]
+    };
     for dir in dirs {
         let mut entries: Vec<PathBuf> = match std::fs::read_dir(&dir) {
             Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
@@ -125,7 +143,10 @@ fn collect(path: &Path, files: &mut Vec<PathBuf>, bad: &mut Vec<String>) {
         };
         entries.sort();
         for e in entries {
-            let hidden = e.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
+            let hidden = e
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.'));
             let maildir_tmp = maildir && e.file_name().is_some_and(|n| n == "tmp");
             if !hidden && !maildir_tmp {
                 collect(&e, files, bad);
@@ -150,13 +171,19 @@ fn read_messages(path: &Path) -> Result<Vec<Found>, String> {
         let mut found = Vec::new();
         for (i, m) in msgs.into_iter().enumerate() {
             if looks_like_mail(&m) && m.len() as u64 <= MAX_IMPORT_BYTES {
-                found.push(Found { origin: format!("{origin}#{}", i + 1), raw: m });
+                found.push(Found {
+                    origin: format!("{origin}#{}", i + 1),
+                    raw: m,
+                });
             }
         }
         return Ok(found);
     }
     if bytes.len() as u64 > MAX_IMPORT_BYTES {
-        return Err(format!("{} bytes is larger than a message may be", bytes.len()));
+        return Err(format!(
+            "{} bytes is larger than a message may be",
+            bytes.len()
+        ));
     }
     if !looks_like_mail(&bytes) {
         return Err("does not start with a mail header".into());
@@ -188,7 +215,10 @@ fn split_mbox(bytes: &[u8]) -> Vec<Vec<u8>> {
             continue;
         }
         let Some(m) = current.as_mut() else { continue };
-        let quoted = line.iter().position(|b| *b != b'>').is_some_and(|i| i > 0 && line[i..].starts_with(b"From "));
+        let quoted = line
+            .iter()
+            .position(|b| *b != b'>')
+            .is_some_and(|i| i > 0 && line[i..].starts_with(b"From "));
         m.extend_from_slice(if quoted { &line[1..] } else { line });
     }
     if let Some(m) = current {

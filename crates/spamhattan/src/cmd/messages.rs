@@ -9,7 +9,10 @@ use store::{RawLookup, SightingQuery};
 
 pub fn list(cfg: &Config, json: bool, limit: usize) -> Result<ExitCode> {
     let store = super::open_store(cfg)?;
-    let sightings = store.sightings(&SightingQuery { limit, ..SightingQuery::default() })?;
+    let sightings = store.sightings(&SightingQuery {
+        limit,
+        ..SightingQuery::default()
+    })?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     for s in sightings {
@@ -18,7 +21,10 @@ pub fn list(cfg: &Config, json: bool, limit: usize) -> Result<ExitCode> {
             SightingSource::Smtp => "smtp",
             SightingSource::Import { .. } => "import",
         };
-        let received = s.received_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+        let received = s
+            .received_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
         if json {
             let v = serde_json::json!({
                 "id": s.message_id, "sighting": s.id, "received_at": received, "source": source,
@@ -26,7 +32,15 @@ pub fn list(cfg: &Config, json: bool, limit: usize) -> Result<ExitCode> {
             });
             writeln!(out, "{v}")?;
         } else {
-            writeln!(out, "{received}  {}  {:>8}  {:<21}  {} -> {}", s.message_id, s.size, s.peer, s.sender(), recipients.join(","))?;
+            writeln!(
+                out,
+                "{received}  {}  {:>8}  {:<21}  {} -> {}",
+                s.message_id,
+                s.size,
+                s.peer,
+                s.sender(),
+                recipients.join(",")
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -15,9 +15,17 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve::run(&resolve_serve(&args)?),
         Command::Config(ConfigCommand::Check(args)) => config_check::run(&args),
-        Command::Messages(MessagesCommand::List { common, json, limit }) => messages::list(&resolve(&common)?, json, limit),
-        Command::Messages(MessagesCommand::Raw { common, id }) => messages::raw(&resolve(&common)?, &id),
-        Command::Store(StoreCommand::Stats { common, json }) => store::stats(&resolve(&common)?, json),
+        Command::Messages(MessagesCommand::List {
+            common,
+            json,
+            limit,
+        }) => messages::list(&resolve(&common)?, json, limit),
+        Command::Messages(MessagesCommand::Raw { common, id }) => {
+            messages::raw(&resolve(&common)?, &id)
+        }
+        Command::Store(StoreCommand::Stats { common, json }) => {
+            store::stats(&resolve(&common)?, json)
+        }
         Command::Store(StoreCommand::Verify { common }) => store::verify(&resolve(&common)?),
         Command::Store(StoreCommand::Prune { common }) => store::prune(&resolve(&common)?),
         Command::Import { common, paths } => import::run(&resolve(&common)?, &paths),
@@ -25,7 +33,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn overrides(common: &Common) -> Overrides {
-    Overrides { config: common.config.clone(), data_dir: common.data_dir.clone(), ..Overrides::default() }
+    Overrides {
+        config: common.config.clone(),
+        data_dir: common.data_dir.clone(),
+        ..Overrides::default()
+    }
 }
 
 pub(crate) fn resolve(common: &Common) -> Result<Config> {

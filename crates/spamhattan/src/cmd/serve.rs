@@ -19,7 +19,10 @@ pub fn run(cfg: &Config) -> Result<ExitCode> {
     raise_fd_limit();
     let store = super::open_store(cfg)?;
     let events = Arc::new(EventLog::open(&cfg.event_log, &cfg.data_dir)?);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
     let result = runtime.block_on(serve(cfg, store.clone(), Arc::clone(&events)));
     runtime.shutdown_timeout(Duration::from_secs(1));
     let flushed = store.flush();
@@ -27,7 +30,10 @@ pub fn run(cfg: &Config) -> Result<ExitCode> {
     result?;
     flushed.context("store flush at shutdown")?;
     if events.dropped() > 0 {
-        tracing::warn!(dropped = events.dropped(), "event log could not keep up; events were dropped");
+        tracing::warn!(
+            dropped = events.dropped(),
+            "event log could not keep up; events were dropped"
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -92,7 +98,10 @@ async fn shutdown_signal() {
 /// ten thousand descriptors, and the usual soft default is 1024.
 #[allow(unsafe_code)]
 fn raise_fd_limit() {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: getrlimit/setrlimit only read and write the struct passed by pointer.
     unsafe {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {

@@ -22,7 +22,11 @@ pub fn stats(cfg: &Config, json: bool) -> Result<ExitCode> {
 pub fn verify(cfg: &Config) -> Result<ExitCode> {
     let report = super::open_store(cfg)?.verify()?;
     println!("{}", serde_json::to_string_pretty(&report)?);
-    Ok(if report.is_ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if report.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 pub fn prune(cfg: &Config) -> Result<ExitCode> {

@@ -15,7 +15,10 @@ pub(crate) enum AuthStage {
     /// Waiting for the LOGIN user name.
     LoginUser,
     /// Waiting for the LOGIN password; holds the decoded user name and its raw form.
-    LoginPass { user: Option<String>, raw_user: String },
+    LoginPass {
+        user: Option<String>,
+        raw_user: String,
+    },
 }
 
 fn decode_text(b64: &str) -> Option<String> {
@@ -43,7 +46,10 @@ impl Session {
                 Flow::Continue
             }
             ("LOGIN", Some(user)) => {
-                self.mode = Mode::Auth(AuthStage::LoginPass { user: decode_text(&user), raw_user: user });
+                self.mode = Mode::Auth(AuthStage::LoginPass {
+                    user: decode_text(&user),
+                    raw_user: user,
+                });
                 self.say(Say::AuthChallengePass, Ctx::default());
                 Flow::Continue
             }
@@ -54,7 +60,12 @@ impl Session {
             }
             (other, initial) => {
                 let raw = initial.into_iter().collect();
-                self.record_auth(AuthAttempt { mechanism: other.to_owned(), username: None, password: None, raw });
+                self.record_auth(AuthAttempt {
+                    mechanism: other.to_owned(),
+                    username: None,
+                    password: None,
+                    raw,
+                });
                 self.fail(Say::AuthUnknownMechanism, Ctx::default()).await
             }
         }
@@ -70,16 +81,28 @@ impl Session {
         let line = String::from_utf8_lossy(&self.buf[..len]).trim().to_owned();
         self.buf.advance(consumed);
         let ms = self.ms();
-        self.record.transcript.push(ms, model::Direction::Client, line.as_bytes());
-        let Mode::Auth(stage) = std::mem::replace(&mut self.mode, Mode::Command) else { return None };
+        self.record
+            .transcript
+            .push(ms, model::Direction::Client, line.as_bytes());
+        let Mode::Auth(stage) = std::mem::replace(&mut self.mode, Mode::Command) else {
+            return None;
+        };
         if line == "*" {
-            self.record_auth(AuthAttempt { mechanism: "cancelled".into(), username: None, password: None, raw: vec![line] });
+            self.record_auth(AuthAttempt {
+                mechanism: "cancelled".into(),
+                username: None,
+                password: None,
+                raw: vec![line],
+            });
             return Some(self.fail(Say::AuthFailed, Ctx::default()).await);
         }
         Some(match stage {
             AuthStage::Plain => self.finish_plain(&line).await,
             AuthStage::LoginUser => {
-                self.mode = Mode::Auth(AuthStage::LoginPass { user: decode_text(&line), raw_user: line });
+                self.mode = Mode::Auth(AuthStage::LoginPass {
+                    user: decode_text(&line),
+                    raw_user: line,
+                });
                 self.say(Say::AuthChallengePass, Ctx::default());
                 Flow::Continue
             }
@@ -102,7 +125,12 @@ impl Session {
             Some((_, user, pass)) => (Some(user), Some(pass)),
             None => (None, None),
         };
-        self.record_auth(AuthAttempt { mechanism: "PLAIN".into(), username, password, raw: vec![resp.to_owned()] });
+        self.record_auth(AuthAttempt {
+            mechanism: "PLAIN".into(),
+            username,
+            password,
+            raw: vec![resp.to_owned()],
+        });
         self.fail(Say::AuthFailed, Ctx::default()).await
     }
 
@@ -111,7 +139,9 @@ impl Session {
             EventKind::SessionAuth,
             serde_json::json!({"mechanism": attempt.mechanism, "username": attempt.username, "password": attempt.password}),
         );
-        if self.record.auth_attempts.len() < usize::try_from(self.shared.limits.max_auth_attempts).unwrap_or(5) * 2 {
+        if self.record.auth_attempts.len()
+            < usize::try_from(self.shared.limits.max_auth_attempts).unwrap_or(5) * 2
+        {
             self.record.auth_attempts.push(attempt);
         }
     }

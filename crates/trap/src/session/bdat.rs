@@ -12,31 +12,52 @@ impl Session {
     pub(super) fn handle_bdat(&mut self, size: u64, last: bool) -> Flow {
         let refusal = match self.tx.as_ref() {
             None => Some(Say::NeedMail),
-            Some(tx) if tx.accepted == 0 => Some(if tx.rcpt_attempts == 0 { Say::NeedRcpt } else { Say::NoValidRcpt }),
+            Some(tx) if tx.accepted == 0 => Some(if tx.rcpt_attempts == 0 {
+                Say::NeedRcpt
+            } else {
+                Say::NoValidRcpt
+            }),
             Some(_) => None,
         };
-        if refusal.is_none() {
-            if let Some(tx) = self.tx.as_mut() {
-                tx.bdat = true;
-                if tx.data_started.is_none() {
-                    tx.data_started = Some(tokio::time::Instant::now());
-                }
+        if refusal.is_none()
+            && let Some(tx) = self.tx.as_mut()
+        {
+            tx.bdat = true;
+            if tx.data_started.is_none() {
+                tx.data_started = Some(tokio::time::Instant::now());
             }
         }
-        self.mode = Mode::Bdat { chunk: BdatChunk::new(size), size, last, discard: refusal };
+        self.mode = Mode::Bdat {
+            chunk: BdatChunk::new(size),
+            size,
+            last,
+            discard: refusal,
+        };
         Flow::Continue
     }
 
     /// Consumes chunk bytes; when the chunk is complete, answers it.
     pub(super) async fn step_bdat(&mut self) -> Option<Flow> {
         let max = self.shared.limits.max_message_bytes;
-        let Mode::Bdat { chunk, size, last, discard } = &mut self.mode else { return None };
+        let Mode::Bdat {
+            chunk,
+            size,
+            last,
+            discard,
+        } = &mut self.mode
+        else {
+            return None;
+        };
         let mut sink = Vec::new();
         let body = match (discard.is_none(), self.tx.as_mut()) {
             (true, Some(tx)) => &mut tx.body,
             _ => &mut sink,
         };
-        let room = if discard.is_some() { 0 } else { max.saturating_sub(body.len() as u64) };
+        let room = if discard.is_some() {
+            0
+        } else {
+            max.saturating_sub(body.len() as u64)
+        };
         let consumed = chunk.feed(&self.buf, body, room);
         self.buf.advance(consumed);
         if !chunk.done() {
@@ -47,10 +68,18 @@ impl Session {
         if let Some(say) = discard {
             return Some(self.fail(say, Ctx::default()).await);
         }
-        let Some(tx) = self.tx.as_mut() else { return Some(Flow::Continue) };
+        let Some(tx) = self.tx.as_mut() else {
+            return Some(Flow::Continue);
+        };
         tx.swallowed += swallowed;
         if !last {
-            self.say(Say::ChunkOk, Ctx { n: size, ..Ctx::default() });
+            self.say(
+                Say::ChunkOk,
+                Ctx {
+                    n: size,
+                    ..Ctx::default()
+                },
+            );
             return Some(Flow::Continue);
         }
         if tx.swallowed > 0 {

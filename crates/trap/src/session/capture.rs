@@ -8,11 +8,16 @@ impl Session {
     /// Hands the finished message to the store and answers by the outcome: `250 ... queued as`
     /// once raw bytes, sighting and analysis job are on disk; `451` if the store failed.
     pub(super) async fn capture(&mut self) -> Flow {
-        let Some(tx) = self.tx.take() else { return Flow::Continue };
+        let Some(tx) = self.tx.take() else {
+            return Flow::Continue;
+        };
         let raw = tx.body;
         let message_id = MessageId::of(&raw);
         let queue_id = self.shared.persona.queue_id();
-        let data_ms = tx.data_started.map(|t| t.elapsed().as_millis()).unwrap_or(0);
+        let data_ms = tx
+            .data_started
+            .map(|t| t.elapsed().as_millis())
+            .unwrap_or(0);
         let sighting = Sighting {
             id: uuid::Uuid::now_v7(),
             message_id,
@@ -36,7 +41,11 @@ impl Session {
         let sighting_id = sighting.id;
         let size = sighting.size;
         let sender = sighting.envelope.mail_from.address.clone();
-        let recipients: Vec<String> = sighting.envelope.accepted().map(|r| r.address.clone()).collect();
+        let recipients: Vec<String> = sighting
+            .envelope
+            .accepted()
+            .map(|r| r.address.clone())
+            .collect();
         match self.shared.store.capture(raw, sighting).await {
             Ok(captured) => {
                 self.record.sightings.push(sighting_id);
@@ -46,7 +55,13 @@ impl Session {
                         "sender": sender, "recipients": recipients, "queue_id": queue_id,
                         "duplicate": captured.duplicate}),
                 );
-                self.say(Say::Queued, Ctx { qid: &queue_id, ..Ctx::default() });
+                self.say(
+                    Say::Queued,
+                    Ctx {
+                        qid: &queue_id,
+                        ..Ctx::default()
+                    },
+                );
                 Flow::Continue
             }
             Err(e) => {

@@ -19,7 +19,11 @@ impl Session {
             return self.fail(Say::MixedDataBdat, Ctx::default()).await;
         }
         if tx.accepted == 0 {
-            let say = if tx.rcpt_attempts == 0 { Say::NeedRcpt } else { Say::NoValidRcpt };
+            let say = if tx.rcpt_attempts == 0 {
+                Say::NeedRcpt
+            } else {
+                Say::NoValidRcpt
+            };
             return self.fail(say, Ctx::default()).await;
         }
         self.note_pipelining_violation("DATA");
@@ -36,7 +40,9 @@ impl Session {
 
     /// Feeds buffered bytes to the receiver; at end-of-data captures the message.
     pub(super) async fn step_data(&mut self) -> Option<Flow> {
-        let Mode::Data(receiver) = &mut self.mode else { return None };
+        let Mode::Data(receiver) = &mut self.mode else {
+            return None;
+        };
         let Some(tx) = self.tx.as_mut() else {
             self.mode = Mode::Command;
             return Some(Flow::Continue);

@@ -11,11 +11,18 @@ impl Session {
         self.note_pipelining_violation(if esmtp { "EHLO" } else { "HELO" });
         self.tx = None;
         self.esmtp = esmtp;
-        self.emit(EventKind::SessionHelo, serde_json::json!({"helo": host, "esmtp": esmtp}));
+        self.emit(
+            EventKind::SessionHelo,
+            serde_json::json!({"helo": host, "esmtp": esmtp}),
+        );
         self.helo = Some(host);
         if esmtp {
             let starttls = self.shared.tls.is_some() && self.tls.is_none();
-            let reply = self.shared.persona.ehlo(self.shared.limits.max_message_bytes, starttls, self.shared.auth_lure);
+            let reply = self.shared.persona.ehlo(
+                self.shared.limits.max_message_bytes,
+                starttls,
+                self.shared.auth_lure,
+            );
             self.reply(&reply);
         } else {
             self.say(Say::Helo, Ctx::default());
@@ -27,7 +34,10 @@ impl Session {
     /// buffered behind them were sent without waiting for the reply.
     pub(super) fn note_pipelining_violation(&mut self, verb: &str) {
         if !self.buf.is_empty() {
-            let detail = format!("{} bytes sent after {verb} before its reply", self.buf.len());
+            let detail = format!(
+                "{} bytes sent after {verb} before its reply",
+                self.buf.len()
+            );
             self.anomaly(model::AnomalyKind::PipeliningViolation, detail);
         }
     }

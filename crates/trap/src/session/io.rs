@@ -83,11 +83,12 @@ impl Session {
         let delay = self.shared.limits.greet_delay;
         if !delay.is_zero() {
             let until = Instant::now() + delay;
-            if let Ok(Ok(n)) = tokio::time::timeout_at(until, io.read_buf(&mut self.buf)).await {
-                if n > 0 {
-                    let seen = String::from_utf8_lossy(&self.buf[..self.buf.len().min(80)]).into_owned();
-                    self.anomaly(AnomalyKind::PreGreetingTalk, seen);
-                }
+            if let Ok(Ok(n)) = tokio::time::timeout_at(until, io.read_buf(&mut self.buf)).await
+                && n > 0
+            {
+                let seen =
+                    String::from_utf8_lossy(&self.buf[..self.buf.len().min(80)]).into_owned();
+                self.anomaly(AnomalyKind::PreGreetingTalk, seen);
             }
         }
         self.say(Say::Banner, Ctx::default());
@@ -174,12 +175,19 @@ impl Session {
         match smtp_wire::scan_line(&self.buf, self.shared.limits.max_line) {
             LineScan::Incomplete => None,
             LineScan::TooLong => {
-                self.anomaly(AnomalyKind::LineTooLong, format!("over {} bytes", self.shared.limits.max_line));
+                self.anomaly(
+                    AnomalyKind::LineTooLong,
+                    format!("over {} bytes", self.shared.limits.max_line),
+                );
                 self.buf.clear();
                 self.mode = Mode::SkipLine;
                 Some(self.fail(Say::LineTooLong, Ctx::default()).await)
             }
-            LineScan::Line { len, consumed, ending } => {
+            LineScan::Line {
+                len,
+                consumed,
+                ending,
+            } => {
                 let line = self.buf.split_to(consumed);
                 if ending == LineEnding::BareLf {
                     self.anomaly(AnomalyKind::BareLf, "command line");

@@ -8,9 +8,17 @@ use smtp_wire::Path;
 use store::Pressure;
 
 impl Session {
-    pub(super) async fn handle_mail(&mut self, line: &[u8], path: Path, params: Vec<String>) -> Flow {
+    pub(super) async fn handle_mail(
+        &mut self,
+        line: &[u8],
+        path: Path,
+        params: Vec<String>,
+    ) -> Flow {
         if !self.esmtp && !self.buf.is_empty() {
-            self.anomaly(AnomalyKind::PipeliningViolation, "pipelined MAIL without EHLO");
+            self.anomaly(
+                AnomalyKind::PipeliningViolation,
+                "pipelined MAIL without EHLO",
+            );
         }
         if self.tx.is_some() {
             return self.fail(Say::NestedMail, Ctx::default()).await;
@@ -18,7 +26,9 @@ impl Session {
         match self.shared.store.pressure() {
             Pressure::Normal => {}
             Pressure::Failed => return self.fail(Say::StoreFailed, Ctx::default()).await,
-            Pressure::Backlog | Pressure::Disk => return self.fail(Say::Backpressure, Ctx::default()).await,
+            Pressure::Backlog | Pressure::Disk => {
+                return self.fail(Say::Backpressure, Ctx::default()).await;
+            }
         }
         if let Some(size) = smtp_wire::param_value(&params, "SIZE") {
             let declared = size.parse::<u64>().unwrap_or(u64::MAX);
@@ -30,16 +40,28 @@ impl Session {
         let smtputf8 = smtp_wire::param_value(&params, "SMTPUTF8").is_some();
         let address = path.address();
         if !smtputf8 && !address.is_ascii() {
-            self.anomaly(AnomalyKind::UndeclaredExtension, "UTF-8 sender without SMTPUTF8");
+            self.anomaly(
+                AnomalyKind::UndeclaredExtension,
+                "UTF-8 sender without SMTPUTF8",
+            );
         }
-        if smtp_wire::param_value(&params, "BODY").is_some_and(|b| b.eq_ignore_ascii_case("BINARYMIME")) {
-            self.anomaly(AnomalyKind::UndeclaredExtension, "BODY=BINARYMIME (not offered)");
+        if smtp_wire::param_value(&params, "BODY")
+            .is_some_and(|b| b.eq_ignore_ascii_case("BINARYMIME"))
+        {
+            self.anomaly(
+                AnomalyKind::UndeclaredExtension,
+                "BODY=BINARYMIME (not offered)",
+            );
         }
         self.emit(
             EventKind::SessionMailFrom,
             serde_json::json!({"address": address, "params": params, "raw": String::from_utf8_lossy(line)}),
         );
-        let mail_from = MailFrom { raw: String::from_utf8_lossy(line).into_owned(), address, params };
+        let mail_from = MailFrom {
+            raw: String::from_utf8_lossy(line).into_owned(),
+            address,
+            params,
+        };
         self.tx = Some(Transaction::new(mail_from, smtputf8));
         self.say(Say::MailOk, Ctx::default());
         Flow::Continue

@@ -26,7 +26,13 @@ impl Session {
     /// VRFY never confirms or denies an address (`252`), like a Postfix with a catch-all.
     pub(super) fn handle_vrfy(&mut self, arg: &str) -> Flow {
         let arg: String = arg.chars().take(256).collect();
-        self.say(Say::Vrfy, Ctx { arg: &arg, ..Ctx::default() });
+        self.say(
+            Say::Vrfy,
+            Ctx {
+                arg: &arg,
+                ..Ctx::default()
+            },
+        );
         Flow::Continue
     }
 
@@ -58,6 +64,13 @@ impl Session {
             CommandError::Syntax { verb, .. } => *verb,
             CommandError::Empty => "",
         };
-        self.fail(say, Ctx { arg, ..Ctx::default() }).await
+        self.fail(
+            say,
+            Ctx {
+                arg,
+                ..Ctx::default()
+            },
+        )
+        .await
     }
 }

@@ -21,7 +21,9 @@ mod transaction;
 use crate::persona::{Ctx, Say};
 use crate::shared::Shared;
 use bytes::BytesMut;
-use model::{Anomaly, AnomalyKind, Direction, Event, EventKind, SessionRecord, TlsInfo, Transcript};
+use model::{
+    Anomaly, AnomalyKind, Direction, Event, EventKind, SessionRecord, TlsInfo, Transcript,
+};
 use smtp_wire::{BdatChunk, Command, DataReceiver, Reply};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -52,7 +54,12 @@ enum Mode {
     SkipLine,
     Data(DataReceiver),
     /// A BDAT chunk; `discard` when the transaction is invalid but the bytes must be swallowed.
-    Bdat { chunk: BdatChunk, size: u64, last: bool, discard: Option<Say> },
+    Bdat {
+        chunk: BdatChunk,
+        size: u64,
+        last: bool,
+        discard: Option<Say>,
+    },
     Auth(auth::AuthStage),
 }
 
@@ -93,7 +100,10 @@ pub(crate) struct Session {
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session").field("id", &self.record.id).field("peer", &self.meta.peer).finish()
+        f.debug_struct("Session")
+            .field("id", &self.record.id)
+            .field("peer", &self.meta.peer)
+            .finish()
     }
 }
 
@@ -143,13 +153,18 @@ impl Session {
     }
 
     fn emit(&self, kind: EventKind, fields: serde_json::Value) {
-        self.shared.events.emit(Event::new(kind, Some(self.record.id), fields));
+        self.shared
+            .events
+            .emit(Event::new(kind, Some(self.record.id), fields));
     }
 
     /// Records an anomaly in the session (bounded) and as an event.
     fn anomaly(&mut self, kind: AnomalyKind, detail: impl Into<String>) {
         let a = Anomaly::new(kind, detail);
-        self.emit(EventKind::SessionAnomaly, serde_json::json!({"kind": a.kind, "detail": a.detail}));
+        self.emit(
+            EventKind::SessionAnomaly,
+            serde_json::json!({"kind": a.kind, "detail": a.detail}),
+        );
         if let Some(tx) = self.tx.as_mut() {
             tx.note(&a);
         }
@@ -170,7 +185,10 @@ impl Session {
         let start = self.out.len();
         reply.write_to(&mut self.out);
         let ms = self.ms();
-        for line in self.out[start..].split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        for line in self.out[start..]
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+        {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             self.record.transcript.push(ms, Direction::Server, line);
         }
@@ -208,7 +226,10 @@ impl Session {
             self.anomaly(AnomalyKind::NulByte, "in command line");
         }
         if !line.is_ascii() {
-            self.anomaly(AnomalyKind::NonAscii, String::from_utf8_lossy(&line[..line.len().min(80)]));
+            self.anomaly(
+                AnomalyKind::NonAscii,
+                String::from_utf8_lossy(&line[..line.len().min(80)]),
+            );
         }
         let cmd = match smtp_wire::parse_command(line) {
             Ok(cmd) => cmd,

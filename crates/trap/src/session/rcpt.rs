@@ -7,9 +7,17 @@ use model::{AnomalyKind, EventKind, RcptVerdict, Recipient};
 use smtp_wire::Path;
 
 impl Session {
-    pub(super) async fn handle_rcpt(&mut self, line: &[u8], path: Path, _params: Vec<String>) -> Flow {
+    pub(super) async fn handle_rcpt(
+        &mut self,
+        line: &[u8],
+        path: Path,
+        _params: Vec<String>,
+    ) -> Flow {
         if !self.esmtp && !self.buf.is_empty() {
-            self.anomaly(AnomalyKind::PipeliningViolation, "pipelined RCPT without EHLO");
+            self.anomaly(
+                AnomalyKind::PipeliningViolation,
+                "pipelined RCPT without EHLO",
+            );
         }
         let Some(tx) = self.tx.as_ref() else {
             return self.fail(Say::NeedMail, Ctx::default()).await;
@@ -17,7 +25,10 @@ impl Session {
         let address = path.address();
         let (smtputf8, accepted) = (tx.smtputf8, tx.accepted);
         if !smtputf8 && !address.is_ascii() {
-            self.anomaly(AnomalyKind::UndeclaredExtension, "UTF-8 recipient without SMTPUTF8");
+            self.anomaly(
+                AnomalyKind::UndeclaredExtension,
+                "UTF-8 recipient without SMTPUTF8",
+            );
         }
         let at_limit = accepted >= self.shared.limits.max_recipients;
         let decision = self.shared.policy.decide(&path);
@@ -36,15 +47,23 @@ impl Session {
             self.anomaly(AnomalyKind::TooManyRecipients, address.clone());
         }
         let domain = address.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
-        let ctx = Ctx { addr: &address, arg: domain, ..Ctx::default() };
+        let ctx = Ctx {
+            addr: &address,
+            arg: domain,
+            ..Ctx::default()
+        };
         let reply = self.shared.persona.say(say, ctx);
         let reply_line = reply.first_line();
         self.emit(
             EventKind::SessionRcpt,
             serde_json::json!({"address": address, "verdict": verdict, "reply": reply_line}),
         );
-        let recipient =
-            Recipient { raw: String::from_utf8_lossy(line).into_owned(), address: address.clone(), verdict, reply: reply_line };
+        let recipient = Recipient {
+            raw: String::from_utf8_lossy(line).into_owned(),
+            address: address.clone(),
+            verdict,
+            reply: reply_line,
+        };
         if let Some(tx) = self.tx.as_mut() {
             tx.add_recipient(recipient);
         }
@@ -52,6 +71,14 @@ impl Session {
             self.reply(&reply);
             return Flow::Continue;
         }
-        self.fail(say, Ctx { addr: &address, arg: domain, ..Ctx::default() }).await
+        self.fail(
+            say,
+            Ctx {
+                addr: &address,
+                arg: domain,
+                ..Ctx::default()
+            },
+        )
+        .await
     }
 }

@@ -30,7 +30,11 @@ impl Session {
 
 /// Reads the ClientHello, fingerprints it, and completes the handshake. Returns `None` (after
 /// recording why) if the client is not speaking TLS we can complete.
-pub(super) async fn handshake<S>(session: &mut Session, mut stream: S, implicit: bool) -> Option<TlsStream<Rewind<S>>>
+pub(super) async fn handshake<S>(
+    session: &mut Session,
+    mut stream: S,
+    implicit: bool,
+) -> Option<TlsStream<Rewind<S>>>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -54,22 +58,38 @@ where
     })
     .await
     .unwrap_or(false);
-    let parsed = if peeked { ja4::parse_client_hello(&hello) } else { None };
+    let parsed = if peeked {
+        ja4::parse_client_hello(&hello)
+    } else {
+        None
+    };
     let fingerprint = parsed.as_ref().map(ja4::ja4);
     let sni = parsed.as_ref().and_then(|ch| ch.sni.clone());
-    let accepted = tokio::time::timeout(timeout, acceptor.accept(Rewind::new(hello.clone(), stream))).await;
+    let accepted =
+        tokio::time::timeout(timeout, acceptor.accept(Rewind::new(hello.clone(), stream))).await;
     match accepted {
         Ok(Ok(tls)) => {
             let (_, conn) = tls.get_ref();
             let info = TlsInfo {
-                version: conn.protocol_version().map(|v| format!("{v:?}")).unwrap_or_default(),
-                cipher: conn.negotiated_cipher_suite().map(|c| format!("{:?}", c.suite())).unwrap_or_default(),
+                version: conn
+                    .protocol_version()
+                    .map(|v| format!("{v:?}"))
+                    .unwrap_or_default(),
+                cipher: conn
+                    .negotiated_cipher_suite()
+                    .map(|c| format!("{:?}", c.suite()))
+                    .unwrap_or_default(),
                 sni,
                 ja4: fingerprint,
-                alpn: conn.alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned()),
+                alpn: conn
+                    .alpn_protocol()
+                    .map(|p| String::from_utf8_lossy(p).into_owned()),
                 implicit,
             };
-            session.emit(EventKind::SessionStarttls, serde_json::to_value(&info).unwrap_or_default());
+            session.emit(
+                EventKind::SessionStarttls,
+                serde_json::to_value(&info).unwrap_or_default(),
+            );
             session.tls = Some(info);
             // RFC 3207 §4.2: forget everything learnt before the handshake.
             session.helo = None;

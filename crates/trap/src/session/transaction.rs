@@ -31,7 +31,10 @@ pub(crate) struct Transaction {
 impl Transaction {
     pub fn new(mail_from: MailFrom, smtputf8: bool) -> Self {
         Self {
-            envelope: Envelope { mail_from, recipients: Vec::new() },
+            envelope: Envelope {
+                mail_from,
+                recipients: Vec::new(),
+            },
             accepted: 0,
             rcpt_attempts: 0,
             smtputf8,
