@@ -429,3 +429,25 @@ mod tests {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod example_tests {
+    use super::*;
+
+    /// The documented example must stay a valid configuration with every key.
+    #[test]
+    fn the_example_config_in_docs_is_valid() -> Result<()> {
+        let text = include_str!("../../../docs/spamhattan.example.toml");
+        let file: FileConfig = toml::from_str(text)?;
+        let cfg = build({
+            let mut f = file;
+            fill_defaults(&mut f);
+            f
+        })?;
+        assert_eq!(cfg.trap.listeners.len(), 3);
+        assert_eq!(cfg.trap.listeners[2].tls, TlsMode::Implicit);
+        assert_eq!(cfg.trap.addresses[0].1, AddressPolicy::UnknownUser);
+        assert_eq!(cfg.store.retention.max_blob_age, Some(Duration::from_secs(365 * 86_400)));
+        Ok(())
+    }
+}
