@@ -29,7 +29,11 @@ fn documented() -> BTreeMap<String, BTreeSet<String>> {
         if let (true, Some(id)) = (in_fields, &current) {
             // The first backticked word of each comma-separated item is a field name.
             for item in line.trim_start_matches("Fields:").split(',') {
-                if let Some(name) = item.split('`').nth(1).filter(|_| item.trim_start().starts_with('`')) {
+                if let Some(name) = item
+                    .split('`')
+                    .nth(1)
+                    .filter(|_| item.trim_start().starts_with('`'))
+                {
                     out.get_mut(id).unwrap().insert(name.to_owned());
                 }
             }

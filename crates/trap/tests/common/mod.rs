@@ -3,6 +3,9 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
 use std::sync::Arc;
 use store::{Store, StoreConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
@@ -51,10 +54,19 @@ impl Harness {
     }
 
     pub async fn with(adjust: impl FnOnce(&mut TrapConfig)) -> Self {
+        Self::with_store(adjust, |_| {}).await
+    }
+
+    pub async fn with_store(
+        adjust: impl FnOnce(&mut TrapConfig),
+        adjust_store: impl FnOnce(&mut StoreConfig),
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut cfg = config(dir.path());
         adjust(&mut cfg);
-        let store = Store::open(StoreConfig::new(dir.path().join("data"))).unwrap();
+        let mut store_cfg = StoreConfig::new(dir.path().join("data"));
+        adjust_store(&mut store_cfg);
+        let store = Store::open(store_cfg).unwrap();
         let events = Arc::new(MemorySink::default());
         let trap = Trap::bind(&cfg, store.clone(), events.clone())
             .await
@@ -228,4 +240,53 @@ fn complete_reply(buf: &[u8]) -> Option<usize> {
         }
     }
     None
+}
+
+/// Spam bots do not verify certificates; neither does this test client.
+#[derive(Debug)]
+struct AcceptAnything;
+
+impl ServerCertVerifier for AcceptAnything {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        _: &[u8],
+        _: &CertificateDer<'_>,
+        _: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+    fn verify_tls13_signature(
+        &self,
+        _: &[u8],
+        _: &CertificateDer<'_>,
+        _: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        rustls::crypto::ring::default_provider()
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+pub fn connector() -> tokio_rustls::TlsConnector {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AcceptAnything))
+        .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(Arc::new(config))
 }
