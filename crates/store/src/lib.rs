@@ -1,1 +1,443 @@
-//! placeholder
+//! Durable capture for spamhattan: a content-addressed raw-message spool, a SQLite metadata
+//! index and the analysis job queue.
+//!
+//! [`Store::capture`] hands a raw message and its [`model::Sighting`] to one writer thread. The
+//! writer drains everything queued (group commit), appends the new blobs to its own segment file
+//! and fdatasyncs it, then commits one SQLite transaction (WAL, `synchronous=FULL`) with the blob
+//! index rows, sightings and analysis jobs, and only then resolves each [`CaptureTicket`]. So a
+//! `250` is never sent for a message that a `kill -9` or power cut could lose, and hundreds of
+//! sessions share each pair of fsyncs. Identical messages share one blob (their id is the SHA-256
+//! of the bytes) and get one sighting each.
+//!
+//! Several processes may open one data directory (`serve` plus CLI `import`): each writer appends
+//! to its own `flock`ed segments, SQLite serialises the commits, readers use their own connections.
+//!
+//! Layout: `config.rs` (configuration, named limits), `error.rs` ([`StoreError`]), `schema.rs`
+//! (connections, migrations), `segment.rs` (record format, append/read/scan), `writer.rs` (the
+//! group-commit thread), `query.rs` (reads, stats), `verify.rs`, `retention.rs`, `jobs.rs`,
+//! `disk.rs` (free space). On disk: `spamhattan.sqlite` (+ `-wal`, `-shm`) and
+//! `spool/seg-<unix nanos>-<pid>.dat`.
+
+mod config;
+mod disk;
+mod error;
+mod jobs;
+mod query;
+mod retention;
+mod schema;
+mod segment;
+mod verify;
+mod writer;
+
+pub use config::{
+    DISK_PROBE_INTERVAL, FAILED_HOLD, MAX_MESSAGE_BYTES, MAX_QUEUED_BYTES, Retention, StoreConfig,
+};
+pub use error::StoreError;
+pub use jobs::Job;
+pub use query::{SightingQuery, StoreStats};
+pub use retention::RetentionReport;
+pub use schema::SCHEMA_VERSION;
+pub use segment::{HEADER_LEN, RECORD_MAGIC, ScannedRecord, SegmentScan, scan_segment};
+pub use verify::VerifyReport;
+
+use error::Result;
+use model::{MessageId, SessionRecord, Sighting, SightingSource, Timestamp};
+use rusqlite::Connection;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, mpsc};
+use std::task::{Context, Poll};
+use std::thread::JoinHandle;
+use std::time::Duration;
+use tokio::sync::oneshot;
+use writer::{Cmd, PendingCapture, SessionRow, Shared};
+
+/// Read connections kept for reuse; more concurrent readers just open (and drop) extra ones.
+const MAX_IDLE_READERS: usize = 4;
+
+/// A handle to an open store. Cheap to clone; the writer stops when the last clone is dropped.
+#[derive(Debug, Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    cfg: StoreConfig,
+    tx: mpsc::Sender<Cmd>,
+    shared: Arc<Shared>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    readers: Mutex<Vec<Connection>>,
+    jobs: Mutex<Option<Connection>>,
+}
+
+/// The outcome of a durable capture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Captured {
+    pub message_id: MessageId,
+    pub sighting_id: uuid::Uuid,
+    /// The blob was already stored (this arrival only added a sighting).
+    pub duplicate: bool,
+}
+
+/// Raw bytes of a message, or why there are none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawLookup {
+    Found(Vec<u8>),
+    /// Known, but retention removed the raw bytes (sightings remain).
+    Purged,
+    Unknown,
+}
+
+/// What the trap should know before accepting more mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pressure {
+    Normal,
+    /// More pending analysis jobs than `max_backlog`.
+    Backlog,
+    /// Less free disk than `min_free_bytes`.
+    Disk,
+    /// The last batch failed to write (within [`FAILED_HOLD`]): captures will likely fail too.
+    Failed,
+}
+
+/// Resolves when a capture is durable (or failed). Await it, or [`CaptureTicket::wait`].
+#[derive(Debug)]
+#[must_use = "the message is not safe to acknowledge until the ticket resolves"]
+pub struct CaptureTicket {
+    rx: oneshot::Receiver<Result<Captured>>,
+}
+
+impl CaptureTicket {
+    fn failed(e: StoreError) -> Self {
+        let (tx, rx) = oneshot::channel();
+        let _ = tx.send(Err(e));
+        Self { rx }
+    }
+
+    /// Blocks the thread until the capture is durable. For synchronous callers (CLI import);
+    /// inside an async runtime `.await` the ticket instead (tokio panics on blocking there).
+    pub fn wait(self) -> Result<Captured> {
+        self.rx.blocking_recv().unwrap_or(Err(StoreError::Closed))
+    }
+}
+
+impl Future for CaptureTicket {
+    type Output = Result<Captured>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.rx)
+            .poll(cx)
+            .map(|r| r.unwrap_or(Err(StoreError::Closed)))
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `cfg.data_dir`, migrates the schema and starts
+    /// the writer thread.
+    pub fn open(cfg: StoreConfig) -> Result<Store> {
+        let spool = cfg.spool_dir();
+        std::fs::create_dir_all(&spool).map_err(|e| StoreError::io(&spool, e))?;
+        let mut conn = schema::connect(&cfg, false)?;
+        schema::migrate(&mut conn)?;
+        let shared = Arc::new(Shared::default());
+        shared
+            .pending_jobs
+            .store(jobs::depth(&conn)?, Ordering::Relaxed);
+        shared.disk_free.store(
+            disk::free_bytes(&cfg.data_dir).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+        let (tx, rx) = mpsc::channel();
+        let state = writer::WriterState::new(cfg.clone(), conn);
+        let thread_shared = shared.clone();
+        let handle = std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || writer::run(state, rx, thread_shared))
+            .map_err(|e| StoreError::io(&cfg.data_dir, e))?;
+        let inner = Inner {
+            cfg,
+            tx,
+            shared,
+            writer: Mutex::new(Some(handle)),
+            readers: Mutex::new(Vec::new()),
+            jobs: Mutex::new(None),
+        };
+        Ok(Store {
+            inner: Arc::new(inner),
+        })
+    }
+
+    pub fn config(&self) -> &StoreConfig {
+        &self.inner.cfg
+    }
+
+    /// Queues a message for durable capture; never blocks. `sighting.message_id` must be the
+    /// SHA-256 of `raw` (checked here, on the caller's thread, as is the JSON encoding, so the
+    /// single writer only does I/O). `sighting.size` is set to `raw.len()`.
+    pub fn capture(&self, raw: Vec<u8>, mut sighting: Sighting) -> CaptureTicket {
+        if raw.len() > MAX_MESSAGE_BYTES {
+            let (size, limit) = (raw.len() as u64, MAX_MESSAGE_BYTES as u64);
+            return CaptureTicket::failed(StoreError::TooLarge { size, limit });
+        }
+        let actual = MessageId::of(&raw);
+        if actual != sighting.message_id {
+            let claimed = sighting.message_id;
+            return CaptureTicket::failed(StoreError::IdMismatch { claimed, actual });
+        }
+        sighting.size = raw.len() as u64;
+        let json = match serde_json::to_string(&sighting) {
+            Ok(json) => json,
+            Err(e) => return CaptureTicket::failed(StoreError::corrupt(format!("sighting: {e}"))),
+        };
+        let queued = &self.inner.shared.queued_bytes;
+        if queued.fetch_add(raw.len() as u64, Ordering::Relaxed) + raw.len() as u64
+            > MAX_QUEUED_BYTES
+        {
+            queued.fetch_sub(raw.len() as u64, Ordering::Relaxed);
+            let detail = format!("more than {MAX_QUEUED_BYTES} bytes wait for the disk");
+            return CaptureTicket::failed(StoreError::Full { detail });
+        }
+        let (reply, rx) = oneshot::channel();
+        let pending = PendingCapture {
+            id: actual,
+            sighting_id: sighting.id,
+            received_at: unix_nanos(sighting.received_at),
+            source: match sighting.source {
+                SightingSource::Smtp => "smtp",
+                SightingSource::Import { .. } => "import",
+            },
+            sender: sighting.sender().to_owned(),
+            peer: sighting.peer,
+            json,
+            raw,
+            reply,
+        };
+        if let Err(mpsc::SendError(cmd)) = self.inner.tx.send(Cmd::Capture(Box::new(pending))) {
+            if let Cmd::Capture(p) = cmd {
+                queued.fetch_sub(p.raw.len() as u64, Ordering::Relaxed);
+            }
+            return CaptureTicket::failed(StoreError::Closed);
+        }
+        CaptureTicket { rx }
+    }
+
+    /// Queues a session record; never blocks. Durable with the next batch (use [`Store::flush`]
+    /// to wait); a failure is logged by the writer.
+    pub fn record_session(&self, record: SessionRecord) {
+        match serde_json::to_string(&record) {
+            Ok(json) => {
+                let row = SessionRow {
+                    id: record.id,
+                    started_at: unix_nanos(record.started_at),
+                    peer: record.peer,
+                    json,
+                };
+                if self.inner.tx.send(Cmd::Session(Box::new(row))).is_err() {
+                    tracing::warn!(session = %record.id, "store closed; session record dropped");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(session = %record.id, error = %e, "session record not encodable")
+            }
+        }
+    }
+
+    /// Blocks until everything queued before this call is durable. Errs if that batch failed.
+    pub fn flush(&self) -> Result<()> {
+        let (reply, rx) = mpsc::channel();
+        self.inner
+            .tx
+            .send(Cmd::Flush(reply))
+            .map_err(|_| StoreError::Closed)?;
+        rx.recv().unwrap_or(Err(StoreError::Closed))
+    }
+
+    /// Cheap backpressure check for the SMTP hot path: atomics refreshed by the writer.
+    pub fn pressure(&self) -> Pressure {
+        let shared = &self.inner.shared;
+        let failed_at = shared.failed_at_ms.load(Ordering::Relaxed);
+        let now_ms = u64::try_from(unix_nanos(model::now()) / 1_000_000).unwrap_or(0);
+        if failed_at != 0 && now_ms.saturating_sub(failed_at) < FAILED_HOLD.as_millis() as u64 {
+            return Pressure::Failed;
+        }
+        if shared.disk_free.load(Ordering::Relaxed) < self.inner.cfg.min_free_bytes {
+            return Pressure::Disk;
+        }
+        if shared.pending_jobs.load(Ordering::Relaxed) > self.inner.cfg.max_backlog {
+            return Pressure::Backlog;
+        }
+        Pressure::Normal
+    }
+
+    pub fn raw(&self, id: &MessageId) -> Result<RawLookup> {
+        let spool = self.inner.cfg.spool_dir();
+        self.read(|conn| query::raw(conn, &spool, id))
+    }
+
+    pub fn sightings(&self, q: &SightingQuery) -> Result<Vec<Sighting>> {
+        self.read(|conn| query::sightings(conn, q))
+    }
+
+    pub fn session(&self, id: uuid::Uuid) -> Result<Option<SessionRecord>> {
+        self.read(|conn| query::session(conn, id))
+    }
+
+    pub fn stats(&self) -> Result<StoreStats> {
+        let cfg = &self.inner.cfg;
+        let mut stats = self.read(|conn| query::stats(conn, &cfg.data_dir, &cfg.spool_dir()))?;
+        stats.commits = self.inner.shared.commits.load(Ordering::Relaxed);
+        Ok(stats)
+    }
+
+    /// Re-hashes every live blob and checks every sighting has a blob (or purge) row.
+    pub fn verify(&self) -> Result<VerifyReport> {
+        let spool = self.inner.cfg.spool_dir();
+        self.read(|conn| verify::run(conn, &spool))
+    }
+
+    /// Applies the retention budgets now (run it on a timer). Runs on the writer thread.
+    pub fn enforce_retention(&self) -> Result<RetentionReport> {
+        self.enforce_retention_at(model::now())
+    }
+
+    /// [`Store::enforce_retention`] as if the time were `now` (tests, replays).
+    pub fn enforce_retention_at(&self, now: Timestamp) -> Result<RetentionReport> {
+        let (reply, rx) = mpsc::channel();
+        self.inner
+            .tx
+            .send(Cmd::Retention(now, reply))
+            .map_err(|_| StoreError::Closed)?;
+        rx.recv().unwrap_or(Err(StoreError::Closed))
+    }
+
+    /// Claims the next analysis job for `lease`; `None` when there is nothing to do.
+    pub fn try_claim_job(&self, worker: &str, lease: Duration) -> Result<Option<Job>> {
+        self.try_claim_job_at(worker, lease, model::now())
+    }
+
+    /// [`Store::try_claim_job`] as if the time were `now`.
+    pub fn try_claim_job_at(
+        &self,
+        worker: &str,
+        lease: Duration,
+        now: Timestamp,
+    ) -> Result<Option<Job>> {
+        self.with_jobs(|conn| jobs::try_claim(conn, worker, lease, now))
+    }
+
+    pub fn complete_job(&self, job_id: i64) -> Result<()> {
+        self.with_jobs(|conn| {
+            jobs::complete(conn, job_id)?;
+            let depth = jobs::depth(conn)?;
+            self.inner
+                .shared
+                .pending_jobs
+                .store(depth, Ordering::Relaxed);
+            Ok(())
+        })
+    }
+
+    /// Pending analysis jobs (claimed or not).
+    pub fn job_depth(&self) -> Result<u64> {
+        self.read(jobs::depth)
+    }
+
+    /// Drains the queue and stops the writer if this is the last handle; errs if the writer
+    /// thread had died. Dropping the last handle does the same, silently.
+    pub fn close(self) -> Result<()> {
+        match Arc::try_unwrap(self.inner) {
+            Ok(inner) => inner.shutdown(),
+            Err(_) => Ok(()),
+        }
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let pooled = self
+            .inner
+            .readers
+            .lock()
+            .ok()
+            .and_then(|mut pool| pool.pop());
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => schema::connect(&self.inner.cfg, true)?,
+        };
+        let out = f(&conn);
+        if let Ok(mut pool) = self.inner.readers.lock()
+            && pool.len() < MAX_IDLE_READERS
+        {
+            pool.push(conn);
+        }
+        out
+    }
+
+    fn with_jobs<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let mut guard = self.inner.jobs.lock().map_err(|_| StoreError::Closed)?;
+        if guard.is_none() {
+            *guard = Some(schema::connect(&self.inner.cfg, false)?);
+        }
+        let conn = guard.as_ref().ok_or(StoreError::Closed)?;
+        f(conn)
+    }
+}
+
+impl Inner {
+    fn shutdown(&self) -> Result<()> {
+        let handle = self.writer.lock().ok().and_then(|mut h| h.take());
+        let Some(handle) = handle else { return Ok(()) };
+        let _ = self.tx.send(Cmd::Shutdown);
+        handle.join().map_err(|_| StoreError::Closed)
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if self.shutdown().is_err() {
+            tracing::error!("store writer thread panicked");
+        }
+    }
+}
+
+/// Unix time in nanoseconds, saturating outside 1677..2262.
+pub(crate) fn unix_nanos(ts: Timestamp) -> i64 {
+    let ns = ts.unix_timestamp_nanos();
+    i64::try_from(ns).unwrap_or(if ns < 0 { i64::MIN } else { i64::MAX })
+}
+
+/// Test-only fault injection: segment writes under a registered directory fail with `EIO`.
+#[cfg(test)]
+pub(crate) mod fault {
+    use std::path::{Path, PathBuf};
+    use std::sync::Mutex;
+
+    static FAILING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+    pub fn fail_under(dir: &Path) {
+        if let Ok(mut v) = FAILING.lock() {
+            v.push(dir.to_path_buf());
+        }
+    }
+
+    pub fn heal(dir: &Path) {
+        if let Ok(mut v) = FAILING.lock() {
+            v.retain(|d| d != dir);
+        }
+    }
+
+    pub fn check(path: &Path) -> crate::error::Result<()> {
+        let failing = FAILING
+            .lock()
+            .map(|v| v.iter().any(|d| path.starts_with(d)))
+            .unwrap_or(false);
+        if failing {
+            return Err(crate::StoreError::io(
+                path,
+                std::io::Error::from_raw_os_error(libc::EIO),
+            ));
+        }
+        Ok(())
+    }
+}

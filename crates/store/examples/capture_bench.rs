@@ -1,0 +1,89 @@
+//! Capture throughput: N 4 KiB messages from 100 threads, each waiting for its `250`.
+//!
+//! `cargo run --release -p spamhattan-store --example capture_bench [messages] [dir]`
+
+use model::{Envelope, MailFrom, MessageId, Sighting, SightingSource, Timings};
+use std::time::Instant;
+use store::{Store, StoreConfig};
+
+const THREADS: usize = 100;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let total: usize = args
+        .next()
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(200_000);
+    let tmp = tempfile::tempdir()?;
+    let dir = args
+        .next()
+        .map_or_else(|| tmp.path().to_path_buf(), Into::into);
+    let store = Store::open(StoreConfig::new(&dir))?;
+    let per_thread = total / THREADS;
+    let started = Instant::now();
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let store = store.clone();
+            std::thread::spawn(move || -> Result<(), store::StoreError> {
+                for n in 0..per_thread {
+                    let raw = message(t, n);
+                    let s = sighting(&raw);
+                    store.capture(raw, s).wait()?;
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().map_err(|_| "capture thread panicked")??;
+    }
+    let elapsed = started.elapsed();
+    let stats = store.stats()?;
+    let n = per_thread * THREADS;
+    println!(
+        "{n} messages of 4 KiB from {THREADS} threads in {:.2} s: {:.0} msgs/s, {} commits \
+         ({:.1} messages per commit), {} segment bytes, {} sqlite bytes",
+        elapsed.as_secs_f64(),
+        n as f64 / elapsed.as_secs_f64(),
+        stats.commits,
+        n as f64 / stats.commits.max(1) as f64,
+        stats.segment_bytes,
+        stats.sqlite_bytes,
+    );
+    store.close()?;
+    Ok(())
+}
+
+fn message(t: usize, n: usize) -> Vec<u8> {
+    let mut m = format!("From: x@spam.example\r\nSubject: bench {t}/{n}\r\n\r\n").into_bytes();
+    m.resize(4096, b'x');
+    m
+}
+
+fn sighting(raw: &[u8]) -> Sighting {
+    Sighting {
+        id: uuid::Uuid::now_v7(),
+        message_id: MessageId::of(raw),
+        received_at: model::now(),
+        source: SightingSource::Smtp,
+        size: raw.len() as u64,
+        session_id: uuid::Uuid::now_v7(),
+        listener: "smtp".into(),
+        peer: "192.0.2.7:40000".into(),
+        local: "198.51.100.1:25".into(),
+        helo: Some("spam.example".into()),
+        tls: None,
+        envelope: Envelope {
+            mail_from: MailFrom {
+                raw: "MAIL FROM:<bulk@spam.example>".into(),
+                address: "bulk@spam.example".into(),
+                params: vec![],
+            },
+            recipients: vec![],
+        },
+        anomalies: vec![],
+        timings: Timings::default(),
+        queue_id: "4XyZ1".into(),
+    }
+}

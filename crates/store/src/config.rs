@@ -1,0 +1,88 @@
+//! `StoreConfig`, retention budgets and the store's named limits.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Largest raw message the store accepts. The trap's own SMTP size limit is lower (tens of MiB);
+/// this is a backstop so one import of a huge file cannot fill a batch or the memory of the writer.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Bytes of raw messages waiting for the writer above which `capture` fails at once with
+/// [`crate::StoreError::Full`] instead of queueing: the queue lives in memory, and a stalled disk
+/// must turn into `451` replies, not into an out-of-memory kill that loses everything queued.
+pub const MAX_QUEUED_BYTES: u64 = 512 * 1024 * 1024;
+
+/// How long `pressure()` keeps saying `Failed` after a failed batch when no batch succeeded since.
+/// Long enough that a trap answering `451` early sheds load from a broken disk, short enough that
+/// it soon lets a capture through again to find out whether the disk recovered.
+pub const FAILED_HOLD: Duration = Duration::from_secs(2);
+
+/// Interval between free-space probes (`statvfs`) by the writer: disk space changes slowly and
+/// the probe is a system call we do not want per batch at 18,000 messages/s.
+pub const DISK_PROBE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Raw-blob retention budgets. Sightings, sessions and jobs outlive the raw bytes: a purged blob
+/// keeps its index row, marked with its purge time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Retention {
+    /// Total bytes of spool segment files to keep; oldest segments go first.
+    pub max_blob_bytes: Option<u64>,
+    /// Segments whose last write is older than this are deleted; blobs seen again within this
+    /// age are copied forward first.
+    pub max_blob_age: Option<Duration>,
+}
+
+/// Everything `Store::open` needs. Build with [`StoreConfig::new`] and adjust fields.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Holds `spamhattan.sqlite` (+ `-wal`, `-shm`) and `spool/seg-*.dat`.
+    pub data_dir: PathBuf,
+    /// Group-commit cap in messages (one segment fsync + one SQLite commit per batch).
+    pub max_batch: usize,
+    /// Group-commit cap in raw bytes.
+    pub max_batch_bytes: usize,
+    /// A segment file rolls over once it reaches this size.
+    pub segment_bytes: u64,
+    pub retention: Retention,
+    /// Pending analysis jobs above which `pressure()` says `Backlog`.
+    pub max_backlog: u64,
+    /// Free disk space below which `pressure()` says `Disk`.
+    pub min_free_bytes: u64,
+    /// How long a connection waits for another process holding the SQLite write lock.
+    pub busy_timeout: Duration,
+}
+
+impl StoreConfig {
+    /// Defaults sized for one trap on a small VM.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            // 512 messages: at 18,000 msg/s a batch fills in ~28 ms, so under load each fsync
+            // pair is shared by hundreds of sessions, while a lone message still commits at once
+            // (the writer never waits for a batch to fill).
+            max_batch: 512,
+            // 32 MiB: bounds writer memory and the latency one big batch adds to everyone in it.
+            max_batch_bytes: 32 * 1024 * 1024,
+            // 256 MiB: few files, yet retention (which deletes whole segments) stays fine-grained.
+            segment_bytes: 256 * 1024 * 1024,
+            // No budget by default: a fresh trap keeps everything until the operator decides.
+            retention: Retention::default(),
+            // 100,000 jobs: about five seconds of peak capture, minutes of normal traffic;
+            // beyond that analysis is hopelessly behind and the trap should shed load.
+            max_backlog: 100_000,
+            // 1 GiB: room for SQLite checkpoints and the rest of the system after we refuse mail.
+            min_free_bytes: 1024 * 1024 * 1024,
+            // 5 s: an `import` or retention run in another process holds the write lock for at
+            // most one batch; waiting longer than this means something is stuck.
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+
+    pub(crate) fn db_path(&self) -> PathBuf {
+        self.data_dir.join("spamhattan.sqlite")
+    }
+
+    pub(crate) fn spool_dir(&self) -> PathBuf {
+        self.data_dir.join("spool")
+    }
+}

@@ -1,0 +1,70 @@
+//! The analysis job queue: one job per sighting, claimed with a lease, deleted when completed.
+
+use crate::error::Result;
+use crate::{Timestamp, unix_nanos};
+use model::MessageId;
+use rusqlite::{Connection, OptionalExtension};
+use serde::Serialize;
+use std::time::Duration;
+
+/// One pending analysis of one sighting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Job {
+    pub id: i64,
+    pub sighting_id: uuid::Uuid,
+    pub message_id: MessageId,
+    /// Claims so far, including this one (a job whose worker died comes back with 2, 3...).
+    pub attempts: u32,
+}
+
+/// Claims the oldest unclaimed job, or else the oldest whose lease expired. One statement, so
+/// SQLite's write lock makes the claim atomic across threads and processes.
+pub(crate) fn try_claim(
+    conn: &Connection,
+    worker: &str,
+    lease: Duration,
+    now: Timestamp,
+) -> Result<Option<Job>> {
+    let now = unix_nanos(now);
+    let until = now.saturating_add(i64::try_from(lease.as_nanos()).unwrap_or(i64::MAX));
+    let row = conn
+        .prepare_cached(
+            "UPDATE jobs SET lease_until = ?1, worker = ?2, attempts = attempts + 1
+             WHERE id = (SELECT id FROM jobs WHERE lease_until <= ?3
+                         ORDER BY lease_until, id LIMIT 1)
+             RETURNING id, sighting_id, message_id, attempts",
+        )?
+        .query_row((until, worker, now), |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+                r.get(3)?,
+            ))
+        })
+        .optional()?;
+    let Some((id, sighting, message, attempts)) = row else {
+        return Ok(None);
+    };
+    Ok(Some(Job {
+        id,
+        sighting_id: crate::query::uuid_from(&sighting)?,
+        message_id: crate::query::message_id_from(&message)?,
+        attempts,
+    }))
+}
+
+/// Removes a finished job. Completing an unknown (already completed) job is not an error.
+pub(crate) fn complete(conn: &Connection, job_id: i64) -> Result<()> {
+    conn.prepare_cached("DELETE FROM jobs WHERE id = ?1")?
+        .execute([job_id])?;
+    Ok(())
+}
+
+/// Pending (unfinished) jobs, claimed or not.
+pub(crate) fn depth(conn: &Connection) -> Result<u64> {
+    let n: i64 = conn
+        .prepare_cached("SELECT value FROM counters WHERE name = 'pending_jobs'")?
+        .query_row([], |r| r.get(0))?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}

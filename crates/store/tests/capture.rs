@@ -1,0 +1,239 @@
+//! Capture, dedup, group commit, reads and multi-process style sharing of one data directory.
+
+mod common;
+
+use common::{capture, message, open, sighting, sighting_at};
+use model::MessageId;
+use store::{RawLookup, SightingQuery, Store, StoreConfig, StoreError};
+
+#[test]
+fn captured_bytes_come_back_exactly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let raw = b"Subject: hi\r\n\r\n\x00\xff binary \r\n.\r\n".to_vec();
+    let done = capture(&store, &raw);
+    assert_eq!(done.message_id, MessageId::of(&raw));
+    assert!(!done.duplicate);
+    assert_eq!(
+        store.raw(&done.message_id).expect("raw"),
+        RawLookup::Found(raw)
+    );
+    assert_eq!(
+        store.raw(&MessageId::of(b"never")).expect("raw"),
+        RawLookup::Unknown
+    );
+    assert!(store.verify().expect("verify").is_ok());
+}
+
+#[test]
+fn a_duplicate_shares_the_blob_and_gets_its_own_sighting() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let raw = message(1, 1);
+    let first = capture(&store, &raw);
+    let second = capture(&store, &raw);
+    assert!(!first.duplicate);
+    assert!(second.duplicate);
+    assert_ne!(first.sighting_id, second.sighting_id);
+    let q = SightingQuery {
+        message: Some(first.message_id),
+        ..SightingQuery::default()
+    };
+    let seen = store.sightings(&q).expect("sightings");
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0].id, second.sighting_id, "newest first");
+    let stats = store.stats().expect("stats");
+    assert_eq!((stats.messages, stats.sightings, stats.blobs), (1, 2, 1));
+    assert_eq!(stats.duplicate_sightings, 1);
+    assert_eq!(stats.blob_bytes, raw.len() as u64);
+    assert_eq!(stats.segments, 1);
+    assert_eq!(stats.segment_bytes, raw.len() as u64 + store::HEADER_LEN);
+    assert_eq!(stats.pending_jobs, 2);
+}
+
+#[test]
+fn a_wrong_message_id_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let s = sighting(b"other bytes");
+    let err = store.capture(b"these bytes".to_vec(), s).wait();
+    assert!(matches!(err, Err(StoreError::IdMismatch { .. })));
+    assert_eq!(store.stats().expect("stats").sightings, 0);
+}
+
+#[test]
+fn concurrent_captures_share_commits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let threads: Vec<_> = (0..50)
+        .map(|t| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                // Queue all of this thread's captures first, then wait: like 20 sessions each.
+                let tickets: Vec<_> = (0..20)
+                    .map(|n| {
+                        let raw = message(t, n);
+                        store.capture(raw.clone(), sighting(&raw))
+                    })
+                    .collect();
+                tickets
+                    .into_iter()
+                    .map(|t| t.wait().expect("capture"))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for t in threads {
+        ids.extend(t.join().expect("thread").into_iter().map(|c| c.message_id));
+    }
+    assert_eq!(ids.len(), 1000);
+    let stats = store.stats().expect("stats");
+    assert_eq!(stats.sightings, 1000);
+    assert_eq!(stats.blobs, 1000);
+    assert!(
+        stats.commits < 1000,
+        "no amortisation: {} commits",
+        stats.commits
+    );
+    assert!(
+        stats.commits < 500,
+        "weak amortisation: {} commits",
+        stats.commits
+    );
+    for id in ids.iter().step_by(97) {
+        assert!(matches!(store.raw(id).expect("raw"), RawLookup::Found(_)));
+    }
+    assert!(store.verify().expect("verify").is_ok());
+}
+
+#[tokio::test]
+async fn tickets_can_be_awaited() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let raw = message(7, 7);
+    let done = store
+        .capture(raw.clone(), sighting(&raw))
+        .await
+        .expect("capture");
+    assert_eq!(done.message_id, MessageId::of(&raw));
+}
+
+#[test]
+fn sightings_filter_by_time_newest_first() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let t0 = model::now() - time::Duration::hours(10);
+    for h in 0..10 {
+        let raw = message(h, 0);
+        let at = t0 + time::Duration::hours(h as i64);
+        store
+            .capture(raw.clone(), sighting_at(&raw, at))
+            .wait()
+            .expect("capture");
+    }
+    let all = store.sightings(&SightingQuery::default()).expect("all");
+    assert_eq!(all.len(), 10);
+    assert!(all.windows(2).all(|w| w[0].received_at >= w[1].received_at));
+    let q = SightingQuery {
+        limit: 3,
+        since: Some(t0 + time::Duration::hours(2)),
+        before: Some(t0 + time::Duration::hours(8)),
+        message: None,
+    };
+    let page = store.sightings(&q).expect("page");
+    let hours: Vec<_> = page
+        .iter()
+        .map(|s| (s.received_at - t0).whole_hours())
+        .collect();
+    assert_eq!(hours, vec![7, 6, 5]);
+}
+
+#[test]
+fn session_records_are_stored_by_the_next_batch() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let record = model::SessionRecord {
+        id: uuid::Uuid::now_v7(),
+        started_at: model::now(),
+        ended_at: model::now(),
+        listener: "smtp".into(),
+        peer: "192.0.2.9:1234".into(),
+        local: "198.51.100.1:25".into(),
+        helo: Some("x".into()),
+        tls: None,
+        auth_attempts: vec![],
+        anomalies: vec![],
+        sightings: vec![],
+        commands: 4,
+        errors: 0,
+        end: "quit".into(),
+        transcript: model::Transcript::default(),
+    };
+    store.record_session(record.clone());
+    store.flush().expect("flush");
+    assert_eq!(store.session(record.id).expect("session"), Some(record));
+    assert_eq!(store.session(uuid::Uuid::nil()).expect("session"), None);
+    assert_eq!(store.stats().expect("stats").sessions, 1);
+}
+
+#[test]
+fn two_stores_on_one_directory_both_write_and_see_everything() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let serve = open(dir.path());
+    let import = open(dir.path());
+    let shared = message(0, 0);
+    let handles: Vec<_> = [serve.clone(), import.clone()]
+        .into_iter()
+        .enumerate()
+        .map(|(k, s)| {
+            let shared = shared.clone();
+            std::thread::spawn(move || {
+                let mut tickets = vec![s.capture(shared.clone(), sighting(&shared))];
+                for n in 1..100 {
+                    let raw = message(k + 1, n);
+                    tickets.push(s.capture(raw.clone(), sighting(&raw)));
+                }
+                tickets
+                    .into_iter()
+                    .map(|t| t.wait().expect("capture"))
+                    .collect::<Vec<_>>()
+                    .len()
+            })
+        })
+        .collect();
+    let total: usize = handles.into_iter().map(|h| h.join().expect("thread")).sum();
+    assert_eq!(total, 200);
+    for s in [&serve, &import] {
+        let stats = s.stats().expect("stats");
+        assert_eq!(stats.sightings, 200);
+        assert_eq!(stats.messages, 199, "the shared message is stored once");
+        assert_eq!(stats.segments, 2, "each writer has its own segment");
+        assert!(s.verify().expect("verify").is_ok());
+    }
+    assert!(matches!(
+        import.raw(&MessageId::of(&message(1, 5))),
+        Ok(RawLookup::Found(_))
+    ));
+    assert!(matches!(
+        serve.raw(&MessageId::of(&message(2, 5))),
+        Ok(RawLookup::Found(_))
+    ));
+}
+
+#[test]
+fn a_reopened_store_keeps_everything() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let ids: Vec<_> = (0..5)
+        .map(|n| capture(&store, &message(3, n)).message_id)
+        .collect();
+    store.close().expect("close");
+    let store = Store::open(StoreConfig::new(dir.path())).expect("reopen");
+    for (n, id) in ids.iter().enumerate() {
+        assert_eq!(store.raw(id).expect("raw"), RawLookup::Found(message(3, n)));
+    }
+    // The new writer starts its own segment and still deduplicates against the old one.
+    assert!(capture(&store, &message(3, 0)).duplicate);
+    assert!(store.verify().expect("verify").is_ok());
+}

@@ -1,0 +1,57 @@
+//! Helpers shared by the store's integration tests.
+#![allow(dead_code)]
+
+use model::{Envelope, MailFrom, MessageId, Sighting, SightingSource, Timestamp, Timings};
+use store::{Store, StoreConfig};
+
+/// A plausible SMTP sighting of `raw`.
+pub fn sighting_at(raw: &[u8], received_at: Timestamp) -> Sighting {
+    Sighting {
+        id: uuid::Uuid::now_v7(),
+        message_id: MessageId::of(raw),
+        received_at,
+        source: SightingSource::Smtp,
+        size: raw.len() as u64,
+        session_id: uuid::Uuid::now_v7(),
+        listener: "smtp".into(),
+        peer: "192.0.2.7:40000".into(),
+        local: "198.51.100.1:25".into(),
+        helo: Some("spam.example".into()),
+        tls: None,
+        envelope: Envelope {
+            mail_from: MailFrom {
+                raw: "MAIL FROM:<bulk@spam.example>".into(),
+                address: "bulk@spam.example".into(),
+                params: vec![],
+            },
+            recipients: vec![],
+        },
+        anomalies: vec![],
+        timings: Timings::default(),
+        queue_id: "4XyZ1".into(),
+    }
+}
+
+pub fn sighting(raw: &[u8]) -> Sighting {
+    sighting_at(raw, model::now())
+}
+
+/// A message of about 4 KiB, unique per `(a, b)`.
+pub fn message(a: usize, b: usize) -> Vec<u8> {
+    let mut m = format!("From: x@spam.example\r\nSubject: offer {a}/{b}\r\n\r\n").into_bytes();
+    while m.len() < 4096 {
+        m.extend_from_slice(b"Buy now, limited offer! \r\n");
+    }
+    m
+}
+
+pub fn open(dir: &std::path::Path) -> Store {
+    Store::open(StoreConfig::new(dir)).expect("open store")
+}
+
+pub fn capture(store: &Store, raw: &[u8]) -> store::Captured {
+    store
+        .capture(raw.to_vec(), sighting(raw))
+        .wait()
+        .expect("capture")
+}

@@ -1,0 +1,130 @@
+//! The analysis job queue: claim, complete, lease expiry, no double claims, backlog pressure.
+
+mod common;
+
+use common::{capture, message};
+use std::collections::HashSet;
+use std::time::Duration;
+use store::{Pressure, Store, StoreConfig};
+
+const LEASE: Duration = Duration::from_secs(60);
+
+#[test]
+fn jobs_are_claimed_in_order_once_and_completed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = common::open(dir.path());
+    let first = capture(&store, &message(0, 0));
+    let second = capture(&store, &message(0, 1));
+    let a = store
+        .try_claim_job("w1", LEASE)
+        .expect("claim")
+        .expect("a job");
+    assert_eq!(
+        (a.sighting_id, a.message_id, a.attempts),
+        (first.sighting_id, first.message_id, 1)
+    );
+    let b = store
+        .try_claim_job("w2", LEASE)
+        .expect("claim")
+        .expect("a job");
+    assert_eq!(b.sighting_id, second.sighting_id);
+    assert_eq!(store.try_claim_job("w3", LEASE).expect("claim"), None);
+    assert_eq!(store.job_depth().expect("depth"), 2);
+    store.complete_job(a.id).expect("complete");
+    store
+        .complete_job(a.id)
+        .expect("completing twice is harmless");
+    assert_eq!(store.job_depth().expect("depth"), 1);
+}
+
+#[test]
+fn a_job_whose_lease_expired_is_claimed_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = common::open(dir.path());
+    capture(&store, &message(1, 0));
+    let t0 = model::now();
+    let job = store
+        .try_claim_job_at("dies", LEASE, t0)
+        .expect("claim")
+        .expect("job");
+    let soon = t0 + time::Duration::seconds(30);
+    assert_eq!(
+        store.try_claim_job_at("w2", LEASE, soon).expect("claim"),
+        None
+    );
+    let late = t0 + time::Duration::seconds(61);
+    let again = store
+        .try_claim_job_at("w2", LEASE, late)
+        .expect("claim")
+        .expect("job");
+    assert_eq!((again.id, again.attempts), (job.id, 2));
+    store.complete_job(again.id).expect("complete");
+    assert_eq!(
+        store.try_claim_job_at("w3", LEASE, late).expect("claim"),
+        None
+    );
+}
+
+#[test]
+fn concurrent_workers_never_claim_the_same_job() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = common::open(dir.path());
+    let tickets: Vec<_> = (0..200)
+        .map(|n| {
+            let raw = message(2, n);
+            store.capture(raw.clone(), common::sighting(&raw))
+        })
+        .collect();
+    for t in tickets {
+        t.wait().expect("capture");
+    }
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            // Separate handles on one directory: separate connections, like separate workers.
+            let store =
+                Store::open(StoreConfig::new(store.config().data_dir.clone())).expect("open");
+            std::thread::spawn(move || {
+                let mut got = Vec::new();
+                while let Some(job) = store.try_claim_job(&format!("w{w}"), LEASE).expect("claim") {
+                    got.push(job.id);
+                }
+                got
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for w in workers {
+        all.extend(w.join().expect("worker"));
+    }
+    let unique: HashSet<_> = all.iter().copied().collect();
+    assert_eq!(all.len(), 200);
+    assert_eq!(unique.len(), 200);
+}
+
+#[test]
+fn a_backlog_above_the_limit_is_reported_as_pressure() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = StoreConfig::new(dir.path());
+    cfg.max_backlog = 2;
+    cfg.min_free_bytes = 0;
+    let store = Store::open(cfg).expect("open");
+    for n in 0..3 {
+        capture(&store, &message(3, n));
+    }
+    assert_eq!(store.pressure(), Pressure::Backlog);
+    let job = store
+        .try_claim_job("w", LEASE)
+        .expect("claim")
+        .expect("job");
+    store.complete_job(job.id).expect("complete");
+    assert_eq!(store.pressure(), Pressure::Normal);
+}
+
+#[test]
+fn too_little_free_disk_is_reported_as_pressure() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = StoreConfig::new(dir.path());
+    cfg.min_free_bytes = u64::MAX;
+    let store = Store::open(cfg).expect("open");
+    assert_eq!(store.pressure(), Pressure::Disk);
+}
