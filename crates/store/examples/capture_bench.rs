@@ -21,6 +21,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map_or_else(|| tmp.path().to_path_buf(), Into::into);
     let store = Store::open(StoreConfig::new(&dir))?;
     let per_thread = total / THREADS;
+    let cpu_before = cpu_seconds();
     let started = Instant::now();
     let threads: Vec<_> = (0..THREADS)
         .map(|t| {
@@ -39,6 +40,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         t.join().map_err(|_| "capture thread panicked")??;
     }
     let elapsed = started.elapsed();
+    let (user, sys) = cpu_seconds();
+    let (user, sys) = (user - cpu_before.0, sys - cpu_before.1);
     let stats = store.stats()?;
     let n = per_thread * THREADS;
     println!(
@@ -51,8 +54,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         stats.segment_bytes,
         stats.sqlite_bytes,
     );
+    println!(
+        "process CPU: {:.2} s user + {:.2} s sys = {:.1} µs per message ({:.0}% of one core)",
+        user,
+        sys,
+        (user + sys) * 1e6 / n as f64,
+        (user + sys) * 100.0 / elapsed.as_secs_f64(),
+    );
     store.close()?;
     Ok(())
+}
+
+/// User and system CPU seconds of the whole process so far (every thread: sessions and writer).
+#[allow(unsafe_code)]
+fn cpu_seconds() -> (f64, f64) {
+    // SAFETY: `rusage` is plain old data (all-zero is valid) and `ru` a valid out-pointer.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: see above.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return (0.0, 0.0);
+    }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (secs(ru.ru_utime), secs(ru.ru_stime))
 }
 
 fn message(t: usize, n: usize) -> Vec<u8> {

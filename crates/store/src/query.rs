@@ -46,7 +46,11 @@ pub(crate) fn sightings(conn: &Connection, q: &SightingQuery) -> Result<Vec<Sigh
     }
     if let Some(message) = q.message {
         params.push(message.as_bytes().to_vec().into());
-        sql.push_str(&format!(" AND message_id = ?{}", params.len()));
+        // By the blob's integer key: `sightings_by_blob` is append-ordered, a hash index is not.
+        sql.push_str(&format!(
+            " AND blob = (SELECT id FROM blobs WHERE sha256 = ?{n}) AND message_id = ?{n}",
+            n = params.len()
+        ));
     }
     params.push(i64::try_from(q.limit).unwrap_or(i64::MAX).into());
     sql.push_str(&format!(

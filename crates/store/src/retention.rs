@@ -101,8 +101,15 @@ fn delete_segment(
     // The whole pass over this segment holds the SQLite write lock, so no writer (in any
     // process) can dedup against a blob between our decision and our update.
     let mut conn = state.take_conn()?;
-    let outcome = empty_segment(state, &mut conn, seg, &path, keep_after, now);
+    // Durable commit (synchronous=FULL): the segment file is deleted right after, and the journal
+    // cannot replay a purge or a move whose commit a power cut lost.
+    let outcome = crate::schema::durable_commits(&mut conn, |conn| {
+        empty_segment(state, conn, seg, &path, keep_after, now)
+    });
     state.put_conn(conn);
+    if outcome.is_err() {
+        state.seal_abandoned();
+    }
     let done = outcome?;
     std::fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
     segment::sync_dir(&state.cfg.spool_dir())?;
@@ -149,6 +156,12 @@ fn empty_segment(
     } else {
         state.append_durably(&buf)?
     };
+    if !buf.is_empty() {
+        crate::index::set_indexed_upto(&tx, &target, base + buf.len() as u64)?;
+    }
+    // Its journal is gone with it: nothing left to replay.
+    tx.prepare_cached("DELETE FROM segments WHERE name = ?1")?
+        .execute([&seg.name])?;
     for (sha, rel) in &copies {
         tx.prepare_cached("UPDATE blobs SET segment = ?2, offset = ?3 WHERE sha256 = ?1")?
             .execute((sha, &target, (base + rel) as i64))?;

@@ -1,4 +1,4 @@
-//! Opening SQLite connections (WAL, synchronous=FULL, busy timeout) and the schema migrations.
+//! Opening SQLite connections (WAL, synchronous=NORMAL, busy timeout) and the schema migrations.
 
 use crate::config::StoreConfig;
 use crate::error::{Result, StoreError};
@@ -6,9 +6,10 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 /// Schema migrations, applied in order; the `migrations` table records each applied version.
 /// Never edit an entry once released: append a new one.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    "
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        "
     CREATE TABLE blobs (
         sha256     BLOB PRIMARY KEY,   -- MessageId, 32 bytes
         segment    TEXT,               -- NULL once purged
@@ -67,13 +68,61 @@ const MIGRATIONS: &[(i64, &str)] = &[(
         UPDATE counters SET value = value - 1 WHERE name = 'pending_jobs';
     END;
     ",
-)];
+    ),
+    (
+        2,
+        "
+    -- Journal-first: how far each segment (the write-ahead journal) has been indexed. Records
+    -- after `indexed_upto` are replayed at open; records at or after `void_from` belong to a
+    -- batch whose fdatasync failed and are never replayed.
+    CREATE TABLE segments (
+        name         TEXT PRIMARY KEY,
+        indexed_upto INTEGER NOT NULL,
+        void_from    INTEGER
+    ) WITHOUT ROWID;
+
+    -- Blobs get an integer key in arrival order, so rows append and the sightings of a message
+    -- are indexed by an append-ordered integer instead of a random 32-byte hash. The hash keeps
+    -- one unique index: the dedup lookup and the only random-page write per new message.
+    CREATE TABLE blobs_v2 (
+        id         INTEGER PRIMARY KEY,
+        sha256     BLOB NOT NULL,      -- MessageId, 32 bytes
+        segment    TEXT,               -- NULL once purged
+        offset     INTEGER,            -- record header offset in the segment
+        length     INTEGER NOT NULL,   -- raw message bytes
+        first_seen INTEGER NOT NULL,   -- unix nanoseconds (writer clock)
+        last_seen  INTEGER NOT NULL,
+        refcount   INTEGER NOT NULL,   -- sightings of this message
+        purged_at  INTEGER             -- set when retention removed the raw bytes
+    );
+    INSERT INTO blobs_v2 (sha256, segment, offset, length, first_seen, last_seen, refcount,
+                          purged_at)
+        SELECT sha256, segment, offset, length, first_seen, last_seen, refcount, purged_at
+        FROM blobs ORDER BY first_seen;
+    DROP TABLE blobs;
+    ALTER TABLE blobs_v2 RENAME TO blobs;
+    CREATE UNIQUE INDEX blobs_by_sha ON blobs(sha256);
+    CREATE INDEX blobs_by_segment ON blobs(segment);
+
+    ALTER TABLE sightings ADD COLUMN blob INTEGER NOT NULL DEFAULT 0;  -- blobs.id
+    UPDATE sightings SET blob = coalesce(
+        (SELECT id FROM blobs WHERE blobs.sha256 = sightings.message_id), 0);
+    DROP INDEX sightings_by_message;
+    CREATE INDEX sightings_by_blob ON sightings(blob);
+    ",
+    ),
+];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
-/// Opens a connection with the store's pragmas. `synchronous=FULL` in WAL mode makes every
-/// commit durable when it returns, which the `250` promise needs.
+/// Opens a connection with the store's pragmas.
+///
+/// `synchronous=NORMAL`: in WAL mode a commit does not fsync, so a power cut may lose the last
+/// commits. That is safe because the index is not the durability point: every captured record
+/// is fdatasynced in its segment journal first, and recovery at open re-indexes whatever the
+/// index lost (see the crate docs). Operations whose effect is *not* in the journal (retention
+/// deleting segment files) switch to `FULL` for their commit with [`durable_commits`].
 pub(crate) fn connect(cfg: &StoreConfig, read_only: bool) -> Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
@@ -82,23 +131,45 @@ pub(crate) fn connect(cfg: &StoreConfig, read_only: bool) -> Result<Connection> 
     let conn = Connection::open_with_flags(cfg.db_path(), flags).map_err(StoreError::sqlite)?;
     conn.busy_timeout(cfg.busy_timeout)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.set_prepared_statement_cache_capacity(64);
     if read_only {
         conn.pragma_update(None, "query_only", true)?;
     } else {
-        // 64 MiB of page cache: the blob and message-id indexes are keyed by SHA-256, so every
-        // insert lands on a random page; keeping them cached avoids a read per insert.
+        // 64 MiB of page cache, set once per connection: the hash index takes one random page
+        // per new message; keeping it cached avoids a read per insert.
         conn.pragma_update(None, "cache_size", -65_536)?;
         // Checkpoint every 16 MiB of WAL instead of 4 MiB: a hot index page rewritten by many
         // commits is copied into the database once per checkpoint, not once per 4 MiB.
         conn.pragma_update(None, "wal_autocheckpoint", 4096)?;
+        // After a checkpoint resets the WAL, cut it back to 64 MiB so it does not stay huge.
+        conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     }
     Ok(conn)
+}
+
+/// Runs `f` with `synchronous=FULL`, so its commits are durable when they return: for changes
+/// the segment journal cannot replay (schema migrations, retention before it deletes files).
+pub(crate) fn durable_commits<T>(
+    conn: &mut Connection,
+    f: impl FnOnce(&mut Connection) -> Result<T>,
+) -> Result<T> {
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    let out = f(conn);
+    let reset = conn.pragma_update(None, "synchronous", "NORMAL");
+    let out = out?;
+    reset?;
+    Ok(out)
 }
 
 /// Creates or upgrades the schema. Safe when several processes open the store at once: the
 /// check and the upgrade run under one immediate (write-locked) transaction.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
+    durable_commits(conn, migrate_now)
+}
+
+fn migrate_now(conn: &mut Connection) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.execute_batch(
         "CREATE TABLE IF NOT EXISTS migrations (
@@ -132,6 +203,39 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_version_1_database_is_migrated_with_its_rows() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = StoreConfig::new(dir.path());
+        let mut conn = connect(&cfg, false).expect("connect");
+        conn.execute_batch(
+            "CREATE TABLE migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);
+             INSERT INTO migrations VALUES (1, 0);",
+        )
+        .expect("v1 table");
+        conn.execute_batch(MIGRATIONS[0].1).expect("v1 schema");
+        conn.execute_batch(
+            "INSERT INTO blobs VALUES (x'aa', 'seg-1-1.dat', 0, 5, 1, 1, 1, NULL);
+             INSERT INTO sightings (id, message_id, received_at, source, peer, sender, size, json)
+                 VALUES (x'01', x'aa', 1, 'smtp', 'p', 's', 5, '{}');",
+        )
+        .expect("v1 rows");
+        migrate(&mut conn).expect("migrate");
+        let (blob, sha): (i64, Vec<u8>) = conn
+            .query_row(
+                "SELECT s.blob, b.sha256 FROM sightings s JOIN blobs b ON b.id = s.blob",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("joined");
+        assert!(blob > 0);
+        assert_eq!(sha, vec![0xaa]);
+        let version: i64 = conn
+            .query_row("SELECT max(version) FROM migrations", [], |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, SCHEMA_VERSION);
+    }
 
     #[test]
     fn migrating_twice_is_a_no_op_and_newer_schemas_are_refused() {

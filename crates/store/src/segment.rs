@@ -1,10 +1,16 @@
-//! Spool segment files: the record format, appending with fdatasync, reading and scanning.
+//! Segment files, the store's write-ahead journal: record format, append + fdatasync, scanning.
 //!
-//! A segment is a sequence of records `MAGIC | length (u64 LE) | sha256 (32) | bytes`. The header
-//! makes a segment readable without the index: [`scan_segment`] walks it and stops at the first
-//! torn or damaged record. Bytes after the last indexed record (a crash mid-batch) are harmless
-//! garbage: the SQLite index is the truth, and a writer never appends to a segment it did not
-//! create in this process.
+//! A segment is a sequence of records `magic (8) | length (u64 LE) | SHA-256 of payload (32) |
+//! payload`. Three kinds share this framing:
+//!
+//! * blob (`SPHBLOB1`, the v1 record, unchanged): the payload is a raw message, so the digest
+//!   *is* its [`MessageId`];
+//! * sighting (`SPHSIGT2`): the payload is the `model::Sighting` JSON (which implies its job);
+//! * session (`SPHSESS2`): the payload is the `model::SessionRecord` JSON.
+//!
+//! The digest makes every record self-checking, so [`scan_segment`] can walk a segment without
+//! the index and stop at the first torn or damaged record. The index remembers per segment how
+//! far it has indexed (`journal.indexed_upto`); recovery replays records after that point.
 
 use crate::error::{Result, StoreError};
 use model::MessageId;
@@ -14,19 +20,68 @@ use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-/// Marks the start of every record (and identifies the format version).
+/// Marks a blob record (and identifies the format version; unchanged since v1).
 pub const RECORD_MAGIC: [u8; 8] = *b"SPHBLOB1";
+/// Marks a sighting record (schema v2).
+pub const SIGHTING_MAGIC: [u8; 8] = *b"SPHSIGT2";
+/// Marks a session record (schema v2).
+pub const SESSION_MAGIC: [u8; 8] = *b"SPHSESS2";
 /// Header size: magic, length, SHA-256.
 pub const HEADER_LEN: u64 = 8 + 8 + 32;
 
-/// Appends `raw` as one record to `out`; returns the record's offset within `out`.
+/// What a journal record carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RecordKind {
+    /// Raw message bytes; the digest is the message id.
+    Blob,
+    /// A sighting's JSON; its analysis job is implied.
+    Sighting,
+    /// A session record's JSON.
+    Session,
+}
+
+impl RecordKind {
+    fn from_magic(magic: &[u8]) -> Option<Self> {
+        match <[u8; 8]>::try_from(magic).ok()? {
+            RECORD_MAGIC => Some(Self::Blob),
+            SIGHTING_MAGIC => Some(Self::Sighting),
+            SESSION_MAGIC => Some(Self::Session),
+            _ => None,
+        }
+    }
+
+    pub fn magic(self) -> [u8; 8] {
+        match self {
+            Self::Blob => RECORD_MAGIC,
+            Self::Sighting => SIGHTING_MAGIC,
+            Self::Session => SESSION_MAGIC,
+        }
+    }
+}
+
+/// Appends `raw` as one blob record to `out`; returns the record's offset within `out`.
 pub(crate) fn encode_record(out: &mut Vec<u8>, id: &MessageId, raw: &[u8]) -> u64 {
+    encode(out, RecordKind::Blob, id.as_bytes(), raw)
+}
+
+/// Appends one record of `kind` whose payload hashes to `digest`; returns its offset in `out`.
+pub(crate) fn encode(
+    out: &mut Vec<u8>,
+    kind: RecordKind,
+    digest: &[u8; 32],
+    payload: &[u8],
+) -> u64 {
     let at = out.len() as u64;
-    out.extend_from_slice(&RECORD_MAGIC);
-    out.extend_from_slice(&(raw.len() as u64).to_le_bytes());
-    out.extend_from_slice(id.as_bytes());
-    out.extend_from_slice(raw);
+    out.extend_from_slice(&kind.magic());
+    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    out.extend_from_slice(digest);
+    out.extend_from_slice(payload);
     at
+}
+
+/// SHA-256 of a record payload.
+pub(crate) fn digest(payload: &[u8]) -> [u8; 32] {
+    Sha256::digest(payload).into()
 }
 
 /// The segment this process is appending to. It holds an exclusive `flock` on the file for its
@@ -85,9 +140,24 @@ impl SegmentWriter {
     pub fn sync(&self) -> Result<()> {
         #[cfg(test)]
         crate::fault::check(&self.path)?;
+        #[cfg(test)]
+        crate::fault::check_sync(&self.path)?;
         self.file
             .sync_data()
             .map_err(|e| StoreError::io(&self.path, e))
+    }
+}
+
+impl SegmentWriter {
+    /// Cuts the file back to `len` and syncs it: undoes an append whose fdatasync failed, so its
+    /// records can never be replayed. Best effort: the disk may be failing.
+    pub fn truncate(&mut self, len: u64) -> Result<()> {
+        self.file
+            .set_len(len)
+            .and_then(|()| self.file.sync_data())
+            .map_err(|e| StoreError::io(&self.path, e))?;
+        self.len = len;
+        Ok(())
     }
 }
 
@@ -153,14 +223,29 @@ fn read_exact_at(file: &File, path: &Path, buf: &mut [u8], offset: u64) -> Resul
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScannedRecord {
     pub offset: u64,
+    /// Payload length (without the header).
     pub len: u64,
-    pub message_id: MessageId,
+    pub kind: RecordKind,
+    /// SHA-256 of the payload: the message id of a blob record.
+    pub digest: [u8; 32],
+}
+
+impl ScannedRecord {
+    /// The message a blob record holds.
+    pub fn message_id(&self) -> Option<MessageId> {
+        (self.kind == RecordKind::Blob).then(|| MessageId::from_bytes(self.digest))
+    }
+
+    /// Offset just past this record.
+    pub fn end(&self) -> u64 {
+        self.offset + HEADER_LEN + self.len
+    }
 }
 
 /// What a segment holds, read without the index.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SegmentScan {
-    /// Whole records whose bytes hash to their id, in file order.
+    /// Whole records whose payload hashes to their digest, in file order.
     pub records: Vec<ScannedRecord>,
     /// End of the last good record; anything after it is a torn or damaged tail.
     pub valid_end: u64,
@@ -171,41 +256,61 @@ pub struct SegmentScan {
 pub fn scan_segment(path: &Path) -> Result<SegmentScan> {
     let file = File::open(path).map_err(|e| StoreError::io(path, e))?;
     let file_len = file.metadata().map_err(|e| StoreError::io(path, e))?.len();
+    let (records, valid_end) = scan_range(&file, 0, file_len, |_, _| {});
+    Ok(SegmentScan {
+        records,
+        valid_end,
+        file_len,
+    })
+}
+
+/// Walks `[from, to)` of `file`, calling `json` with each sighting/session record's payload.
+/// Returns the good records and where the good part ends.
+pub(crate) fn scan_range(
+    file: &File,
+    from: u64,
+    to: u64,
+    mut json: impl FnMut(&ScannedRecord, &[u8]),
+) -> (Vec<ScannedRecord>, u64) {
     let mut records = Vec::new();
-    let mut at = 0u64;
-    while at + HEADER_LEN <= file_len {
+    let mut at = from;
+    let mut payload = Vec::new();
+    while at + HEADER_LEN <= to {
         let mut header = [0u8; HEADER_LEN as usize];
-        if file.read_exact_at(&mut header, at).is_err() || header[..8] != RECORD_MAGIC {
+        if file.read_exact_at(&mut header, at).is_err() {
             break;
         }
+        let Some(kind) = RecordKind::from_magic(&header[..8]) else {
+            break;
+        };
         let mut len_bytes = [0u8; 8];
         len_bytes.copy_from_slice(&header[8..16]);
         let len = u64::from_le_bytes(len_bytes);
-        if len > crate::config::MAX_MESSAGE_BYTES as u64 || at + HEADER_LEN + len > file_len {
+        if len > crate::config::MAX_MESSAGE_BYTES as u64 || at + HEADER_LEN + len > to {
             break;
         }
-        let mut id = [0u8; 32];
-        id.copy_from_slice(&header[16..48]);
-        let mut raw = vec![0u8; len as usize];
-        if file.read_exact_at(&mut raw, at + HEADER_LEN).is_err() {
+        let mut digest = [0u8; 32];
+        digest.copy_from_slice(&header[16..48]);
+        payload.resize(len as usize, 0);
+        if file.read_exact_at(&mut payload, at + HEADER_LEN).is_err() {
             break;
         }
-        let hasher = Sha256::digest(&raw);
-        if hasher.as_slice() != id {
+        if Sha256::digest(&payload).as_slice() != digest {
             break;
         }
-        records.push(ScannedRecord {
+        let rec = ScannedRecord {
             offset: at,
             len,
-            message_id: MessageId::from_bytes(id),
-        });
-        at += HEADER_LEN + len;
+            kind,
+            digest,
+        };
+        if kind != RecordKind::Blob {
+            json(&rec, &payload);
+        }
+        at = rec.end();
+        records.push(rec);
     }
-    Ok(SegmentScan {
-        records,
-        valid_end: at,
-        file_len,
-    })
+    (records, at)
 }
 
 /// A segment file as seen in the spool directory.
@@ -259,6 +364,8 @@ mod tests {
         let a = MessageId::of(b"first");
         let b = MessageId::of(b"second");
         encode_record(&mut buf, &a, b"first");
+        let json = br#"{"a":1}"#;
+        encode(&mut buf, RecordKind::Sighting, &digest(json), json);
         let off_b = encode_record(&mut buf, &b, b"second");
         buf.extend_from_slice(&RECORD_MAGIC);
         buf.extend_from_slice(&[0xff; 5]);
@@ -266,8 +373,10 @@ mod tests {
         w.sync().expect("sync");
         let path = dir.path().join(&w.name);
         let scan = scan_segment(&path).expect("scan");
-        assert_eq!(scan.records.len(), 2);
-        assert_eq!(scan.records[1].offset, off_b);
+        assert_eq!(scan.records.len(), 3);
+        assert_eq!(scan.records[1].kind, RecordKind::Sighting);
+        assert_eq!(scan.records[2].offset, off_b);
+        assert_eq!(scan.records[2].message_id(), Some(b));
         assert_eq!(scan.valid_end, buf.len() as u64 - 13);
         assert_eq!(read_record(&path, off_b, 6, &b).expect("read"), b"second");
         assert!(matches!(

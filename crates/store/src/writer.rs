@@ -1,49 +1,45 @@
-//! The group-commit writer thread: drains the queue, appends new blobs to the current segment,
-//! fdatasyncs it, commits one SQLite transaction, then answers every waiter of the batch.
+//! The group-commit writer thread: drains the queue, appends the batch's records (new blobs,
+//! sightings, sessions) to the current segment, fdatasyncs it once, indexes the batch in one
+//! SQLite transaction, then answers every waiter of the batch.
 
 use crate::config::{DISK_PROBE_INTERVAL, StoreConfig};
 use crate::error::{Result, StoreError};
+use crate::index::{self, SessionRow, SightingRow};
 use crate::retention::{self, RetentionReport};
-use crate::segment::{self, SegmentWriter};
+use crate::segment::{self, RecordKind, SegmentWriter};
 use crate::{Captured, Timestamp, unix_nanos};
 use model::MessageId;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
-use std::collections::HashSet;
+use rusqlite::{Connection, TransactionBehavior};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver};
 use std::time::Instant;
 use tokio::sync::oneshot;
 
-/// A capture on its way to the writer: everything the rows need is computed by the caller's
-/// thread (hash, JSON), so the single writer only does I/O.
+/// A capture on its way to the writer: everything the records and rows need is computed by the
+/// caller's thread (message hash, JSON, its digest), so the single writer only does I/O.
 #[derive(Debug)]
 pub(crate) struct PendingCapture {
     pub raw: Vec<u8>,
-    pub id: MessageId,
-    pub sighting_id: uuid::Uuid,
-    pub received_at: i64,
-    pub source: &'static str,
-    pub peer: String,
-    pub sender: String,
-    pub json: String,
+    pub row: SightingRow,
+    /// SHA-256 of `row.json`: the sighting record's checksum.
+    pub digest: [u8; 32],
     pub reply: oneshot::Sender<Result<Captured>>,
 }
 
 /// A session record on its way to the writer.
 #[derive(Debug)]
-pub(crate) struct SessionRow {
-    pub id: uuid::Uuid,
-    pub started_at: i64,
-    pub peer: String,
-    pub json: String,
+pub(crate) struct PendingSession {
+    pub row: SessionRow,
+    pub digest: [u8; 32],
 }
 
 /// What the writer thread is asked to do.
 #[derive(Debug)]
 pub(crate) enum Cmd {
     Capture(Box<PendingCapture>),
-    Session(Box<SessionRow>),
+    Session(Box<PendingSession>),
     /// Answered once everything queued before it is committed.
     Flush(mpsc::Sender<Result<()>>),
     Retention(Timestamp, mpsc::Sender<Result<RetentionReport>>),
@@ -69,6 +65,11 @@ pub(crate) struct WriterState {
     pub cfg: StoreConfig,
     conn: Option<Connection>,
     pub segment: Option<SegmentWriter>,
+    /// A segment whose append or fdatasync failed, with the length before that append; kept
+    /// (locked) until the void mark is written, so no recovery can replay the failed batch.
+    abandoned: Option<(SegmentWriter, u64)>,
+    /// The batch's records, reused between batches.
+    buf: Vec<u8>,
 }
 
 impl WriterState {
@@ -77,13 +78,15 @@ impl WriterState {
             cfg,
             conn: Some(conn),
             segment: None,
+            abandoned: None,
+            buf: Vec::new(),
         }
     }
 
     /// The write connection, reopened if a failure discarded it.
     pub fn conn(&mut self) -> Result<&mut Connection> {
         if self.conn.is_none() {
-            self.conn = Some(crate::schema::connect(&self.cfg, false)?);
+            self.conn = Some(self.connect()?);
         }
         self.conn.as_mut().ok_or(StoreError::Closed)
     }
@@ -91,9 +94,14 @@ impl WriterState {
     /// Takes the write connection out (opening one if needed) so it can be used while `self` is
     /// borrowed for appends; give it back with [`WriterState::put_conn`].
     pub fn take_conn(&mut self) -> Result<Connection> {
-        self.conn
-            .take()
-            .map_or_else(|| crate::schema::connect(&self.cfg, false), Ok)
+        match self.conn.take() {
+            Some(conn) => Ok(conn),
+            None => self.connect(),
+        }
+    }
+
+    fn connect(&self) -> Result<Connection> {
+        crate::schema::connect(&self.cfg, false)
     }
 
     pub fn put_conn(&mut self, conn: Connection) {
@@ -108,18 +116,40 @@ impl WriterState {
         self.segment.as_mut().ok_or(StoreError::Closed)
     }
 
-    /// Appends and fdatasyncs; on failure the segment is abandoned for good, because after a
-    /// failed fsync the kernel may have dropped dirty pages and a later fsync could "succeed".
+    /// Appends and fdatasyncs; returns the segment's name and the offset `buf` starts at. On
+    /// failure the segment is abandoned for good, because after a failed fsync the kernel may
+    /// have dropped dirty pages and a later fsync could "succeed"; the failed append is cut off
+    /// the file (best effort) and, by [`WriterState::seal_abandoned`], marked void in the index.
     pub fn append_durably(&mut self, buf: &[u8]) -> Result<(String, u64)> {
         let seg = self.segment()?;
+        let before = seg.len;
         let written = seg.append(buf).and_then(|at| seg.sync().map(|()| at));
         match written {
             Ok(at) => Ok((seg.name.clone(), at)),
             Err(e) => {
                 tracing::error!(segment = %seg.name, error = %e, "segment write failed; abandoning it");
-                self.segment = None;
+                if let Err(cut) = seg.truncate(before) {
+                    tracing::error!(segment = %seg.name, error = %cut, "cannot cut the failed append off");
+                }
+                if let Some(seg) = self.segment.take() {
+                    self.abandoned = Some((seg, before));
+                }
                 Err(e)
             }
+        }
+    }
+
+    /// Marks the abandoned segment void from its failed append on (best effort: the disk may be
+    /// failing) and releases its lock. Call outside any transaction.
+    pub fn seal_abandoned(&mut self) {
+        let Some((seg, from)) = self.abandoned.take() else {
+            return;
+        };
+        let marked = self.conn().and_then(|conn| {
+            crate::schema::durable_commits(conn, |c| index::set_void_from(c, &seg.name, from))
+        });
+        if let Err(e) = marked {
+            tracing::error!(segment = %seg.name, error = %e, "cannot mark the failed append void");
         }
     }
 }
@@ -158,7 +188,7 @@ pub(crate) fn run(mut state: WriterState, rx: Receiver<Cmd>, shared: Arc<Shared>
 #[derive(Debug, Default)]
 struct Batch {
     captures: Vec<PendingCapture>,
-    sessions: Vec<SessionRow>,
+    sessions: Vec<PendingSession>,
     bytes: usize,
     flushes: Vec<mpsc::Sender<Result<()>>>,
     retention: Vec<(Timestamp, mpsc::Sender<Result<RetentionReport>>)>,
@@ -236,10 +266,11 @@ fn unix_millis() -> u64 {
 fn commit(
     state: &mut WriterState,
     caps: &[PendingCapture],
-    sessions: &[SessionRow],
+    sessions: &[PendingSession],
     shared: &Shared,
 ) -> Result<Vec<Captured>> {
-    let result = commit_inner(state, caps, sessions);
+    let mut appended = false;
+    let result = commit_inner(state, caps, sessions, &mut appended);
     match result {
         Ok((done, pending)) => {
             shared.commits.fetch_add(1, Ordering::Relaxed);
@@ -257,119 +288,106 @@ fn commit(
             if matches!(e, StoreError::Sqlite(_) | StoreError::Full { .. }) {
                 state.conn = None; // reopen: never trust a connection whose commit failed
             }
+            state.seal_abandoned();
+            if appended {
+                // Durable in the journal but not indexed: leave those records to recovery (at
+                // the next open) instead of appending after them and skipping them.
+                state.segment = None;
+            }
             Err(e)
         }
     }
 }
 
+/// Where a capture's blob is: already indexed, new in this batch at an offset in the batch
+/// buffer, or the same bytes as an earlier capture of this batch.
+enum BlobPlace {
+    Known(i64),
+    New(u64),
+    AsCapture(usize),
+}
+
 fn commit_inner(
     state: &mut WriterState,
     caps: &[PendingCapture],
-    sessions: &[SessionRow],
+    sessions: &[PendingSession],
+    appended: &mut bool,
 ) -> Result<(Vec<Captured>, u64)> {
     let now = unix_nanos(model::now());
     let mut conn = state.take_conn()?;
+    let mut buf = std::mem::take(&mut state.buf);
+    buf.clear();
     let outcome = (|| {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        // 1. Which blobs are new? Known live blobs (or earlier in this batch) are duplicates.
-        let mut in_batch: HashSet<MessageId> = HashSet::new();
-        let mut buf = Vec::new();
-        let mut offsets = Vec::with_capacity(caps.len());
+        // 1. Encode the batch: new blobs (known live blobs, or earlier in this batch, are
+        //    duplicates), then every sighting and session record.
+        let mut in_batch: HashMap<MessageId, usize> = HashMap::with_capacity(caps.len());
+        let mut places = Vec::with_capacity(caps.len());
         let mut done = Vec::with_capacity(caps.len());
-        {
-            let mut live =
-                tx.prepare_cached("SELECT segment IS NOT NULL FROM blobs WHERE sha256 = ?1")?;
-            for c in caps {
-                let known = in_batch.contains(&c.id)
-                    || live
-                        .query_row([&c.id.as_bytes()[..]], |r| r.get::<_, bool>(0))
-                        .optional()?
-                        .unwrap_or(false);
-                offsets.push((!known).then(|| segment::encode_record(&mut buf, &c.id, &c.raw)));
-                in_batch.insert(c.id);
-                done.push(Captured {
-                    message_id: c.id,
-                    sighting_id: c.sighting_id,
-                    duplicate: known,
-                });
-            }
+        for (i, c) in caps.iter().enumerate() {
+            let id = c.row.message_id;
+            let place = match in_batch.get(&id) {
+                Some(&first) => BlobPlace::AsCapture(first),
+                None => match index::lookup_blob(&tx, &id)? {
+                    Some((blob, true)) => BlobPlace::Known(blob),
+                    _ => {
+                        in_batch.insert(id, i);
+                        BlobPlace::New(segment::encode_record(&mut buf, &id, &c.raw))
+                    }
+                },
+            };
+            segment::encode(
+                &mut buf,
+                RecordKind::Sighting,
+                &c.digest,
+                c.row.json.as_bytes(),
+            );
+            done.push(Captured {
+                message_id: id,
+                sighting_id: c.row.id,
+                duplicate: !matches!(place, BlobPlace::New(_)),
+            });
+            places.push(place);
         }
-        // 2. New bytes are durable in the segment before any index row points at them.
-        let (segment, base) = if buf.is_empty() {
-            (String::new(), 0)
-        } else {
-            state.append_durably(&buf)?
-        };
-        // 3. Index rows, sightings, jobs, sessions: one transaction, one WAL fsync.
-        write_rows(&tx, caps, &offsets, &segment, base, now)?;
         for s in sessions {
-            tx.prepare_cached(
-                "INSERT OR REPLACE INTO sessions (id, started_at, peer, json) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute((&s.id.as_bytes()[..], s.started_at, &s.peer, &s.json))?;
+            segment::encode(
+                &mut buf,
+                RecordKind::Session,
+                &s.digest,
+                s.row.json.as_bytes(),
+            );
         }
-        let pending: i64 = tx
-            .prepare_cached("SELECT value FROM counters WHERE name = 'pending_jobs'")?
-            .query_row([], |r| r.get(0))?;
+        // 2. The journal: one append, one fdatasync. From here on the batch survives a crash.
+        *appended = true;
+        let (segment, base) = state.append_durably(&buf)?;
+        // 3. The index, one transaction, no fsync (recovery replays it from the journal).
+        let mut blob_keys = Vec::with_capacity(caps.len());
+        for (c, place) in caps.iter().zip(&places) {
+            let blob = match *place {
+                BlobPlace::Known(blob) => blob,
+                BlobPlace::AsCapture(first) => blob_keys[first],
+                BlobPlace::New(rel) => {
+                    let len = c.raw.len() as u64;
+                    index::index_blob(&tx, &c.row.message_id, &segment, base + rel, len, now)?
+                }
+            };
+            blob_keys.push(blob);
+            index::index_sighting(&tx, &c.row, blob, now)?;
+        }
+        for s in sessions {
+            index::index_session(&tx, &s.row)?;
+        }
+        index::set_indexed_upto(&tx, &segment, base + buf.len() as u64)?;
+        let pending = crate::jobs::depth(&tx)?;
         tx.commit()?;
-        Ok((done, u64::try_from(pending).unwrap_or(0)))
+        Ok((done, pending))
     })();
+    state.buf = buf;
     state.conn = Some(conn);
     outcome.map_err(|e: StoreError| match e {
         StoreError::Sqlite(e) => StoreError::sqlite(e),
         other => other,
     })
-}
-
-fn write_rows(
-    tx: &rusqlite::Transaction<'_>,
-    caps: &[PendingCapture],
-    offsets: &[Option<u64>],
-    segment: &str,
-    base: u64,
-    now: i64,
-) -> Result<()> {
-    let mut new_blob = tx.prepare_cached(
-        "INSERT INTO blobs (sha256, segment, offset, length, first_seen, last_seen, refcount)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5, 0)
-         ON CONFLICT(sha256) DO UPDATE SET
-             segment = excluded.segment, offset = excluded.offset, purged_at = NULL",
-    )?;
-    let mut seen = tx.prepare_cached(
-        "UPDATE blobs SET refcount = refcount + 1, last_seen = max(last_seen, ?2) WHERE sha256 = ?1",
-    )?;
-    let mut sighting = tx.prepare_cached(
-        "INSERT OR IGNORE INTO sightings (id, message_id, received_at, source, peer, sender, size, json)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?;
-    let mut job = tx.prepare_cached(
-        "INSERT INTO jobs (sighting_id, message_id, created_at) VALUES (?1, ?2, ?3)",
-    )?;
-    for (c, offset) in caps.iter().zip(offsets) {
-        let id = &c.id.as_bytes()[..];
-        if let Some(rel) = offset {
-            let at =
-                i64::try_from(base + rel).map_err(|_| StoreError::corrupt("offset overflow"))?;
-            new_blob.execute((id, segment, at, c.raw.len() as i64, now))?;
-        }
-        let sid = &c.sighting_id.as_bytes()[..];
-        let inserted = sighting.execute((
-            sid,
-            id,
-            c.received_at,
-            c.source,
-            &c.peer,
-            &c.sender,
-            c.raw.len() as i64,
-            &c.json,
-        ))?;
-        // A sighting id seen before is the same arrival recorded twice: keep it idempotent.
-        if inserted == 1 {
-            seen.execute((id, now))?;
-            job.execute((sid, id, now))?;
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -385,6 +403,99 @@ mod tests {
             "recipients": []}
         });
         serde_json::from_value(json).expect("sighting")
+    }
+
+    /// The durability ordering: a ticket resolves only after its bytes are fdatasynced. When the
+    /// fdatasync fails the bytes may well be in the file, yet the capture is refused, and no
+    /// recovery (reopen) may bring it back.
+    #[test]
+    fn a_capture_whose_fdatasync_fails_is_refused_and_never_replayed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cfg = StoreConfig::new(dir.path());
+        cfg.min_free_bytes = 0;
+        let store = Store::open(cfg.clone()).expect("open");
+        let ok = b"acknowledged before the failure".to_vec();
+        store
+            .capture(ok.clone(), sighting(&ok))
+            .wait()
+            .expect("capture");
+
+        fault::fail_sync_under(dir.path());
+        let lost = b"appended, but its fdatasync failed".to_vec();
+        let err = store.capture(lost.clone(), sighting(&lost)).wait();
+        assert!(matches!(err, Err(StoreError::WriteFailed(_))), "{err:?}");
+        assert_eq!(store.pressure(), Pressure::Failed);
+        assert_eq!(
+            store.raw(&MessageId::of(&lost)).expect("raw"),
+            RawLookup::Unknown
+        );
+        fault::heal(dir.path());
+        store.close().expect("close");
+
+        let store = Store::open(cfg).expect("reopen");
+        assert_eq!(
+            store.raw(&MessageId::of(&lost)).expect("raw"),
+            RawLookup::Unknown,
+            "a refused capture came back from the journal"
+        );
+        assert_eq!(
+            store.raw(&MessageId::of(&ok)).expect("raw"),
+            RawLookup::Found(ok)
+        );
+        let stats = store.stats().expect("stats");
+        assert_eq!((stats.sightings, stats.pending_jobs), (1, 1));
+        assert!(store.verify().expect("verify").is_ok());
+    }
+
+    /// Even if cutting the failed append off the file fails too, the void mark keeps recovery
+    /// from replaying it.
+    #[test]
+    fn a_void_mark_keeps_a_failed_batch_out_of_recovery() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = StoreConfig::new(dir.path());
+        let store = Store::open(cfg.clone()).expect("open");
+        let ok = b"kept".to_vec();
+        store
+            .capture(ok.clone(), sighting(&ok))
+            .wait()
+            .expect("capture");
+        store.close().expect("close");
+        // Simulate a failed batch whose bytes stayed in the file: append a whole capture and mark
+        // it void from where it starts.
+        let seg = std::fs::read_dir(dir.path().join("spool"))
+            .expect("spool")
+            .next()
+            .expect("segment")
+            .expect("entry");
+        let name = seg.file_name().to_string_lossy().into_owned();
+        let from = seg.metadata().expect("meta").len();
+        let ghost = b"never acknowledged".to_vec();
+        let json = serde_json::to_string(&sighting(&ghost)).expect("json");
+        let mut buf = Vec::new();
+        crate::segment::encode_record(&mut buf, &MessageId::of(&ghost), &ghost);
+        crate::segment::encode(
+            &mut buf,
+            crate::segment::RecordKind::Sighting,
+            &crate::segment::digest(json.as_bytes()),
+            json.as_bytes(),
+        );
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(seg.path())
+            .expect("open");
+        std::io::Write::write_all(&mut f, &buf).expect("write");
+        let conn = crate::schema::connect(&cfg, false).expect("connect");
+        crate::index::set_void_from(&conn, &name, from).expect("void");
+        drop(conn);
+
+        let store = Store::open(cfg).expect("reopen");
+        assert_eq!(
+            store.raw(&MessageId::of(&ghost)).expect("raw"),
+            RawLookup::Unknown
+        );
+        assert_eq!(std::fs::metadata(seg.path()).expect("meta").len(), from);
+        assert_eq!(store.stats().expect("stats").sightings, 1);
+        assert!(store.verify().expect("verify").is_ok());
     }
 
     #[test]

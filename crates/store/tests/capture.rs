@@ -47,7 +47,18 @@ fn a_duplicate_shares_the_blob_and_gets_its_own_sighting() {
     assert_eq!(stats.duplicate_sightings, 1);
     assert_eq!(stats.blob_bytes, raw.len() as u64);
     assert_eq!(stats.segments, 1);
-    assert_eq!(stats.segment_bytes, raw.len() as u64 + store::HEADER_LEN);
+    // The journal holds the blob once and both sighting records.
+    let seg = std::fs::read_dir(dir.path().join("spool"))
+        .expect("spool")
+        .next()
+        .expect("a segment")
+        .expect("entry")
+        .path();
+    let scan = store::scan_segment(&seg).expect("scan");
+    let kinds: Vec<_> = scan.records.iter().map(|r| r.kind).collect();
+    use store::RecordKind::{Blob, Sighting};
+    assert_eq!(kinds, vec![Blob, Sighting, Sighting]);
+    assert_eq!(scan.valid_end, stats.segment_bytes);
     assert_eq!(stats.pending_jobs, 2);
 }
 
