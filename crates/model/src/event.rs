@@ -3,10 +3,14 @@
 //! These ids are what Elastic, Splunk and Cowrie-style pipelines key on, so they never change
 //! meaning; new events get new ids. `docs/EVENTS.md` documents every id and a test checks the
 //! document, this enum and the emitters agree.
+//!
+//! Events are made on the SMTP hot path (about eight per message), so their fields are rendered
+//! to JSON once, when the event is built, straight from the values: no intermediate
+//! `serde_json::Value` maps, no second serialisation when the line is written.
 
 use crate::Timestamp;
-use serde::ser::SerializeMap;
-use serde::{Serialize, Serializer};
+use serde::Serialize;
+use std::fmt::Write as _;
 
 /// Every kind of event spamhattan emits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -67,54 +71,95 @@ impl EventKind {
     }
 }
 
+/// Keys every event line starts with; fields may not use them.
+const RESERVED: [&str; 3] = ["eventid", "timestamp", "session"];
+
 /// One event: its kind, when, the session it belongs to (if any) and kind-specific fields.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     pub kind: EventKind,
     pub timestamp: Timestamp,
     pub session: Option<uuid::Uuid>,
-    /// Kind-specific fields; flattened into the JSON object. A JSON object, or null for none.
-    pub fields: serde_json::Value,
+    /// The fields as rendered JSON members (`"a":1,"b":"x"`), without braces.
+    fields: String,
 }
 
 impl Event {
-    /// An event stamped now.
-    pub fn new(kind: EventKind, session: Option<uuid::Uuid>, fields: serde_json::Value) -> Self {
+    /// Starts an event stamped now; add fields with [`Event::field`].
+    pub fn new(kind: EventKind, session: Option<uuid::Uuid>) -> Self {
         Self {
             kind,
             timestamp: crate::now(),
             session,
-            fields,
+            fields: String::new(),
         }
+    }
+
+    /// Adds one field. Reserved keys (`eventid`, `timestamp`, `session`) are ignored so a
+    /// field can never forge the envelope; a value that cannot be rendered becomes `null`.
+    pub fn field(mut self, key: &str, value: impl Serialize) -> Self {
+        if RESERVED.contains(&key) {
+            return self;
+        }
+        if !self.fields.is_empty() {
+            self.fields.push(',');
+        }
+        push_json(&mut self.fields, &key);
+        self.fields.push(':');
+        push_json(&mut self.fields, &value);
+        self
+    }
+
+    /// Adds every member of a serialisable struct or map as a field.
+    pub fn fields_of(mut self, value: impl Serialize) -> Self {
+        if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(value) {
+            for (k, v) in map {
+                self = self.field(&k, v);
+            }
+        }
+        self
+    }
+
+    /// The fields as a JSON object (parsed again: for tests and in-memory consumers).
+    pub fn fields(&self) -> serde_json::Value {
+        serde_json::from_str(&format!("{{{}}}", self.fields)).unwrap_or(serde_json::Value::Null)
     }
 
     /// The event as one line of JSON (no trailing newline).
     pub fn to_json_line(&self) -> String {
-        serde_json::to_string(self)
-            .unwrap_or_else(|e| format!(r#"{{"eventid":"{}","error":"{}"}}"#, self.kind.id(), e))
+        let mut line = String::with_capacity(96 + self.fields.len());
+        line.push_str("{\"eventid\":\"");
+        line.push_str(self.kind.id());
+        line.push_str("\",\"timestamp\":\"");
+        let ts = self.timestamp;
+        let _ = write!(
+            line,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+            ts.year(),
+            u8::from(ts.month()),
+            ts.day(),
+            ts.hour(),
+            ts.minute(),
+            ts.second(),
+            ts.microsecond()
+        );
+        line.push('"');
+        if let Some(session) = self.session {
+            let _ = write!(line, ",\"session\":\"{session}\"");
+        }
+        if !self.fields.is_empty() {
+            line.push(',');
+            line.push_str(&self.fields);
+        }
+        line.push('}');
+        line
     }
 }
 
-impl Serialize for Event {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(None)?;
-        map.serialize_entry("eventid", self.kind.id())?;
-        let ts = self
-            .timestamp
-            .format(&time::format_description::well_known::Rfc3339)
-            .map_err(serde::ser::Error::custom)?;
-        map.serialize_entry("timestamp", &ts)?;
-        if let Some(session) = self.session {
-            map.serialize_entry("session", &session)?;
-        }
-        if let serde_json::Value::Object(fields) = &self.fields {
-            for (k, v) in fields {
-                if k != "eventid" && k != "timestamp" && k != "session" {
-                    map.serialize_entry(k, v)?;
-                }
-            }
-        }
-        map.end()
+fn push_json(out: &mut String, value: &impl Serialize) {
+    match serde_json::to_string(value) {
+        Ok(s) => out.push_str(&s),
+        Err(_) => out.push_str("null"),
     }
 }
 
@@ -133,13 +178,32 @@ mod tests {
 
     #[test]
     fn fields_cannot_overwrite_the_envelope_keys() {
-        let ev = Event::new(
-            EventKind::SessionHelo,
-            None,
-            serde_json::json!({"eventid": "spoofed", "helo": "x"}),
-        );
+        let ev = Event::new(EventKind::SessionHelo, None)
+            .field("eventid", "spoofed")
+            .field("helo", "x");
         let v: serde_json::Value = serde_json::from_str(&ev.to_json_line()).unwrap_or_default();
         assert_eq!(v["eventid"], "spamhattan.session.helo");
         assert_eq!(v["helo"], "x");
+    }
+
+    #[test]
+    fn a_line_is_valid_json_whatever_the_values_hold() {
+        let session = uuid::Uuid::now_v7();
+        let ev = Event::new(EventKind::SessionRcpt, Some(session))
+            .field("address", "\"quoted\"\n\u{202e}@x")
+            .field("n", 3)
+            .fields_of(serde_json::json!({"list": ["a", "b"]}));
+        let v: serde_json::Value = serde_json::from_str(&ev.to_json_line()).unwrap_or_default();
+        assert_eq!(v["address"], "\"quoted\"\n\u{202e}@x");
+        assert_eq!(v["n"], 3);
+        assert_eq!(v["list"][1], "b");
+        assert_eq!(v["session"], session.to_string());
+        assert_eq!(ev.fields()["n"], 3);
+        // RFC 3339 UTC with microseconds, as log shippers parse it.
+        let ts = v["timestamp"].as_str().unwrap_or_default();
+        assert_eq!(ts.len(), "2026-12-04T17:00:00.000000Z".len(), "{ts}");
+        assert!(
+            time::OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339).is_ok()
+        );
     }
 }

@@ -447,7 +447,10 @@ mod example_tests {
         assert_eq!(cfg.trap.listeners.len(), 3);
         assert_eq!(cfg.trap.listeners[2].tls, TlsMode::Implicit);
         assert_eq!(cfg.trap.addresses[0].1, AddressPolicy::UnknownUser);
-        assert_eq!(cfg.store.retention.max_blob_age, Some(Duration::from_secs(365 * 86_400)));
+        assert_eq!(
+            cfg.store.retention.max_blob_age,
+            Some(Duration::from_secs(365 * 86_400))
+        );
         Ok(())
     }
 }

@@ -52,8 +52,13 @@ impl EventLog {
         };
         let shared = Arc::new(Shared::default());
         let s = Arc::clone(&shared);
-        let writer = std::thread::Builder::new().name("event-log".into()).spawn(move || write_loop(&s, out))?;
-        Ok(Self { shared, writer: Mutex::new(Some(writer)) })
+        let writer = std::thread::Builder::new()
+            .name("event-log".into())
+            .spawn(move || write_loop(&s, out))?;
+        Ok(Self {
+            shared,
+            writer: Mutex::new(Some(writer)),
+        })
     }
 
     /// Events dropped because the writer fell behind.
@@ -101,7 +106,9 @@ fn write_loop(shared: &Shared, mut out: Box<dyn Write + Send>) {
 impl trap::EventSink for EventLog {
     fn emit(&self, event: Event) {
         let line = event.to_json_line();
-        let Ok(mut b) = self.shared.buf.lock() else { return };
+        let Ok(mut b) = self.shared.buf.lock() else {
+            return;
+        };
         if b.bytes.len() + line.len() + 1 > MAX_BUFFER {
             b.dropped += 1;
             return;
@@ -124,7 +131,9 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let log = EventLog::open("events.jsonl", dir.path())?;
         for i in 0..1000 {
-            log.emit(Event::new(model::EventKind::SessionHelo, None, serde_json::json!({"helo": format!("h{i}\nx")})));
+            log.emit(
+                Event::new(model::EventKind::SessionHelo, None).field("helo", format!("h{i}\nx")),
+            );
         }
         log.close();
         let text = std::fs::read_to_string(dir.path().join("events.jsonl"))?;

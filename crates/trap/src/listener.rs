@@ -105,9 +105,9 @@ fn refuse(shared: &Shared, stream: TcpStream, peer: SocketAddr, why: Refusal) {
         )
         .write_to(&mut out);
     let _ = stream.try_write(&out);
-    shared.events.emit(Event::new(
-        EventKind::SessionRefused,
-        None,
-        serde_json::json!({"peer": peer.to_string(), "limit": reason}),
-    ));
+    shared.events.emit(
+        Event::new(EventKind::SessionRefused, None)
+            .field("peer", peer.to_string())
+            .field("limit", reason),
+    );
 }

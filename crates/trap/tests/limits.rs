@@ -132,7 +132,12 @@ async fn auth_lure_records_credentials_and_always_fails() {
         .events()
         .into_iter()
         .filter(|e| e.kind == model::EventKind::SessionAuth)
-        .map(|e| (e.fields["username"].clone(), e.fields["password"].clone()))
+        .map(|e| {
+            (
+                e.fields()["username"].clone(),
+                e.fields()["password"].clone(),
+            )
+        })
         .collect();
     assert_eq!(auth[0], ("admin".into(), "hunter2".into()));
     assert_eq!(auth[1], ("user".into(), "pass".into()));

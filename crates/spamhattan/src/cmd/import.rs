@@ -103,11 +103,13 @@ fn drain(
         match ticket.wait() {
             Ok(c) => {
                 ok += 1;
-                events.emit(Event::new(
-                    EventKind::MessageImported,
-                    None,
-                    serde_json::json!({"path": origin, "message_id": c.message_id, "sighting": c.sighting_id, "duplicate": c.duplicate}),
-                ));
+                events.emit(
+                    Event::new(EventKind::MessageImported, None)
+                        .field("path", &origin)
+                        .field("message_id", c.message_id)
+                        .field("sighting", c.sighting_id)
+                        .field("duplicate", c.duplicate),
+                );
             }
             Err(e) => bad.push(format!("{origin}: {e}")),
         }

@@ -68,8 +68,7 @@ async fn retention_loop(store: store::Store, events: Arc<dyn EventSink>) {
         let s = store.clone();
         match tokio::task::spawn_blocking(move || s.enforce_retention()).await {
             Ok(Ok(report)) if report.purged_blobs > 0 => {
-                let fields = serde_json::to_value(&report).unwrap_or_default();
-                events.emit(Event::new(EventKind::StoreRetention, None, fields));
+                events.emit(Event::new(EventKind::StoreRetention, None).fields_of(&report));
             }
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "retention failed"),

@@ -136,8 +136,10 @@ impl Session {
 
     fn record_auth(&mut self, attempt: AuthAttempt) {
         self.emit(
-            EventKind::SessionAuth,
-            serde_json::json!({"mechanism": attempt.mechanism, "username": attempt.username, "password": attempt.password}),
+            self.event(EventKind::SessionAuth)
+                .field("mechanism", &attempt.mechanism)
+                .field("username", &attempt.username)
+                .field("password", &attempt.password),
         );
         if self.record.auth_attempts.len()
             < usize::try_from(self.shared.limits.max_auth_attempts).unwrap_or(5) * 2

@@ -50,10 +50,14 @@ impl Session {
             Ok(captured) => {
                 self.record.sightings.push(sighting_id);
                 self.emit(
-                    EventKind::MessageStored,
-                    serde_json::json!({"message_id": message_id, "sighting": sighting_id, "size": size,
-                        "sender": sender, "recipients": recipients, "queue_id": queue_id,
-                        "duplicate": captured.duplicate}),
+                    self.event(EventKind::MessageStored)
+                        .field("message_id", message_id)
+                        .field("sighting", sighting_id)
+                        .field("size", size)
+                        .field("sender", &sender)
+                        .field("recipients", &recipients)
+                        .field("queue_id", &queue_id)
+                        .field("duplicate", captured.duplicate),
                 );
                 self.say(
                     Say::Queued,
@@ -67,8 +71,10 @@ impl Session {
             Err(e) => {
                 tracing::error!(error = %e, session = %self.record.id, "capture failed; answering 451");
                 self.emit(
-                    EventKind::MessageStoreFailed,
-                    serde_json::json!({"message_id": message_id, "size": size, "error": e.to_string()}),
+                    self.event(EventKind::MessageStoreFailed)
+                        .field("message_id", message_id)
+                        .field("size", size)
+                        .field("error", e.to_string()),
                 );
                 self.fail(Say::StoreFailed, Ctx::default()).await
             }

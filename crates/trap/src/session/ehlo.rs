@@ -12,8 +12,9 @@ impl Session {
         self.tx = None;
         self.esmtp = esmtp;
         self.emit(
-            EventKind::SessionHelo,
-            serde_json::json!({"helo": host, "esmtp": esmtp}),
+            self.event(EventKind::SessionHelo)
+                .field("helo", &host)
+                .field("esmtp", esmtp),
         );
         self.helo = Some(host);
         if esmtp {

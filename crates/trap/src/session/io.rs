@@ -38,9 +38,11 @@ pub async fn serve_connection<S>(
 {
     let mut session = Session::new(shared.clone(), meta, shutdown);
     session.emit(
-        EventKind::SessionConnect,
-        serde_json::json!({"listener": session.meta.listener, "peer": session.meta.peer.to_string(),
-            "local": session.meta.local.to_string()}),
+        session
+            .event(EventKind::SessionConnect)
+            .field("listener", &session.meta.listener)
+            .field("peer", session.meta.peer.to_string())
+            .field("local", session.meta.local.to_string()),
     );
     let end = if session.meta.implicit_tls {
         match super::starttls::handshake(&mut session, stream, true).await {
@@ -65,12 +67,14 @@ pub async fn serve_connection<S>(
     };
     let elapsed = session.ms();
     let record = session.into_record(end);
-    shared.events.emit(model::Event::new(
-        EventKind::SessionClosed,
-        Some(record.id),
-        serde_json::json!({"end": end, "duration_ms": elapsed, "commands": record.commands,
-            "errors": record.errors, "messages": record.sightings.len()}),
-    ));
+    shared.events.emit(
+        model::Event::new(EventKind::SessionClosed, Some(record.id))
+            .field("end", end)
+            .field("duration_ms", elapsed)
+            .field("commands", record.commands)
+            .field("errors", record.errors)
+            .field("messages", record.sightings.len()),
+    );
     shared.store.record_session(record);
 }
 

@@ -54,8 +54,10 @@ impl Session {
             );
         }
         self.emit(
-            EventKind::SessionMailFrom,
-            serde_json::json!({"address": address, "params": params, "raw": String::from_utf8_lossy(line)}),
+            self.event(EventKind::SessionMailFrom)
+                .field("address", &address)
+                .field("params", &params)
+                .field("raw", String::from_utf8_lossy(line)),
         );
         let mail_from = MailFrom {
             raw: String::from_utf8_lossy(line).into_owned(),

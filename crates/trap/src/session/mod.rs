@@ -152,18 +152,22 @@ impl Session {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    fn emit(&self, kind: EventKind, fields: serde_json::Value) {
-        self.shared
-            .events
-            .emit(Event::new(kind, Some(self.record.id), fields));
+    /// An event of this session, stamped now; add fields, then [`Session::emit`] it.
+    fn event(&self, kind: EventKind) -> Event {
+        Event::new(kind, Some(self.record.id))
+    }
+
+    fn emit(&self, event: Event) {
+        self.shared.events.emit(event);
     }
 
     /// Records an anomaly in the session (bounded) and as an event.
     fn anomaly(&mut self, kind: AnomalyKind, detail: impl Into<String>) {
         let a = Anomaly::new(kind, detail);
         self.emit(
-            EventKind::SessionAnomaly,
-            serde_json::json!({"kind": a.kind, "detail": a.detail}),
+            self.event(EventKind::SessionAnomaly)
+                .field("kind", a.kind)
+                .field("detail", &a.detail),
         );
         if let Some(tx) = self.tx.as_mut() {
             tx.note(&a);

@@ -55,8 +55,10 @@ impl Session {
         let reply = self.shared.persona.say(say, ctx);
         let reply_line = reply.first_line();
         self.emit(
-            EventKind::SessionRcpt,
-            serde_json::json!({"address": address, "verdict": verdict, "reply": reply_line}),
+            self.event(EventKind::SessionRcpt)
+                .field("address", &address)
+                .field("verdict", verdict)
+                .field("reply", &reply_line),
         );
         let recipient = Recipient {
             raw: String::from_utf8_lossy(line).into_owned(),

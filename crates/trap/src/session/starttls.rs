@@ -86,10 +86,7 @@ where
                     .map(|p| String::from_utf8_lossy(p).into_owned()),
                 implicit,
             };
-            session.emit(
-                EventKind::SessionStarttls,
-                serde_json::to_value(&info).unwrap_or_default(),
-            );
+            session.emit(session.event(EventKind::SessionStarttls).fields_of(&info));
             session.tls = Some(info);
             // RFC 3207 §4.2: forget everything learnt before the handshake.
             session.helo = None;
@@ -113,7 +110,10 @@ fn tls_failed(session: &mut Session, error: String, hello: &[u8], ja4: Option<St
     session.anomaly(AnomalyKind::TlsHandshakeFailed, detail);
     let head = &hello[..hello.len().min(64)];
     session.emit(
-        EventKind::SessionTlsFailed,
-        serde_json::json!({"error": error, "ja4": ja4, "client_hello_head": hex::encode(head)}),
+        session
+            .event(EventKind::SessionTlsFailed)
+            .field("error", &error)
+            .field("ja4", &ja4)
+            .field("client_hello_head", hex::encode(head)),
     );
 }

@@ -128,7 +128,7 @@ impl Harness {
             .events()
             .iter()
             .filter(|e| e.kind == model::EventKind::SessionAnomaly)
-            .filter_map(|e| serde_json::from_value(e.fields["kind"].clone()).ok())
+            .filter_map(|e| serde_json::from_value(e.fields()["kind"].clone()).ok())
             .collect()
     }
 }
