@@ -18,6 +18,9 @@ fn main() -> ExitCode {
     init_logging(&cli.log_format);
     match cmd::run(cli) {
         Ok(code) => code,
+        // `spamhattan messages list | head` closes the pipe early: that is the reader's choice,
+        // not an error worth a message.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             // One line, the whole context chain: "cannot open store: data dir ...: Permission denied".
             eprintln!("spamhattan: {e:#}");
@@ -29,11 +32,19 @@ fn main() -> ExitCode {
 fn init_logging(format: &cli::LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match format {
         cli::LogFormat::Json => builder.json().init(),
         cli::LogFormat::Text => builder.init(),
     }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
 }

@@ -99,10 +99,16 @@ impl Persona {
             "postfix-debian" => Flavour::PostfixDebian,
             _ => return None,
         };
+        // Start the sequence somewhere different on every run, as Postfix's inode numbers do;
+        // a counter restarting at zero would make the first queue ids after a start alike.
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos() ^ std::process::id().rotate_left(16))
+            .unwrap_or(0);
         Some(Self {
             hostname: hostname.to_owned(),
             flavour,
-            queue_seq: AtomicU32::new(0),
+            queue_seq: AtomicU32::new(seed),
         })
     }
 
