@@ -16,6 +16,9 @@ echo "== cargo test --locked --workspace"
 # A failing Rust test does not hide the end-to-end results: both run, then the exit code sums up.
 cargo test --locked --workspace || failed+=("cargo test")
 
+echo "== no mail-sending crate in the binary"
+bash tests/no-mail-client.sh || failed+=("no-mail-client")
+
 echo "== cargo build --locked -p spamhattan"
 cargo build --locked -p spamhattan
 export SPAMHATTAN_BIN="${SPAMHATTAN_BIN:-$target/debug/spamhattan}"
