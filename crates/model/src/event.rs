@@ -10,7 +10,7 @@
 
 use crate::Timestamp;
 use serde::Serialize;
-use std::fmt::Write as _;
+use std::io::Write as _;
 
 /// Every kind of event spamhattan emits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -80,8 +80,9 @@ pub struct Event {
     pub kind: EventKind,
     pub timestamp: Timestamp,
     pub session: Option<uuid::Uuid>,
-    /// The fields as rendered JSON members (`"a":1,"b":"x"`), without braces.
-    fields: String,
+    /// The fields as rendered JSON members (`"a":1,"b":"x"`), without braces. Always UTF-8:
+    /// serde_json writes nothing else.
+    fields: Vec<u8>,
 }
 
 impl Event {
@@ -91,7 +92,7 @@ impl Event {
             kind,
             timestamp: crate::now(),
             session,
-            fields: String::new(),
+            fields: Vec::new(),
         }
     }
 
@@ -102,10 +103,10 @@ impl Event {
             return self;
         }
         if !self.fields.is_empty() {
-            self.fields.push(',');
+            self.fields.push(b',');
         }
         push_json(&mut self.fields, &key);
-        self.fields.push(':');
+        self.fields.push(b':');
         push_json(&mut self.fields, &value);
         self
     }
@@ -122,19 +123,32 @@ impl Event {
 
     /// The fields as a JSON object (parsed again: for tests and in-memory consumers).
     pub fn fields(&self) -> serde_json::Value {
-        serde_json::from_str(&format!("{{{}}}", self.fields)).unwrap_or(serde_json::Value::Null)
+        let mut object = Vec::with_capacity(self.fields.len() + 2);
+        object.push(b'{');
+        object.extend_from_slice(&self.fields);
+        object.push(b'}');
+        serde_json::from_slice(&object).unwrap_or(serde_json::Value::Null)
     }
 
     /// The event as one line of JSON (no trailing newline).
     pub fn to_json_line(&self) -> String {
-        let mut line = String::with_capacity(96 + self.fields.len());
-        line.push_str("{\"eventid\":\"");
-        line.push_str(self.kind.id());
-        line.push_str("\",\"timestamp\":\"");
+        let mut line = Vec::new();
+        self.write_json_line(&mut line);
+        line.pop();
+        String::from_utf8_lossy(&line).into_owned()
+    }
+
+    /// Appends the event as one line of JSON and its `\n` to `line`: the event log's path,
+    /// with no intermediate string.
+    pub fn write_json_line(&self, line: &mut Vec<u8>) {
+        line.reserve(96 + self.fields.len());
+        line.extend_from_slice(b"{\"eventid\":\"");
+        line.extend_from_slice(self.kind.id().as_bytes());
+        line.extend_from_slice(b"\",\"timestamp\":\"");
         let ts = self.timestamp;
         let _ = write!(
             line,
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z\"",
             ts.year(),
             u8::from(ts.month()),
             ts.day(),
@@ -143,23 +157,23 @@ impl Event {
             ts.second(),
             ts.microsecond()
         );
-        line.push('"');
         if let Some(session) = self.session {
             let _ = write!(line, ",\"session\":\"{session}\"");
         }
         if !self.fields.is_empty() {
-            line.push(',');
-            line.push_str(&self.fields);
+            line.push(b',');
+            line.extend_from_slice(&self.fields);
         }
-        line.push('}');
-        line
+        line.extend_from_slice(b"}\n");
     }
 }
 
-fn push_json(out: &mut String, value: &impl Serialize) {
-    match serde_json::to_string(value) {
-        Ok(s) => out.push_str(&s),
-        Err(_) => out.push_str("null"),
+/// Renders `value` as JSON at the end of `out` (`null` if it cannot be rendered).
+fn push_json(out: &mut Vec<u8>, value: &impl Serialize) {
+    let mark = out.len();
+    if serde_json::to_writer(&mut *out, value).is_err() {
+        out.truncate(mark);
+        out.extend_from_slice(b"null");
     }
 }
 

@@ -53,7 +53,7 @@ pub enum LineScan {
 /// bytes were split across reads.
 pub fn scan_line(buf: &[u8], max: usize) -> LineScan {
     let window = buf.get(..max.saturating_add(2)).unwrap_or(buf);
-    match window.iter().position(|&b| b == b'\n') {
+    match memchr::memchr(b'\n', window) {
         Some(lf) => {
             let (len, ending) = match lf.checked_sub(1).and_then(|i| window.get(i)) {
                 Some(b'\r') => (lf - 1, LineEnding::CrLf),
@@ -88,7 +88,7 @@ pub fn scan_line(buf: &[u8], max: usize) -> LineScan {
 /// next LF, or `None` if there is no LF yet (drop the whole buffer and keep
 /// skipping on the next read).
 pub fn skip_to_next_line(buf: &[u8]) -> Option<usize> {
-    buf.iter().position(|&b| b == b'\n').map(|lf| lf + 1)
+    memchr::memchr(b'\n', buf).map(|lf| lf + 1)
 }
 
 #[cfg(test)]
