@@ -1,12 +1,11 @@
-//! Capture throughput: N 4 KiB messages from 100 threads, each waiting for its `250`.
+//! Capture throughput: N 4 KiB messages from T threads (default 100), each waiting for its `250`.
 //!
-//! `cargo run --release -p spamhattan-store --example capture_bench [messages] [dir]`
+//! `cargo run --release -p spamhattan-store --example capture_bench [messages] [dir|-] [threads]`
+//! (`-`: a temporary directory; fewer threads make smaller group commits).
 
 use model::{Envelope, MailFrom, MessageId, Sighting, SightingSource, Timings};
 use std::time::Instant;
 use store::{Store, StoreConfig};
-
-const THREADS: usize = 100;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -16,14 +15,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .transpose()?
         .unwrap_or(200_000);
     let tmp = tempfile::tempdir()?;
-    let dir = args
-        .next()
-        .map_or_else(|| tmp.path().to_path_buf(), Into::into);
+    let dir = match args.next() {
+        Some(dir) if dir != "-" => dir.into(),
+        _ => tmp.path().to_path_buf(),
+    };
+    let threads: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(100);
     let store = Store::open(StoreConfig::new(&dir))?;
-    let per_thread = total / THREADS;
+    let per_thread = total / threads.max(1);
     let cpu_before = cpu_seconds();
     let started = Instant::now();
-    let threads: Vec<_> = (0..THREADS)
+    let handles: Vec<_> = (0..threads)
         .map(|t| {
             let store = store.clone();
             std::thread::spawn(move || -> Result<(), store::StoreError> {
@@ -36,16 +37,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             })
         })
         .collect();
-    for t in threads {
+    for t in handles {
         t.join().map_err(|_| "capture thread panicked")??;
     }
     let elapsed = started.elapsed();
     let (user, sys) = cpu_seconds();
     let (user, sys) = (user - cpu_before.0, sys - cpu_before.1);
     let stats = store.stats()?;
-    let n = per_thread * THREADS;
+    let n = per_thread * threads;
     println!(
-        "{n} messages of 4 KiB from {THREADS} threads in {:.2} s: {:.0} msgs/s, {} commits \
+        "{n} messages of 4 KiB from {threads} threads in {:.2} s: {:.0} msgs/s, {} commits \
          ({:.1} messages per commit), {} segment bytes, {} sqlite bytes",
         elapsed.as_secs_f64(),
         n as f64 / elapsed.as_secs_f64(),

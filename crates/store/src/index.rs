@@ -4,7 +4,7 @@
 use crate::error::{Result, StoreError};
 use crate::unix_nanos;
 use model::{MessageId, SessionRecord, Sighting, SightingSource};
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::{CachedStatement, Connection};
 
 /// The indexed columns of a sighting plus its JSON, derived from a [`Sighting`] in one place so
 /// a live capture and a replayed journal record produce the same row.
@@ -73,103 +73,203 @@ impl SessionRow {
     }
 }
 
-/// A blob's row: its key and whether its raw bytes are still stored.
-pub(crate) fn lookup_blob(conn: &Connection, id: &MessageId) -> Result<Option<(i64, bool)>> {
-    Ok(conn
-        .prepare_cached("SELECT id, segment IS NOT NULL FROM blobs WHERE sha256 = ?1")?
-        .query_row([&id.as_bytes()[..]], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?)
+/// The per-message statements of one write transaction, prepared (from the connection's cache)
+/// once per batch, plus the job ids handed out in it.
+///
+/// Every statement here is a plain single-row insert or an update by key: no trigger, no
+/// AUTOINCREMENT, no UPSERT, no `RETURNING`, so SQLite never needs a statement journal on
+/// this path. Callers must hold the write lock (an immediate transaction) from their
+/// [`Indexer::lookup_blob`] to their commit, so the answers it gives stay true.
+pub(crate) struct Indexer<'c> {
+    conn: &'c Connection,
+    lookup: CachedStatement<'c>,
+    insert_blob: CachedStatement<'c>,
+    add_sightings: CachedStatement<'c>,
+    insert_sighting: CachedStatement<'c>,
+    insert_job: CachedStatement<'c>,
+    /// The last job id handed out (the stored high-water mark until the first new job).
+    last_job: i64,
+    /// Jobs created in this transaction.
+    pub jobs_added: u64,
 }
 
-/// Indexes a blob record at `segment`/`offset`; returns the blob's key. A blob already live
-/// elsewhere keeps its location (the record is a redundant copy); a purged one comes back here.
-pub(crate) fn index_blob(
-    conn: &Connection,
-    id: &MessageId,
-    segment: &str,
-    offset: u64,
-    len: u64,
-    now: i64,
-) -> Result<i64> {
-    let offset = i64::try_from(offset).map_err(|_| StoreError::corrupt("offset overflow"))?;
-    let len = i64::try_from(len).map_err(|_| StoreError::corrupt("length overflow"))?;
-    let key = &id.as_bytes()[..];
-    let inserted: Option<i64> = conn
-        .prepare_cached(
-            "INSERT INTO blobs (sha256, segment, offset, length, first_seen, last_seen, refcount)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5, 0)
-             ON CONFLICT(sha256) DO UPDATE SET
-                 segment = excluded.segment, offset = excluded.offset, purged_at = NULL
-             WHERE blobs.segment IS NULL
-             RETURNING id",
-        )?
-        .query_row((key, segment, offset, len, now), |r| r.get(0))
-        .optional()?;
-    match inserted {
-        Some(blob) => Ok(blob),
-        None => lookup_blob(conn, id)?
-            .map(|(blob, _)| blob)
-            .ok_or_else(|| StoreError::corrupt(format!("blob {id} vanished while indexing"))),
+impl<'c> Indexer<'c> {
+    pub fn new(conn: &'c Connection) -> Result<Self> {
+        Ok(Self {
+            conn,
+            lookup: conn
+                .prepare_cached("SELECT id, segment IS NOT NULL FROM blobs WHERE sha256 = ?1")?,
+            insert_blob: conn.prepare_cached(
+                "INSERT INTO blobs (sha256, segment, offset, length, first_seen, last_seen, refcount)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
+            )?,
+            add_sightings: conn.prepare_cached(
+                "UPDATE blobs SET refcount = refcount + ?2, last_seen = max(last_seen, ?3)
+                 WHERE id = ?1",
+            )?,
+            insert_sighting: conn.prepare_cached(
+                "INSERT OR IGNORE INTO sightings
+                     (id, message_id, received_at, source, peer, sender, size, json, blob)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?,
+            insert_job: conn.prepare_cached(
+                "INSERT INTO jobs (id, sighting_id, message_id, created_at) VALUES (?1, ?2, ?3, ?4)",
+            )?,
+            last_job: crate::jobs::last_id(conn)?,
+            jobs_added: 0,
+        })
     }
-}
 
-/// Indexes a sighting of blob `blob` and, if it is new, its analysis job. Returns whether it
-/// was new (a replayed or retried sighting id changes nothing).
-pub(crate) fn index_sighting(
-    conn: &Connection,
-    s: &SightingRow,
-    blob: i64,
-    now: i64,
-) -> Result<bool> {
-    let sid = &s.id.as_bytes()[..];
-    let mid = &s.message_id.as_bytes()[..];
-    let inserted = conn
-        .prepare_cached(
-            "INSERT OR IGNORE INTO sightings
-                 (id, message_id, received_at, source, peer, sender, size, json, blob)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        )?
-        .execute((
+    /// A blob's row: its key and whether its raw bytes are still stored.
+    pub fn lookup_blob(&mut self, id: &MessageId) -> Result<Option<(i64, bool)>> {
+        let mut rows = self.lookup.query([&id.as_bytes()[..]])?;
+        match rows.next()? {
+            Some(r) => Ok(Some((r.get(0)?, r.get(1)?))),
+            None => Ok(None),
+        }
+    }
+
+    /// Inserts a blob the caller just looked up and did not find, stored at
+    /// `segment`/`offset`, with `refcount` sightings (added in this transaction). Returns its key.
+    pub fn insert_blob(&mut self, new: &NewBlob<'_>, refcount: i64, now: i64) -> Result<i64> {
+        let (offset, len) = new.offset_len()?;
+        self.insert_blob.execute((
+            &new.id.as_bytes()[..],
+            new.segment,
+            offset,
+            len,
+            now,
+            refcount,
+        ))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// A purged blob (`blob`) stored again at `segment`/`offset`.
+    pub fn revive_blob(&mut self, blob: i64, new: &NewBlob<'_>) -> Result<()> {
+        let (offset, _) = new.offset_len()?;
+        self.conn
+            .prepare_cached(
+                "UPDATE blobs SET segment = ?2, offset = ?3, purged_at = NULL
+                 WHERE id = ?1 AND segment IS NULL",
+            )?
+            .execute((blob, new.segment, offset))?;
+        Ok(())
+    }
+
+    /// Indexes a blob record idempotently (recovery): a blob already live elsewhere keeps its
+    /// location (the record is a redundant copy); a purged one comes back here.
+    pub fn index_blob(&mut self, new: &NewBlob<'_>, now: i64) -> Result<i64> {
+        match self.lookup_blob(new.id)? {
+            Some((blob, true)) => Ok(blob),
+            Some((blob, false)) => {
+                self.revive_blob(blob, new)?;
+                Ok(blob)
+            }
+            None => self.insert_blob(new, 0, now),
+        }
+    }
+
+    /// Counts `n` more sightings of `blob`, seen at `now`.
+    pub fn add_sightings(&mut self, blob: i64, n: i64, now: i64) -> Result<()> {
+        self.add_sightings.execute((blob, n, now))?;
+        Ok(())
+    }
+
+    /// Inserts a sighting of blob `blob` and, if it is new, its analysis job; the blob's
+    /// refcount is the caller's ([`Indexer::add_sightings`]). Returns whether it was new (a
+    /// replayed or retried sighting id changes nothing).
+    pub fn insert_sighting(&mut self, s: &SightingRow, blob: i64, now: i64) -> Result<bool> {
+        let sid = &s.id.as_bytes()[..];
+        let mid = &s.message_id.as_bytes()[..];
+        let inserted = self.insert_sighting.execute((
             sid,
             mid,
             s.received_at,
             s.source,
-            &s.peer,
-            &s.sender,
+            s.peer.as_str(),
+            s.sender.as_str(),
             s.size,
-            &s.json,
+            s.json.as_str(),
             blob,
         ))?;
-    if inserted == 0 {
-        return Ok(false);
+        if inserted == 0 {
+            return Ok(false);
+        }
+        let job = self.last_job + 1;
+        self.insert_job.execute((job, sid, mid, now))?;
+        self.last_job = job;
+        self.jobs_added += 1;
+        Ok(true)
     }
-    conn.prepare_cached(
-        "UPDATE blobs SET refcount = refcount + 1, last_seen = max(last_seen, ?2) WHERE id = ?1",
-    )?
-    .execute((blob, now))?;
-    conn.prepare_cached(
-        "INSERT INTO jobs (sighting_id, message_id, created_at) VALUES (?1, ?2, ?3)",
-    )?
-    .execute((sid, mid, now))?;
-    Ok(true)
+
+    /// Indexes a sighting idempotently, refcount included (recovery).
+    pub fn index_sighting(&mut self, s: &SightingRow, blob: i64, now: i64) -> Result<bool> {
+        let inserted = self.insert_sighting(s, blob, now)?;
+        if inserted {
+            self.add_sightings(blob, 1, now)?;
+        }
+        Ok(inserted)
+    }
+
+    /// Stores the job-id high-water mark; call before committing. Returns the jobs created.
+    pub fn finish(self) -> Result<u64> {
+        if self.jobs_added > 0 {
+            crate::jobs::set_last_id(self.conn, self.last_job)?;
+        }
+        Ok(self.jobs_added)
+    }
 }
 
+/// Where a blob record was appended.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NewBlob<'a> {
+    pub id: &'a MessageId,
+    pub segment: &'a str,
+    pub offset: u64,
+    pub len: u64,
+}
+
+impl NewBlob<'_> {
+    fn offset_len(&self) -> Result<(i64, i64)> {
+        let offset =
+            i64::try_from(self.offset).map_err(|_| StoreError::corrupt("offset overflow"))?;
+        let len = i64::try_from(self.len).map_err(|_| StoreError::corrupt("length overflow"))?;
+        Ok((offset, len))
+    }
+}
+
+/// Stores a session record; a later record of the same session replaces the earlier one. An
+/// update by key, else an insert (not `INSERT OR REPLACE`, which needs a statement journal).
 pub(crate) fn index_session(conn: &Connection, s: &SessionRow) -> Result<()> {
-    conn.prepare_cached(
-        "INSERT OR REPLACE INTO sessions (id, started_at, peer, json) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute((&s.id.as_bytes()[..], s.started_at, &s.peer, &s.json))?;
+    let params = (
+        &s.id.as_bytes()[..],
+        s.started_at,
+        s.peer.as_str(),
+        s.json.as_str(),
+    );
+    let updated = conn
+        .prepare_cached("UPDATE sessions SET started_at = ?2, peer = ?3, json = ?4 WHERE id = ?1")?
+        .execute(params)?;
+    if updated == 0 {
+        conn.prepare_cached(
+            "INSERT INTO sessions (id, started_at, peer, json) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params)?;
+    }
     Ok(())
 }
 
-/// Records that `segment` is indexed up to `upto` (never moves backwards).
+/// Records that `segment` is indexed up to `upto` (never moves backwards). An update by key,
+/// an insert only for a segment's first batch (no UPSERT: it would need a statement journal).
 pub(crate) fn set_indexed_upto(conn: &Connection, segment: &str, upto: u64) -> Result<()> {
     let upto = i64::try_from(upto).map_err(|_| StoreError::corrupt("offset overflow"))?;
-    conn.prepare_cached(
-        "INSERT INTO segments (name, indexed_upto) VALUES (?1, ?2)
-         ON CONFLICT(name) DO UPDATE SET indexed_upto = max(indexed_upto, excluded.indexed_upto)",
-    )?
-    .execute((segment, upto))?;
+    let updated = conn
+        .prepare_cached("UPDATE segments SET indexed_upto = max(indexed_upto, ?2) WHERE name = ?1")?
+        .execute((segment, upto))?;
+    if updated == 0 {
+        conn.prepare_cached("INSERT INTO segments (name, indexed_upto) VALUES (?1, ?2)")?
+            .execute((segment, upto))?;
+    }
     Ok(())
 }
 

@@ -54,17 +54,34 @@ pub(crate) fn try_claim(
     }))
 }
 
-/// Removes a finished job. Completing an unknown (already completed) job is not an error.
-pub(crate) fn complete(conn: &Connection, job_id: i64) -> Result<()> {
-    conn.prepare_cached("DELETE FROM jobs WHERE id = ?1")?
+/// Removes a finished job; returns whether it was still there. Completing an unknown (already
+/// completed) job is not an error.
+pub(crate) fn complete(conn: &Connection, job_id: i64) -> Result<bool> {
+    let deleted = conn
+        .prepare_cached("DELETE FROM jobs WHERE id = ?1")?
         .execute([job_id])?;
-    Ok(())
+    Ok(deleted > 0)
 }
 
-/// Pending (unfinished) jobs, claimed or not.
+/// Pending (unfinished) jobs, claimed or not, counted (not on the hot path: the writer keeps
+/// the in-memory count `Shared::pending_jobs` that [`crate::Store::pressure`] reads).
 pub(crate) fn depth(conn: &Connection) -> Result<u64> {
     let n: i64 = conn
-        .prepare_cached("SELECT value FROM counters WHERE name = 'pending_jobs'")?
+        .prepare_cached("SELECT count(*) FROM jobs")?
         .query_row([], |r| r.get(0))?;
     Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// The highest job id ever handed out (schema v3): new jobs get the ids after it.
+pub(crate) fn last_id(conn: &Connection) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT value FROM counters WHERE name = 'last_job_id'")?
+        .query_row([], |r| r.get(0))?)
+}
+
+/// Advances the job-id high-water mark to `id` (never backwards).
+pub(crate) fn set_last_id(conn: &Connection, id: i64) -> Result<()> {
+    conn.prepare_cached("UPDATE counters SET value = max(value, ?1) WHERE name = 'last_job_id'")?
+        .execute([id])?;
+    Ok(())
 }

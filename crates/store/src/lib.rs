@@ -13,7 +13,10 @@
 //! 2. calls `fdatasync` **once**. This is the single durability point: from here on the batch
 //!    survives `kill -9` and power loss;
 //! 3. indexes the batch into SQLite in one transaction, including the segment's
-//!    `indexed_upto` offset, with `synchronous=NORMAL` (WAL: the commit does not fsync);
+//!    `indexed_upto` offset, with `synchronous=NORMAL` (WAL: the commit does not fsync). The
+//!    per-message statements (one dedup lookup per distinct message, then plain inserts: blob,
+//!    sighting, job) are prepared once per batch and need no SQLite statement journal: no
+//!    triggers, no AUTOINCREMENT, no UPSERT or `RETURNING` on this path (schema v3);
 //! 4. only then resolves each [`CaptureTicket`], so the trap's `250` follows both the fsync and
 //!    the commit, and a reader in any process sees the message once its `250` is sent.
 //!
@@ -31,7 +34,11 @@
 //! purging blobs and deleting segments, migrations) commits with `synchronous=FULL`.
 //!
 //! Identical messages share one blob (their id is the SHA-256 of the bytes) and get one
-//! sighting each. Several processes may open one data directory (`serve` plus CLI `import`):
+//! sighting each. Job ids come from a stored high-water mark and are never reused, so a late
+//! `complete_job` cannot delete a newer job. The pending-job count behind [`Store::pressure`]
+//! lives in memory (counted at open, kept by the writer and `complete_job`, recounted at every
+//! disk probe to pick up other processes' work); [`Store::job_depth`] and [`Store::stats`]
+//! count rows. Several processes may open one data directory (`serve` plus CLI `import`):
 //! each writer appends to its own locked segments, holds the SQLite write lock from its dedup
 //! lookups to its commit, readers use their own connections.
 //!
@@ -275,7 +282,9 @@ impl Store {
         rx.recv().unwrap_or(Err(StoreError::Closed))
     }
 
-    /// Cheap backpressure check for the SMTP hot path: atomics refreshed by the writer.
+    /// Cheap backpressure check for the SMTP hot path: atomics refreshed by the writer. The
+    /// backlog is this process's count: jobs another process on the same directory created or
+    /// completed show up at the writer's next recount ([`DISK_PROBE_INTERVAL`], after a batch).
     pub fn pressure(&self) -> Pressure {
         let shared = &self.inner.shared;
         let failed_at = shared.failed_at_ms.load(Ordering::Relaxed);
@@ -350,17 +359,19 @@ impl Store {
 
     pub fn complete_job(&self, job_id: i64) -> Result<()> {
         self.with_jobs(|conn| {
-            jobs::complete(conn, job_id)?;
-            let depth = jobs::depth(conn)?;
-            self.inner
-                .shared
-                .pending_jobs
-                .store(depth, Ordering::Relaxed);
+            if jobs::complete(conn, job_id)? {
+                // Saturating: a resync by the writer may already have counted this deletion.
+                let _ = self.inner.shared.pending_jobs.fetch_update(
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                    |n| Some(n.saturating_sub(1)),
+                );
+            }
             Ok(())
         })
     }
 
-    /// Pending analysis jobs (claimed or not).
+    /// Pending analysis jobs (claimed or not), counted in the database: exact across processes.
     pub fn job_depth(&self) -> Result<u64> {
         self.read(jobs::depth)
     }

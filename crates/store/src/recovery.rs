@@ -2,7 +2,7 @@
 //! the index, for every segment no live writer holds, and cuts torn tails off.
 
 use crate::error::{Result, StoreError};
-use crate::index::{self, SessionRow, SightingRow};
+use crate::index::{self, Indexer, NewBlob, SessionRow, SightingRow};
 use crate::segment::{self, RecordKind, ScannedRecord};
 use model::MessageId;
 use rusqlite::{Connection, TransactionBehavior};
@@ -72,10 +72,17 @@ pub(crate) fn run(conn: &mut Connection, spool: &Path) -> Result<Recovered> {
     }
     let now = crate::unix_nanos(model::now());
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut ix = Indexer::new(&tx)?;
     for r in &replays {
         for rec in r.records.iter().filter(|r| r.kind == RecordKind::Blob) {
             let id = MessageId::from_bytes(rec.digest);
-            index::index_blob(&tx, &id, &r.name, rec.offset, rec.len, now)?;
+            let new = NewBlob {
+                id: &id,
+                segment: &r.name,
+                offset: rec.offset,
+                len: rec.len,
+            };
+            ix.index_blob(&new, now)?;
             done.blobs += 1;
         }
     }
@@ -92,7 +99,7 @@ pub(crate) fn run(conn: &mut Connection, spool: &Path) -> Result<Recovered> {
                             continue;
                         }
                     };
-                    let blob = match index::lookup_blob(&tx, &row.message_id)? {
+                    let blob = match ix.lookup_blob(&row.message_id)? {
                         Some((blob, _)) => blob,
                         None => {
                             tracing::error!(sighting = %row.id, message = %row.message_id,
@@ -100,7 +107,7 @@ pub(crate) fn run(conn: &mut Connection, spool: &Path) -> Result<Recovered> {
                             0
                         }
                     };
-                    if index::index_sighting(&tx, &row, blob, now)? {
+                    if ix.index_sighting(&row, blob, now)? {
                         done.sightings += 1;
                     }
                 }
@@ -118,6 +125,7 @@ pub(crate) fn run(conn: &mut Connection, spool: &Path) -> Result<Recovered> {
         }
         index::set_indexed_upto(&tx, &r.name, r.valid_end)?;
     }
+    ix.finish()?;
     tx.commit()?;
     for r in &replays {
         done.segments += 1;

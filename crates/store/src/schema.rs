@@ -111,10 +111,38 @@ const MIGRATIONS: &[(i64, &str)] = &[
     CREATE INDEX sightings_by_blob ON sightings(blob);
     ",
     ),
+    (
+        3,
+        "
+    -- No triggers and no AUTOINCREMENT on the per-message path: both make SQLite keep a
+    -- statement journal for every job insert. The pending-job count now lives in memory (see
+    -- `Store::pressure`); job ids come from the `last_job_id` high-water mark, which the
+    -- indexer advances once per batch, so an id is still never reused (a late `complete_job` of
+    -- a job that was re-leased and finished must not delete a newer job).
+    CREATE TABLE jobs_v3 (
+        id          INTEGER PRIMARY KEY,  -- counters.last_job_id + n, never reused
+        sighting_id BLOB NOT NULL,
+        message_id  BLOB NOT NULL,
+        created_at  INTEGER NOT NULL,
+        lease_until INTEGER NOT NULL DEFAULT 0,  -- 0: never claimed
+        worker      TEXT,
+        attempts    INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO jobs_v3 (id, sighting_id, message_id, created_at, lease_until, worker, attempts)
+        SELECT id, sighting_id, message_id, created_at, lease_until, worker, attempts FROM jobs;
+    INSERT INTO counters (name, value) VALUES ('last_job_id', max(
+        coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'jobs'), 0),
+        coalesce((SELECT max(id) FROM jobs), 0)));
+    DROP TABLE jobs;  -- with its triggers jobs_count_insert/delete and its index
+    ALTER TABLE jobs_v3 RENAME TO jobs;
+    CREATE INDEX jobs_by_lease ON jobs(lease_until, id);
+    DELETE FROM counters WHERE name = 'pending_jobs';
+    ",
+    ),
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Opens a connection with the store's pragmas.
 ///
@@ -235,6 +263,163 @@ mod tests {
             .query_row("SELECT max(version) FROM migrations", [], |r| r.get(0))
             .expect("version");
         assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    fn sighting_json(raw: &[u8]) -> (uuid::Uuid, String) {
+        let id = uuid::Uuid::now_v7();
+        let json = serde_json::json!({
+            "id": id, "message_id": model::MessageId::of(raw),
+            "received_at": "2026-01-01T00:00:00Z", "source": {"kind": "smtp"},
+            "size": raw.len(), "session_id": uuid::Uuid::nil(),
+            "envelope": {"mail_from": {"raw": "", "address": ""}, "recipients": []}
+        });
+        (id, json.to_string())
+    }
+
+    /// A data directory written by schema v2 (triggers, AUTOINCREMENT job ids, a counters row,
+    /// plus a journal tail the index never saw) opens under v3: rows and job ids are kept, the
+    /// triggers are gone, the journal is replayed, and a job id is never handed out twice, not
+    /// even the id of a v2 job completed before the upgrade.
+    #[test]
+    fn a_version_2_data_dir_is_migrated_and_its_journal_replayed() {
+        use crate::segment::{self, RecordKind};
+        use crate::{RawLookup, Store};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cfg = StoreConfig::new(dir.path());
+        cfg.min_free_bytes = 0;
+        let spool = cfg.spool_dir();
+        std::fs::create_dir_all(&spool).expect("spool");
+        let conn = connect(&cfg, false).expect("connect");
+        conn.execute_batch(
+            "CREATE TABLE migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);
+             INSERT INTO migrations VALUES (1, 0), (2, 0);",
+        )
+        .expect("migrations");
+        conn.execute_batch(MIGRATIONS[0].1).expect("v1 schema");
+        conn.execute_batch(MIGRATIONS[1].1).expect("v2 schema");
+
+        // The v2 journal: message `a` indexed, message `b` appended but never indexed.
+        let seg_name = "seg-00000000000000000001-1.dat";
+        let (a, b) = (b"indexed by v2".to_vec(), b"journal tail only".to_vec());
+        let (a_sid, a_json) = sighting_json(&a);
+        let (_, b_json) = sighting_json(&b);
+        let mut buf = Vec::new();
+        let a_at = segment::encode_record(&mut buf, &model::MessageId::of(&a), &a);
+        let a_json = a_json.as_bytes();
+        segment::encode(
+            &mut buf,
+            RecordKind::Sighting,
+            &segment::digest(a_json),
+            a_json,
+        );
+        let indexed_upto = buf.len() as i64;
+        segment::encode_record(&mut buf, &model::MessageId::of(&b), &b);
+        let b_json = b_json.as_bytes();
+        segment::encode(
+            &mut buf,
+            RecordKind::Sighting,
+            &segment::digest(b_json),
+            b_json,
+        );
+        std::fs::write(spool.join(seg_name), &buf).expect("segment");
+
+        // The v2 index of `a`: three jobs (AUTOINCREMENT ids 1..3), the last one completed.
+        let a_mid = model::MessageId::of(&a);
+        let a_id = &a_mid.as_bytes()[..];
+        conn.execute(
+            "INSERT INTO blobs (sha256, segment, offset, length, first_seen, last_seen, refcount)
+             VALUES (?1, ?2, ?3, ?4, 1, 1, 1)",
+            (a_id, seg_name, a_at as i64, a.len() as i64),
+        )
+        .expect("blob");
+        conn.execute(
+            "INSERT INTO sightings (id, message_id, received_at, source, peer, sender, size, json,
+                                    blob)
+             VALUES (?1, ?2, 1, 'smtp', '', '', ?3, ?4, 1)",
+            (
+                &a_sid.as_bytes()[..],
+                a_id,
+                a.len() as i64,
+                std::str::from_utf8(a_json).expect("utf8"),
+            ),
+        )
+        .expect("sighting");
+        for _ in 0..3 {
+            conn.execute(
+                "INSERT INTO jobs (sighting_id, message_id, created_at) VALUES (?1, ?2, 1)",
+                (&a_sid.as_bytes()[..], a_id),
+            )
+            .expect("job");
+        }
+        conn.execute("DELETE FROM jobs WHERE id = 3", [])
+            .expect("complete");
+        conn.execute(
+            "INSERT INTO segments (name, indexed_upto) VALUES (?1, ?2)",
+            (seg_name, indexed_upto),
+        )
+        .expect("segment row");
+        let pending: i64 = conn
+            .query_row(
+                "SELECT value FROM counters WHERE name = 'pending_jobs'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("v2 counter");
+        assert_eq!(pending, 2);
+        drop(conn);
+
+        let store = Store::open(cfg.clone()).expect("open migrates");
+        let conn = connect(&cfg, true).expect("connect");
+        let version: i64 = conn
+            .query_row("SELECT max(version) FROM migrations", [], |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, 3);
+        let leftovers: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master
+                 WHERE type = 'trigger' OR sql LIKE '%AUTOINCREMENT%'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("schema");
+        assert_eq!(leftovers, 0, "no trigger and no AUTOINCREMENT after v3");
+        let counters: Vec<(String, i64)> = conn
+            .prepare("SELECT name, value FROM counters ORDER BY name")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<std::result::Result<_, _>>()
+            .expect("rows");
+        // 3 from sqlite_sequence (not max(id) = 2), then 1 for the replayed sighting of `b`.
+        assert_eq!(counters, vec![("last_job_id".to_owned(), 4)]);
+
+        let stats = store.stats().expect("stats");
+        assert_eq!(
+            (stats.messages, stats.sightings, stats.pending_jobs),
+            (2, 2, 3)
+        );
+        assert_eq!(store.job_depth().expect("depth"), 3);
+        assert_eq!(
+            store.raw(&model::MessageId::of(&b)).expect("raw"),
+            RawLookup::Found(b.clone())
+        );
+        let c = b"captured under v3".to_vec();
+        let c_sighting: model::Sighting =
+            serde_json::from_str(&sighting_json(&c).1).expect("sighting");
+        store
+            .capture(c.clone(), c_sighting)
+            .wait()
+            .expect("capture");
+        let lease = std::time::Duration::from_secs(60);
+        let mut ids = Vec::new();
+        while let Some(job) = store.try_claim_job("w", lease).expect("claim") {
+            ids.push(job.id);
+            store.complete_job(job.id).expect("complete");
+        }
+        assert_eq!(ids, vec![1, 2, 4, 5], "v2 ids kept, id 3 never reused");
+        assert_eq!(store.job_depth().expect("depth"), 0);
+        assert_eq!(store.pressure(), crate::Pressure::Normal);
+        assert!(store.verify().expect("verify").is_ok());
     }
 
     #[test]

@@ -4,12 +4,12 @@
 
 use crate::config::{DISK_PROBE_INTERVAL, StoreConfig};
 use crate::error::{Result, StoreError};
-use crate::index::{self, SessionRow, SightingRow};
+use crate::index::{self, Indexer, NewBlob, SessionRow, SightingRow};
 use crate::retention::{self, RetentionReport};
 use crate::segment::{self, RecordKind, SegmentWriter};
 use crate::{Captured, Timestamp, unix_nanos};
 use model::MessageId;
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::Connection;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -51,6 +51,11 @@ pub(crate) enum Cmd {
 pub(crate) struct Shared {
     /// Batches committed by this store's writer.
     pub commits: AtomicU64,
+    /// Pending analysis jobs: counted at open, then kept by this process (+ the jobs of each
+    /// committed batch, - each `complete_job` that deleted a row), so neither the writer nor
+    /// `pressure()` counts rows per message. Jobs created or completed by *other* processes on
+    /// the same directory are picked up by a recount at every disk probe (at most
+    /// [`DISK_PROBE_INTERVAL`] late); `Store::job_depth` and `stats()` always count.
     pub pending_jobs: AtomicU64,
     pub disk_free: AtomicU64,
     /// Unix milliseconds of the last failed batch; 0 after a success.
@@ -154,6 +159,35 @@ impl WriterState {
     }
 }
 
+/// `BEGIN IMMEDIATE` ... `COMMIT` through cached prepared statements, so a batch parses no SQL;
+/// rolls back when dropped uncommitted (like `rusqlite::Transaction`).
+struct WriteTx<'c> {
+    conn: &'c Connection,
+    open: bool,
+}
+
+impl<'c> WriteTx<'c> {
+    fn begin(conn: &'c Connection) -> Result<Self> {
+        conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+        Ok(Self { conn, open: true })
+    }
+
+    fn commit(mut self) -> Result<()> {
+        self.conn.prepare_cached("COMMIT")?.execute([])?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl Drop for WriteTx<'_> {
+    fn drop(&mut self) {
+        if self.open && !self.conn.is_autocommit() {
+            // The connection is discarded after a failed batch anyway; this just ends cleanly.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
 /// Runs the writer loop until `Shutdown` or until every sender is gone.
 pub(crate) fn run(mut state: WriterState, rx: Receiver<Cmd>, shared: Arc<Shared>) {
     let mut last_probe: Option<Instant> = None;
@@ -171,6 +205,10 @@ pub(crate) fn run(mut state: WriterState, rx: Receiver<Cmd>, shared: Arc<Shared>
         if last_probe.is_none_or(|t| t.elapsed() >= DISK_PROBE_INTERVAL) {
             if let Some(free) = crate::disk::free_bytes(&state.cfg.data_dir) {
                 shared.disk_free.store(free, Ordering::Relaxed);
+            }
+            // Picks up jobs other processes created or completed (see `Shared::pending_jobs`).
+            if let Ok(depth) = state.conn().and_then(|c| crate::jobs::depth(c)) {
+                shared.pending_jobs.store(depth, Ordering::Relaxed);
             }
             last_probe = Some(Instant::now());
         }
@@ -272,9 +310,9 @@ fn commit(
     let mut appended = false;
     let result = commit_inner(state, caps, sessions, &mut appended);
     match result {
-        Ok((done, pending)) => {
+        Ok((done, jobs)) => {
             shared.commits.fetch_add(1, Ordering::Relaxed);
-            shared.pending_jobs.store(pending, Ordering::Relaxed);
+            shared.pending_jobs.fetch_add(jobs, Ordering::Relaxed);
             if state
                 .segment
                 .as_ref()
@@ -299,12 +337,24 @@ fn commit(
     }
 }
 
-/// Where a capture's blob is: already indexed, new in this batch at an offset in the batch
-/// buffer, or the same bytes as an earlier capture of this batch.
-enum BlobPlace {
-    Known(i64),
-    New(u64),
-    AsCapture(usize),
+/// A distinct message of the batch: where its blob is and how many of the batch's captures
+/// (and of their new sightings) it has.
+struct BatchBlob {
+    /// The first capture of this message in the batch.
+    first: usize,
+    /// Already stored live, or else appended in this batch at `rel` in the batch buffer (a
+    /// purged blob is stored again: `revive` is its existing key).
+    place: Place,
+    captures: i64,
+    /// Its key once indexed.
+    key: i64,
+    /// Sightings actually inserted (a retried sighting id is not).
+    inserted: i64,
+}
+
+enum Place {
+    Known,
+    New { rel: u64, revive: Option<i64> },
 }
 
 fn commit_inner(
@@ -314,28 +364,45 @@ fn commit_inner(
     appended: &mut bool,
 ) -> Result<(Vec<Captured>, u64)> {
     let now = unix_nanos(model::now());
-    let mut conn = state.take_conn()?;
+    let conn = state.take_conn()?;
     let mut buf = std::mem::take(&mut state.buf);
     buf.clear();
     let outcome = (|| {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = WriteTx::begin(&conn)?;
+        let mut ix = Indexer::new(&conn)?;
         // 1. Encode the batch: new blobs (known live blobs, or earlier in this batch, are
-        //    duplicates), then every sighting and session record.
+        //    duplicates), then every sighting and session record. One lookup per distinct
+        //    message, under the write lock, so the answers hold until the commit.
         let mut in_batch: HashMap<MessageId, usize> = HashMap::with_capacity(caps.len());
-        let mut places = Vec::with_capacity(caps.len());
+        let mut blobs: Vec<BatchBlob> = Vec::with_capacity(caps.len());
+        let mut of_cap = Vec::with_capacity(caps.len());
         let mut done = Vec::with_capacity(caps.len());
         for (i, c) in caps.iter().enumerate() {
             let id = c.row.message_id;
-            let place = match in_batch.get(&id) {
-                Some(&first) => BlobPlace::AsCapture(first),
-                None => match index::lookup_blob(&tx, &id)? {
-                    Some((blob, true)) => BlobPlace::Known(blob),
-                    _ => {
-                        in_batch.insert(id, i);
-                        BlobPlace::New(segment::encode_record(&mut buf, &id, &c.raw))
-                    }
-                },
+            let (b, duplicate) = match in_batch.get(&id) {
+                Some(&b) => (b, true),
+                None => {
+                    let (place, key) = match ix.lookup_blob(&id)? {
+                        Some((key, true)) => (Place::Known, key),
+                        known => {
+                            let rel = segment::encode_record(&mut buf, &id, &c.raw);
+                            let revive = known.map(|(key, _)| key);
+                            (Place::New { rel, revive }, revive.unwrap_or(0))
+                        }
+                    };
+                    let duplicate = matches!(place, Place::Known);
+                    in_batch.insert(id, blobs.len());
+                    blobs.push(BatchBlob {
+                        first: i,
+                        place,
+                        captures: 0,
+                        key,
+                        inserted: 0,
+                    });
+                    (blobs.len() - 1, duplicate)
+                }
             };
+            blobs[b].captures += 1;
             segment::encode(
                 &mut buf,
                 RecordKind::Sighting,
@@ -345,9 +412,9 @@ fn commit_inner(
             done.push(Captured {
                 message_id: id,
                 sighting_id: c.row.id,
-                duplicate: !matches!(place, BlobPlace::New(_)),
+                duplicate,
             });
-            places.push(place);
+            of_cap.push(b);
         }
         for s in sessions {
             segment::encode(
@@ -360,27 +427,48 @@ fn commit_inner(
         // 2. The journal: one append, one fdatasync. From here on the batch survives a crash.
         *appended = true;
         let (segment, base) = state.append_durably(&buf)?;
-        // 3. The index, one transaction, no fsync (recovery replays it from the journal).
-        let mut blob_keys = Vec::with_capacity(caps.len());
-        for (c, place) in caps.iter().zip(&places) {
-            let blob = match *place {
-                BlobPlace::Known(blob) => blob,
-                BlobPlace::AsCapture(first) => blob_keys[first],
-                BlobPlace::New(rel) => {
-                    let len = c.raw.len() as u64;
-                    index::index_blob(&tx, &c.row.message_id, &segment, base + rel, len, now)?
-                }
+        // 3. The index, one transaction, no fsync (recovery replays it from the journal). A new
+        //    blob is inserted with the batch's sightings already counted; blobs whose count
+        //    differs (known blobs, retried sighting ids) get one update each.
+        for (i, (c, &b)) in caps.iter().zip(&of_cap).enumerate() {
+            let blob = &mut blobs[b];
+            if let Place::New { rel, revive } = blob.place
+                && blob.first == i
+            {
+                let new = NewBlob {
+                    id: &c.row.message_id,
+                    segment: &segment,
+                    offset: base + rel,
+                    len: c.raw.len() as u64,
+                };
+                blob.key = match revive {
+                    Some(key) => {
+                        ix.revive_blob(key, &new)?;
+                        key
+                    }
+                    None => ix.insert_blob(&new, blob.captures, now)?,
+                };
+            }
+            if ix.insert_sighting(&c.row, blob.key, now)? {
+                blob.inserted += 1;
+            }
+        }
+        for blob in &blobs {
+            let counted = match blob.place {
+                Place::New { revive: None, .. } => blob.captures,
+                _ => 0,
             };
-            blob_keys.push(blob);
-            index::index_sighting(&tx, &c.row, blob, now)?;
+            if blob.inserted != counted {
+                ix.add_sightings(blob.key, blob.inserted - counted, now)?;
+            }
         }
         for s in sessions {
-            index::index_session(&tx, &s.row)?;
+            index::index_session(&conn, &s.row)?;
         }
-        index::set_indexed_upto(&tx, &segment, base + buf.len() as u64)?;
-        let pending = crate::jobs::depth(&tx)?;
+        index::set_indexed_upto(&conn, &segment, base + buf.len() as u64)?;
+        let jobs = ix.finish()?;
         tx.commit()?;
-        Ok((done, pending))
+        Ok((done, jobs))
     })();
     state.buf = buf;
     state.conn = Some(conn);
@@ -403,6 +491,89 @@ mod tests {
             "recipients": []}
         });
         serde_json::from_value(json).expect("sighting")
+    }
+
+    fn pending(raw: &[u8], sighting_id: uuid::Uuid) -> (super::PendingCapture, Receiver) {
+        let mut s = sighting(raw);
+        s.id = sighting_id;
+        s.size = raw.len() as u64;
+        let json = serde_json::to_string(&s).expect("json");
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let p = super::PendingCapture {
+            digest: crate::segment::digest(json.as_bytes()),
+            row: crate::index::SightingRow::new(&s, json),
+            raw: raw.to_vec(),
+            reply,
+        };
+        (p, rx)
+    }
+
+    type Receiver = tokio::sync::oneshot::Receiver<crate::error::Result<crate::Captured>>;
+
+    /// One batch with every kind of blob place: new, new twice, a retried sighting id, a known
+    /// blob (with a retry of its earlier sighting), a purged blob stored again. The refcounts,
+    /// job count and duplicate flags must come out as if every capture were indexed alone.
+    #[test]
+    fn a_mixed_batch_counts_sightings_and_jobs_exactly() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = StoreConfig::new(dir.path());
+        std::fs::create_dir_all(cfg.spool_dir()).expect("spool");
+        let mut conn = crate::schema::connect(&cfg, false).expect("connect");
+        crate::schema::migrate(&mut conn).expect("migrate");
+        let mut state = super::WriterState::new(cfg, conn);
+        let shared = super::Shared::default();
+        let (x, y, z) = (b"x".as_slice(), b"y".as_slice(), b"z".as_slice());
+        let ids: Vec<uuid::Uuid> = (0..7).map(|_| uuid::Uuid::now_v7()).collect();
+        let run = |state: &mut super::WriterState, caps: Vec<(&[u8], usize)>| {
+            let caps: Vec<_> = caps
+                .into_iter()
+                .map(|(r, i)| pending(r, ids[i]).0)
+                .collect();
+            super::commit(state, &caps, &[], &shared)
+                .expect("commit")
+                .iter()
+                .map(|c| c.duplicate)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(&mut state, vec![(z, 1)]), [false]);
+        let dups = run(
+            &mut state,
+            vec![(x, 2), (x, 3), (y, 4), (y, 4), (z, 5), (z, 1)],
+        );
+        assert_eq!(dups, [false, true, false, true, true, true]);
+        state
+            .conn()
+            .expect("conn")
+            .execute(
+                "UPDATE blobs SET segment = NULL, offset = NULL, purged_at = 1 WHERE sha256 = ?1",
+                [&MessageId::of(x).as_bytes()[..]],
+            )
+            .expect("purge");
+        assert_eq!(run(&mut state, vec![(x, 6), (x, 2)]), [false, true]);
+        let conn = state.conn().expect("conn");
+        let counts: Vec<(i64, i64, bool)> = conn
+            .prepare(
+                "SELECT refcount, (SELECT count(*) FROM sightings s WHERE s.blob = b.id),
+                        segment IS NOT NULL
+                 FROM blobs b ORDER BY id",
+            )
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        // z, x, y in order of first arrival; x revived by its last capture.
+        assert_eq!(counts, [(2, 2, true), (3, 3, true), (1, 1, true)]);
+        let jobs: i64 = conn
+            .query_row("SELECT count(*) FROM jobs", [], |r| r.get(0))
+            .expect("jobs");
+        assert_eq!(jobs, 6);
+        assert_eq!(
+            shared
+                .pending_jobs
+                .load(std::sync::atomic::Ordering::Relaxed),
+            6
+        );
     }
 
     /// The durability ordering: a ticket resolves only after its bytes are fdatasynced. When the

@@ -128,3 +128,64 @@ fn too_little_free_disk_is_reported_as_pressure() {
     let store = Store::open(cfg).expect("open");
     assert_eq!(store.pressure(), Pressure::Disk);
 }
+
+/// A late `complete_job` (a worker whose lease expired, after another worker finished the job)
+/// must never delete a newer job: ids are not reused, not even once the queue is empty.
+#[test]
+fn job_ids_are_never_reused_even_after_the_queue_empties() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = common::open(dir.path());
+    capture(&store, &message(4, 0));
+    capture(&store, &message(4, 1));
+    let mut done = Vec::new();
+    while let Some(job) = store.try_claim_job("w", LEASE).expect("claim") {
+        store.complete_job(job.id).expect("complete");
+        done.push(job.id);
+    }
+    assert_eq!(store.job_depth().expect("depth"), 0);
+    store.close().expect("close");
+    let store = common::open(dir.path());
+    capture(&store, &message(4, 2));
+    let next = store
+        .try_claim_job("w", LEASE)
+        .expect("claim")
+        .expect("job");
+    assert!(
+        done.iter().all(|&old| next.id > old),
+        "{next:?} reuses one of {done:?}"
+    );
+    // The stale completion of an old id leaves the new job alone.
+    store.complete_job(done[1]).expect("stale complete");
+    assert_eq!(store.job_depth().expect("depth"), 1);
+}
+
+/// `pressure()` reads an in-memory count; jobs completed by another process (here: another
+/// handle with its own writer and connections) reach it by the writer's periodic recount.
+#[test]
+fn jobs_completed_elsewhere_lift_the_backlog_after_a_recount() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = StoreConfig::new(dir.path());
+    cfg.max_backlog = 2;
+    cfg.min_free_bytes = 0;
+    let serve = Store::open(cfg.clone()).expect("open");
+    let worker = Store::open(cfg).expect("open");
+    for n in 0..3 {
+        capture(&serve, &message(5, n));
+    }
+    assert_eq!(serve.pressure(), Pressure::Backlog);
+    while let Some(job) = worker.try_claim_job("w", LEASE).expect("claim") {
+        worker.complete_job(job.id).expect("complete");
+    }
+    assert_eq!(
+        serve.job_depth().expect("depth"),
+        0,
+        "counted: exact at once"
+    );
+    assert_eq!(worker.pressure(), Pressure::Normal);
+    std::thread::sleep(store::DISK_PROBE_INTERVAL + Duration::from_millis(100));
+    // Any batch wakes the writer, which recounts after answering it: the second flush is
+    // answered after that recount.
+    serve.flush().expect("flush");
+    serve.flush().expect("flush");
+    assert_eq!(serve.pressure(), Pressure::Normal);
+}

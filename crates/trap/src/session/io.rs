@@ -41,8 +41,8 @@ pub async fn serve_connection<S>(
         session
             .event(EventKind::SessionConnect)
             .field("listener", &session.meta.listener)
-            .field("peer", session.meta.peer.to_string())
-            .field("local", session.meta.local.to_string()),
+            .field("peer", &session.record.peer)
+            .field("local", &session.record.local),
     );
     let end = if session.meta.implicit_tls {
         match super::starttls::handshake(&mut session, stream, true).await {
