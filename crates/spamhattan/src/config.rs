@@ -85,7 +85,9 @@ pub struct RetentionFile {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreFile {
-    /// Pending analysis jobs above which MAIL is answered `452`.
+    /// Pending analysis jobs above which MAIL is answered `452`. Unset: no limit. This build
+    /// has no analysis worker yet, so jobs only accumulate; a default limit would make a live
+    /// trap stop capturing once it had seen that many messages.
     pub max_backlog: Option<u64>,
     /// Free disk below which MAIL is answered `452`.
     pub min_free_bytes: Option<u64>,
@@ -217,7 +219,6 @@ fn fill_defaults(f: &mut FileConfig) {
     f.retention.get_or_insert_with(RetentionFile::default);
     let s = f.store.get_or_insert_with(StoreFile::default);
     let sd = store::StoreConfig::new(".");
-    s.max_backlog.get_or_insert(sd.max_backlog);
     s.min_free_bytes.get_or_insert(sd.min_free_bytes);
 }
 
@@ -320,12 +321,13 @@ fn build(file: FileConfig) -> Result<Config> {
         auth_lure: file.auth_lure.as_ref().is_some_and(|a| a.enabled),
     };
     let mut store = store::StoreConfig::new(&data_dir);
+    store.max_backlog = u64::MAX;
     if let Some(r) = &file.retention {
         store.retention.max_blob_bytes = r.max_blob_bytes;
         store.retention.max_blob_age = r.max_blob_age_days.map(|d| Duration::from_secs(d * 86_400));
     }
     if let Some(s) = &file.store {
-        store.max_backlog = s.max_backlog.unwrap_or(store.max_backlog);
+        store.max_backlog = s.max_backlog.unwrap_or(u64::MAX);
         store.min_free_bytes = s.min_free_bytes.unwrap_or(store.min_free_bytes);
     }
     let event_log = file.event_log.clone().unwrap_or_default();
@@ -418,6 +420,13 @@ mod tests {
                 .unwrap_or_default();
             assert!(err.contains(needle), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn no_backlog_limit_unless_configured() -> Result<()> {
+        assert_eq!(from_toml("")?.store.max_backlog, u64::MAX);
+        assert_eq!(from_toml("[store]\nmax_backlog = 5\n")?.store.max_backlog, 5);
+        Ok(())
     }
 
     #[test]

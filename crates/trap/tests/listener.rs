@@ -151,3 +151,21 @@ async fn talking_before_the_banner_is_recorded_when_the_greet_delay_is_on() {
             .contains(&model::AnomalyKind::PreGreetingTalk)
     );
 }
+
+/// Ten thousand idle connections must fit in 200 MiB: the per-connection future is the part
+/// the trap controls, so it has a budget (TLS state is boxed and only paid for when used).
+#[tokio::test]
+async fn a_session_future_stays_within_its_memory_budget() {
+    let h = Harness::new().await;
+    let (_client, server) = tokio::io::duplex(64);
+    let meta = trap::ConnMeta {
+        listener: "smtp".into(),
+        peer: "127.0.0.1:1".parse().unwrap(),
+        local: "127.0.0.1:2".parse().unwrap(),
+        implicit_tls: false,
+    };
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let fut = h.trap.serve_stream(server, meta, rx);
+    let size = std::mem::size_of_val(&fut);
+    assert!(size <= 4096, "session future is {size} bytes");
+}

@@ -44,25 +44,15 @@ pub async fn serve_connection<S>(
             .field("peer", &session.record.peer)
             .field("local", &session.record.local),
     );
+    // The TLS states are boxed: a TLS stream is kilobytes, and the ten thousand idle plaintext
+    // connections a trap holds should not each reserve room for one inside their future.
     let end = if session.meta.implicit_tls {
-        match super::starttls::handshake(&mut session, stream, true).await {
-            Some(mut tls) => match session.converse_fresh(&mut tls).await {
-                Exit::Close(reason) => reason,
-                Exit::StartTls => "starttls-twice",
-            },
-            None => "tls-failed",
-        }
+        Box::pin(converse_tls(&mut session, stream, true)).await
     } else {
         let mut stream = stream;
         match session.converse_fresh(&mut stream).await {
             Exit::Close(reason) => reason,
-            Exit::StartTls => match super::starttls::handshake(&mut session, stream, false).await {
-                Some(mut tls) => match session.converse(&mut tls).await {
-                    Exit::Close(reason) => reason,
-                    Exit::StartTls => "starttls-twice",
-                },
-                None => "tls-failed",
-            },
+            Exit::StartTls => Box::pin(converse_tls(&mut session, stream, false)).await,
         }
     };
     let elapsed = session.ms();
@@ -76,6 +66,25 @@ pub async fn serve_connection<S>(
             .field("messages", record.sightings.len()),
     );
     shared.store.record_session(record);
+}
+
+/// Handshakes on `stream` and converses inside TLS; returns why the session ended.
+async fn converse_tls<S>(session: &mut Session, stream: S, implicit: bool) -> &'static str
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let Some(mut tls) = super::starttls::handshake(session, stream, implicit).await else {
+        return "tls-failed";
+    };
+    let exit = if implicit {
+        session.converse_fresh(&mut tls).await
+    } else {
+        session.converse(&mut tls).await
+    };
+    match exit {
+        Exit::Close(reason) => reason,
+        Exit::StartTls => "starttls-twice",
+    }
 }
 
 impl Session {
