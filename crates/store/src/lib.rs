@@ -455,17 +455,7 @@ pub(crate) mod fault {
     }
 
     pub fn check_sync(path: &Path) -> crate::error::Result<()> {
-        let failing = FAILING_SYNC
-            .lock()
-            .map(|v| v.iter().any(|d| path.starts_with(d)))
-            .unwrap_or(false);
-        if failing {
-            return Err(crate::StoreError::io(
-                path,
-                std::io::Error::from_raw_os_error(libc::EIO),
-            ));
-        }
-        Ok(())
+        fail_if_listed(&FAILING_SYNC, path)
     }
 
     pub fn fail_under(dir: &Path) {
@@ -484,7 +474,12 @@ pub(crate) mod fault {
     }
 
     pub fn check(path: &Path) -> crate::error::Result<()> {
-        let failing = FAILING
+        fail_if_listed(&FAILING, path)
+    }
+
+    /// `EIO` for a path under one of the listed directories.
+    fn fail_if_listed(list: &Mutex<Vec<PathBuf>>, path: &Path) -> crate::error::Result<()> {
+        let failing = list
             .lock()
             .map(|v| v.iter().any(|d| path.starts_with(d)))
             .unwrap_or(false);
