@@ -4,7 +4,7 @@
 use crate::error::{Result, StoreError};
 use crate::unix_nanos;
 use model::{MessageId, SessionRecord, Sighting, SightingSource};
-use rusqlite::{CachedStatement, Connection};
+use rusqlite::{CachedStatement, Connection, OptionalExtension};
 
 /// The indexed columns of a sighting plus its JSON, derived from a [`Sighting`] in one place so
 /// a live capture and a replayed journal record produce the same row.
@@ -97,8 +97,10 @@ impl<'c> Indexer<'c> {
     pub fn new(conn: &'c Connection) -> Result<Self> {
         Ok(Self {
             conn,
-            lookup: conn
-                .prepare_cached("SELECT id, segment IS NOT NULL FROM blobs WHERE sha256 = ?1")?,
+            lookup: conn.prepare_cached(&format!(
+                "SELECT id, segment IS NOT NULL FROM blobs WHERE id = {}",
+                blob_by_sha("?1")
+            ))?,
             insert_blob: conn.prepare_cached(
                 "INSERT INTO blobs (sha256, segment, offset, length, first_seen, last_seen, refcount)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
@@ -120,13 +122,37 @@ impl<'c> Indexer<'c> {
         })
     }
 
-    /// A blob's row: its key and whether its raw bytes are still stored.
+    /// A blob's row: its key and whether its raw bytes are still stored. Sees every blob: the
+    /// keyed ones and the unindexed tail (scanned; recovery and tests only, the writer keeps
+    /// the tail in memory and calls [`Indexer::lookup_keyed`]).
     pub fn lookup_blob(&mut self, id: &MessageId) -> Result<Option<(i64, bool)>> {
         let mut rows = self.lookup.query([&id.as_bytes()[..]])?;
         match rows.next()? {
             Some(r) => Ok(Some((r.get(0)?, r.get(1)?))),
             None => Ok(None),
         }
+    }
+
+    /// A blob looked up in `blob_keys` only (the caller knows it is not in the tail).
+    pub fn lookup_keyed(&mut self, id: &MessageId) -> Result<Option<(i64, bool)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT b.id, b.segment IS NOT NULL FROM blob_keys k JOIN blobs b ON b.id = k.blob
+             WHERE k.sha256 = ?1",
+        )?;
+        let mut rows = stmt.query([&id.as_bytes()[..]])?;
+        match rows.next()? {
+            Some(r) => Ok(Some((r.get(0)?, r.get(1)?))),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether blob `key`'s raw bytes are still stored.
+    pub fn is_live(&mut self, key: i64) -> Result<bool> {
+        let live = self
+            .conn
+            .prepare_cached("SELECT segment IS NOT NULL FROM blobs WHERE id = ?1")?
+            .query_row([key], |r| r.get(0))?;
+        Ok(live)
     }
 
     /// Inserts a blob the caller just looked up and did not find, stored at
@@ -301,4 +327,71 @@ pub(crate) fn segment_marks(
         ))
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// New blobs are added to `blob_keys` in passes of this many (sorted by hash, so a pass writes
+/// each touched leaf once instead of one random leaf per message). Lookups by hash scan at most
+/// about this many unindexed rows, so keep it modest.
+pub const KEY_BATCH: usize = 4096;
+
+/// An SQL expression: the `blobs.id` whose hash is the parameter `param` (`?1`, `?3`...), or
+/// NULL. It looks in `blob_keys`, then in the unindexed tail (`id > sha_indexed_upto`, a rowid
+/// range of fewer than about [`KEY_BATCH`] rows), in one statement, so one read snapshot: a
+/// reader in any process sees a blob as soon as its batch commits.
+pub(crate) fn blob_by_sha(param: &str) -> String {
+    format!(
+        "coalesce((SELECT blob FROM blob_keys WHERE sha256 = {param}),
+                  (SELECT id FROM blobs
+                   WHERE id > coalesce((SELECT value FROM counters
+                                        WHERE name = 'sha_indexed_upto'), 0)
+                     AND sha256 = {param}))"
+    )
+}
+
+/// How far `blob_keys` covers `blobs` (ids up to this are keyed).
+pub(crate) fn keyed_upto(conn: &Connection) -> Result<i64> {
+    let upto: Option<i64> = conn
+        .prepare_cached("SELECT value FROM counters WHERE name = 'sha_indexed_upto'")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    Ok(upto.unwrap_or(0))
+}
+
+/// The largest blob id (0 when there are none).
+pub(crate) fn max_blob(conn: &Connection) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT coalesce(max(id), 0) FROM blobs")?
+        .query_row([], |r| r.get(0))?)
+}
+
+/// One key pass: adds every blob after `from` (the current mark) to `blob_keys`, sorted by
+/// hash, and advances the mark to `upto` (the largest blob id), in the caller's write
+/// transaction. `OR IGNORE`: a hash already keyed (impossible while every inserter checks the
+/// tail) must not wedge the writer; `verify` reports such a row.
+pub(crate) fn index_keys(conn: &Connection, from: i64, upto: i64) -> Result<()> {
+    if upto <= from {
+        return Ok(());
+    }
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO blob_keys (sha256, blob)
+         SELECT sha256, id FROM blobs WHERE id > ?1 AND id <= ?2 ORDER BY sha256",
+    )?
+    .execute((from, upto))?;
+    let updated = conn
+        .prepare_cached("UPDATE counters SET value = ?1 WHERE name = 'sha_indexed_upto'")?
+        .execute([upto])?;
+    if updated == 0 {
+        conn.prepare_cached("INSERT INTO counters (name, value) VALUES ('sha_indexed_upto', ?1)")?
+            .execute([upto])?;
+    }
+    Ok(())
+}
+
+/// Keys the whole unindexed tail if it holds at least `min` blobs (recovery, idle writer).
+pub(crate) fn index_tail(conn: &Connection, min: i64) -> Result<()> {
+    let (from, upto) = (keyed_upto(conn)?, max_blob(conn)?);
+    if upto - from >= min.max(1) {
+        index_keys(conn, from, upto)?;
+    }
+    Ok(())
 }

@@ -16,7 +16,13 @@
 //!    `indexed_upto` offset, with `synchronous=NORMAL` (WAL: the commit does not fsync). The
 //!    per-message statements (one dedup lookup per distinct message, then plain inserts: blob,
 //!    sighting, job) are prepared once per batch and need no SQLite statement journal: no
-//!    triggers, no AUTOINCREMENT, no UPSERT or `RETURNING` on this path (schema v3);
+//!    triggers, no AUTOINCREMENT, no UPSERT or `RETURNING` on this path (schema v3). No
+//!    random index page per message either (schema v4): `blobs` rows append by integer id and
+//!    the hash → id table `blob_keys` is filled lazily, every [`BLOB_KEY_BATCH`] new blobs (or
+//!    when the writer is idle), in one insert sorted by hash, up to the mark
+//!    `counters.sha_indexed_upto`. Every lookup by hash (dedup, recovery, `raw`, `sightings`,
+//!    verify) reads `blob_keys` and then the unindexed tail (`blobs.id` above the mark, a short
+//!    rowid range scan; the writer keeps that tail in memory, reloaded under its write lock);
 //! 4. only then resolves each [`CaptureTicket`], so the trap's `250` follows both the fsync and
 //!    the commit, and a reader in any process sees the message once its `250` is sent.
 //!
@@ -66,6 +72,7 @@ pub use config::{
     DISK_PROBE_INTERVAL, FAILED_HOLD, MAX_MESSAGE_BYTES, MAX_QUEUED_BYTES, Retention, StoreConfig,
 };
 pub use error::StoreError;
+pub use index::KEY_BATCH as BLOB_KEY_BATCH;
 pub use jobs::Job;
 pub use query::{SightingQuery, StoreStats};
 pub use retention::RetentionReport;

@@ -47,9 +47,10 @@ pub(crate) fn sightings(conn: &Connection, q: &SightingQuery) -> Result<Vec<Sigh
     if let Some(message) = q.message {
         params.push(message.as_bytes().to_vec().into());
         // By the blob's integer key: `sightings_by_blob` is append-ordered, a hash index is not.
+        let n = format!("?{}", params.len());
         sql.push_str(&format!(
-            " AND blob = (SELECT id FROM blobs WHERE sha256 = ?{n}) AND message_id = ?{n}",
-            n = params.len()
+            " AND blob = {} AND message_id = {n}",
+            crate::index::blob_by_sha(&n)
         ));
     }
     params.push(i64::try_from(q.limit).unwrap_or(i64::MAX).into());
@@ -72,13 +73,37 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(json: &str, what: &str)
 /// Looks a blob up and reads it. If retention moved or deleted the segment between the lookup and
 /// the read (possibly in another process), the lookup is repeated once.
 pub(crate) fn raw(conn: &Connection, spool: &Path, id: &MessageId) -> Result<RawLookup> {
+    let sql = format!(
+        "SELECT segment, offset, length FROM blobs WHERE id = {}",
+        crate::index::blob_by_sha("?1")
+    );
+    raw_row(conn, spool, id, &sql, id.as_bytes().to_vec().into())
+}
+
+/// [`raw`] of the blob whose key is `key` (its hash `id`): by rowid, no lookup by hash (verify;
+/// blob rows are never deleted, so a key never changes its blob).
+pub(crate) fn raw_of_blob(
+    conn: &Connection,
+    spool: &Path,
+    key: i64,
+    id: &MessageId,
+) -> Result<RawLookup> {
+    let sql = "SELECT segment, offset, length FROM blobs WHERE id = ?1";
+    raw_row(conn, spool, id, sql, key.into())
+}
+
+fn raw_row(
+    conn: &Connection,
+    spool: &Path,
+    id: &MessageId,
+    sql: &str,
+    by: rusqlite::types::Value,
+) -> Result<RawLookup> {
     let mut retried = false;
     loop {
         let row: Option<(Option<String>, Option<i64>, i64)> = conn
-            .prepare_cached("SELECT segment, offset, length FROM blobs WHERE sha256 = ?1")?
-            .query_row([&id.as_bytes()[..]], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
+            .prepare_cached(sql)?
+            .query_row([&by], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?;
         let (segment_name, offset, length) = match row {
             None => return Ok(RawLookup::Unknown),

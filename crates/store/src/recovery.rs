@@ -84,6 +84,10 @@ pub(crate) fn run(conn: &mut Connection, spool: &Path) -> Result<Recovered> {
             };
             ix.index_blob(&new, now)?;
             done.blobs += 1;
+            if done.blobs % index::KEY_BATCH as u64 == 0 {
+                // Keeps the unindexed tail (scanned by every lookup) short.
+                index::index_tail(&tx, index::KEY_BATCH as i64)?;
+            }
         }
     }
     for r in &replays {
@@ -125,6 +129,7 @@ pub(crate) fn run(conn: &mut Connection, spool: &Path) -> Result<Recovered> {
         }
         index::set_indexed_upto(&tx, &r.name, r.valid_end)?;
     }
+    index::index_tail(&tx, index::KEY_BATCH as i64)?;
     ix.finish()?;
     tx.commit()?;
     for r in &replays {

@@ -125,31 +125,31 @@ fn empty_segment(
     now: i64,
 ) -> Result<Deleted> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let rows: Vec<(Vec<u8>, i64, i64, i64)> = tx
+    let rows: Vec<(i64, Vec<u8>, i64, i64, i64)> = tx
         .prepare(
-            "SELECT sha256, offset, length, last_seen FROM blobs
+            "SELECT id, sha256, offset, length, last_seen FROM blobs
              WHERE segment = ?1 AND purged_at IS NULL",
         )?
         .query_map([&seg.name], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
         })?
         .collect::<Result<_, _>>()?;
     let mut buf = Vec::new();
     let mut copies = Vec::new();
     let mut purges = Vec::new();
-    for (sha, offset, length, last_seen) in rows {
+    for (key, sha, offset, length, last_seen) in rows {
         let id = crate::query::message_id_from(&sha)?;
         if last_seen >= keep_after {
             let read = segment::read_record(path, offset as u64, length as u64, &id);
             match read {
                 Ok(raw) => {
-                    copies.push((sha, segment::encode_record(&mut buf, &id, &raw)));
+                    copies.push((key, segment::encode_record(&mut buf, &id, &raw)));
                     continue;
                 }
                 Err(e) => tracing::warn!(%id, error = %e, "unreadable blob purged by retention"),
             }
         }
-        purges.push(sha);
+        purges.push(key);
     }
     let (target, base) = if buf.is_empty() {
         (String::new(), 0)
@@ -162,15 +162,15 @@ fn empty_segment(
     // Its journal is gone with it: nothing left to replay.
     tx.prepare_cached("DELETE FROM segments WHERE name = ?1")?
         .execute([&seg.name])?;
-    for (sha, rel) in &copies {
-        tx.prepare_cached("UPDATE blobs SET segment = ?2, offset = ?3 WHERE sha256 = ?1")?
-            .execute((sha, &target, (base + rel) as i64))?;
+    for (key, rel) in &copies {
+        tx.prepare_cached("UPDATE blobs SET segment = ?2, offset = ?3 WHERE id = ?1")?
+            .execute((key, &target, (base + rel) as i64))?;
     }
-    for sha in &purges {
+    for key in &purges {
         tx.prepare_cached(
-            "UPDATE blobs SET segment = NULL, offset = NULL, purged_at = ?2 WHERE sha256 = ?1",
+            "UPDATE blobs SET segment = NULL, offset = NULL, purged_at = ?2 WHERE id = ?1",
         )?
-        .execute((sha, now))?;
+        .execute((key, now))?;
     }
     tx.commit()?;
     Ok(Deleted {

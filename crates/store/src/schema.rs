@@ -139,10 +139,28 @@ const MIGRATIONS: &[(i64, &str)] = &[
     DELETE FROM counters WHERE name = 'pending_jobs';
     ",
     ),
+    (
+        4,
+        "
+    -- Lazy, batched hash index: a unique index on blobs(sha256) dirtied one random leaf per new
+    -- message. `blob_keys` covers the blobs up to `counters.sha_indexed_upto` (a blobs.id) and is
+    -- filled by the writer every `index::KEY_BATCH` new blobs, sorted by hash, so each pass
+    -- touches each leaf once. Lookups by hash read `blob_keys`, then the unindexed tail
+    -- (`blobs.id > sha_indexed_upto`, a rowid range scan of at most a few thousand rows).
+    CREATE TABLE blob_keys (
+        sha256 BLOB PRIMARY KEY,     -- MessageId, 32 bytes
+        blob   INTEGER NOT NULL      -- blobs.id
+    ) WITHOUT ROWID;
+    INSERT INTO blob_keys (sha256, blob) SELECT sha256, id FROM blobs ORDER BY sha256;
+    INSERT INTO counters (name, value)
+        VALUES ('sha_indexed_upto', coalesce((SELECT max(id) FROM blobs), 0));
+    DROP INDEX blobs_by_sha;
+    ",
+    ),
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Opens a connection with the store's pragmas.
 ///
@@ -376,7 +394,7 @@ mod tests {
         let version: i64 = conn
             .query_row("SELECT max(version) FROM migrations", [], |r| r.get(0))
             .expect("version");
-        assert_eq!(version, 3);
+        assert_eq!(version, SCHEMA_VERSION);
         let leftovers: i64 = conn
             .query_row(
                 "SELECT count(*) FROM sqlite_master
@@ -387,7 +405,7 @@ mod tests {
             .expect("schema");
         assert_eq!(leftovers, 0, "no trigger and no AUTOINCREMENT after v3");
         let counters: Vec<(String, i64)> = conn
-            .prepare("SELECT name, value FROM counters ORDER BY name")
+            .prepare("SELECT name, value FROM counters WHERE name != 'sha_indexed_upto'")
             .expect("prepare")
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
             .expect("query")
@@ -395,6 +413,13 @@ mod tests {
             .expect("rows");
         // 3 from sqlite_sequence (not max(id) = 2), then 1 for the replayed sighting of `b`.
         assert_eq!(counters, vec![("last_job_id".to_owned(), 4)]);
+        // v4 keyed blob `a` (id 1); `b`, replayed after the migration, may still be in the tail.
+        let keyed: i64 = conn
+            .query_row("SELECT count(*) FROM blob_keys WHERE blob = 1", [], |r| {
+                r.get(0)
+            })
+            .expect("keys");
+        assert_eq!(keyed, 1);
 
         let stats = store.stats().expect("stats");
         assert_eq!(
@@ -422,6 +447,104 @@ mod tests {
         assert_eq!(ids, vec![1, 2, 4, 5], "v2 ids kept, id 3 never reused");
         assert_eq!(store.job_depth().expect("depth"), 0);
         assert_eq!(store.pressure(), crate::Pressure::Normal);
+        assert!(store.verify().expect("verify").is_ok());
+    }
+
+    /// A v3 data directory (unique index `blobs_by_sha`) opens under v4: `blob_keys` is built
+    /// from `blobs` in one pass, the index is dropped, and dedup still finds the old blobs.
+    #[test]
+    fn a_version_3_data_dir_is_migrated_and_dedup_still_works() {
+        use crate::segment::{self, RecordKind};
+        use crate::{RawLookup, Store};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cfg = StoreConfig::new(dir.path());
+        cfg.min_free_bytes = 0;
+        let spool = cfg.spool_dir();
+        std::fs::create_dir_all(&spool).expect("spool");
+        let conn = connect(&cfg, false).expect("connect");
+        conn.execute_batch(
+            "CREATE TABLE migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);
+             INSERT INTO migrations VALUES (1, 0), (2, 0), (3, 0);",
+        )
+        .expect("migrations");
+        for (_, sql) in &MIGRATIONS[..3] {
+            conn.execute_batch(sql).expect("v1..v3 schema");
+        }
+        let seg_name = "seg-00000000000000000001-1.dat";
+        let msgs: Vec<Vec<u8>> = (0..3)
+            .map(|i| format!("v3 message {i}").into_bytes())
+            .collect();
+        let mut buf = Vec::new();
+        for (n, m) in msgs.iter().enumerate() {
+            let mid = model::MessageId::of(m);
+            let at = segment::encode_record(&mut buf, &mid, m);
+            let (sid, json) = sighting_json(m);
+            segment::encode(
+                &mut buf,
+                RecordKind::Sighting,
+                &segment::digest(json.as_bytes()),
+                json.as_bytes(),
+            );
+            conn.execute(
+                "INSERT INTO blobs (sha256, segment, offset, length, first_seen, last_seen,
+                                    refcount) VALUES (?1, ?2, ?3, ?4, 1, 1, 1)",
+                (&mid.as_bytes()[..], seg_name, at as i64, m.len() as i64),
+            )
+            .expect("blob");
+            conn.execute(
+                "INSERT INTO sightings (id, message_id, received_at, source, peer, sender, size,
+                                        json, blob)
+                 VALUES (?1, ?2, 1, 'smtp', '', '', ?3, ?4, ?5)",
+                (
+                    &sid.as_bytes()[..],
+                    &mid.as_bytes()[..],
+                    m.len() as i64,
+                    json.as_str(),
+                    n as i64 + 1,
+                ),
+            )
+            .expect("sighting");
+            conn.execute(
+                "INSERT INTO jobs (id, sighting_id, message_id, created_at) VALUES (?1, ?2, ?3, 1)",
+                (n as i64 + 1, &sid.as_bytes()[..], &mid.as_bytes()[..]),
+            )
+            .expect("job");
+        }
+        conn.execute_batch("UPDATE counters SET value = 3 WHERE name = 'last_job_id'")
+            .expect("job mark");
+        std::fs::write(spool.join(seg_name), &buf).expect("segment");
+        conn.execute(
+            "INSERT INTO segments (name, indexed_upto) VALUES (?1, ?2)",
+            (seg_name, buf.len() as i64),
+        )
+        .expect("segment row");
+        drop(conn);
+
+        let store = Store::open(cfg.clone()).expect("open migrates");
+        let conn = connect(&cfg, true).expect("connect");
+        let (version, keys, mark, old_index): (i64, i64, i64, i64) = conn
+            .query_row(
+                "SELECT (SELECT max(version) FROM migrations),
+                        (SELECT count(*) FROM blob_keys k JOIN blobs b
+                         ON b.id = k.blob AND b.sha256 = k.sha256),
+                        (SELECT value FROM counters WHERE name = 'sha_indexed_upto'),
+                        (SELECT count(*) FROM sqlite_master WHERE name = 'blobs_by_sha')",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .expect("schema");
+        assert_eq!((version, keys, mark, old_index), (4, 3, 3, 0));
+        for m in &msgs {
+            let s: model::Sighting = serde_json::from_str(&sighting_json(m).1).expect("sighting");
+            let done = store.capture(m.clone(), s).wait().expect("capture");
+            assert!(done.duplicate, "a v3 blob is found after the migration");
+            assert_eq!(
+                store.raw(&model::MessageId::of(m)).expect("raw"),
+                RawLookup::Found(m.clone())
+            );
+        }
+        let stats = store.stats().expect("stats");
+        assert_eq!((stats.messages, stats.sightings), (3, 6));
         assert!(store.verify().expect("verify").is_ok());
     }
 

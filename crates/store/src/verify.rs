@@ -3,7 +3,7 @@
 
 use crate::RawLookup;
 use crate::error::{Result, StoreError};
-use crate::index::{SessionRow, SightingRow};
+use crate::index::{SessionRow, SightingRow, blob_by_sha};
 use crate::query::{self, message_id_from};
 use crate::segment::{self, RecordKind};
 use model::Sighting;
@@ -28,11 +28,11 @@ impl VerifyReport {
 
 pub(crate) fn run(conn: &Connection, spool: &Path) -> Result<VerifyReport> {
     let mut report = VerifyReport::default();
-    let ids: Vec<Vec<u8>> = conn
-        .prepare("SELECT sha256 FROM blobs WHERE purged_at IS NULL ORDER BY segment, offset")?
-        .query_map([], |r| r.get(0))?
+    let ids: Vec<(i64, Vec<u8>)> = conn
+        .prepare("SELECT id, sha256 FROM blobs WHERE purged_at IS NULL ORDER BY segment, offset")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
-    for sha in ids {
+    for (key, sha) in ids {
         report.checked_blobs += 1;
         let id = match message_id_from(&sha) {
             Ok(id) => id,
@@ -42,7 +42,7 @@ pub(crate) fn run(conn: &Connection, spool: &Path) -> Result<VerifyReport> {
             }
         };
         // `raw` re-reads the row, so a blob moved or purged by retention meanwhile is no problem.
-        match query::raw(conn, spool, &id) {
+        match query::raw_of_blob(conn, spool, key, &id) {
             Ok(RawLookup::Found(_) | RawLookup::Purged | RawLookup::Unknown) => {}
             Err(e @ (StoreError::Corrupt { .. } | StoreError::Io { .. })) => {
                 report.problems.push(format!("blob {id}: {e}"));
@@ -76,14 +76,60 @@ pub(crate) fn run(conn: &Connection, spool: &Path) -> Result<VerifyReport> {
         }
     }
     drop(rows);
+    keys(conn, &mut report)?;
     journal(conn, spool, &mut report)?;
     Ok(report)
+}
+
+/// `blob_keys` agrees with `blobs`: every key names its blob, every blob up to the mark is keyed
+/// (one snapshot: a read transaction, as a key pass may commit meanwhile).
+fn keys(conn: &Connection, report: &mut VerifyReport) -> Result<()> {
+    conn.execute_batch("BEGIN")?;
+    let counted = conn.query_row(
+        "SELECT
+            (SELECT count(*) FROM blob_keys k LEFT JOIN blobs b ON b.id = k.blob
+             WHERE b.sha256 IS NOT k.sha256),
+            (SELECT count(*) FROM blobs b
+             WHERE b.id <= coalesce((SELECT value FROM counters
+                                     WHERE name = 'sha_indexed_upto'), 0)
+               AND NOT EXISTS (SELECT 1 FROM blob_keys k
+                               WHERE k.sha256 = b.sha256 AND k.blob = b.id))",
+        [],
+        |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+    );
+    conn.execute_batch("COMMIT")?;
+    let (wrong, missing) = counted?;
+    if wrong > 0 {
+        report
+            .problems
+            .push(format!("{wrong} blob keys name no blob of their hash"));
+    }
+    if missing > 0 {
+        report
+            .problems
+            .push(format!("{missing} blobs before the key mark are not keyed"));
+    }
+    Ok(())
 }
 
 /// Every record a segment holds before its `indexed_upto` must be in the index. (Records after
 /// it are a live writer's batch in flight, or a dead writer's tail that the next open replays.)
 fn journal(conn: &Connection, spool: &Path, report: &mut VerifyReport) -> Result<()> {
-    for (name, (upto, _void)) in crate::index::segment_marks(conn)? {
+    let marks = crate::index::segment_marks(conn)?;
+    // The unindexed tail as of now (after the marks): a blob record before a mark was committed
+    // before it, so it is in this tail or, if a key pass ran since, in `blob_keys`.
+    let mut tail = std::collections::HashSet::new();
+    let mut stmt = conn.prepare(
+        "SELECT sha256 FROM blobs WHERE id > coalesce((SELECT value FROM counters
+                                                       WHERE name = 'sha_indexed_upto'), 0)",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        tail.insert(r.get::<_, Vec<u8>>(0)?);
+    }
+    drop(rows);
+    let keyed = format!("SELECT 1 FROM blobs WHERE id = {}", blob_by_sha("?1"));
+    for (name, (upto, _void)) in marks {
         let path = spool.join(&name);
         let file = match std::fs::File::open(&path) {
             Ok(f) => f,
@@ -130,7 +176,14 @@ fn journal(conn: &Connection, spool: &Path, report: &mut VerifyReport) -> Result
             }
         });
         for rec in records.iter().filter(|r| r.kind == RecordKind::Blob) {
-            if !exists(conn, "SELECT 1 FROM blobs WHERE sha256 = ?1", &rec.digest)? {
+            let known = tail.contains(&rec.digest[..])
+                || exists(
+                    conn,
+                    "SELECT 1 FROM blob_keys WHERE sha256 = ?1",
+                    &rec.digest,
+                )?
+                || exists(conn, &keyed, &rec.digest)?;
+            if !known {
                 report.problems.push(format!(
                     "segment {name}: blob record at offset {} ({}) is not indexed",
                     rec.offset,

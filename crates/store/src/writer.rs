@@ -75,6 +75,70 @@ pub(crate) struct WriterState {
     abandoned: Option<(SegmentWriter, u64)>,
     /// The batch's records, reused between batches.
     buf: Vec<u8>,
+    /// The unindexed tail of `blobs` (not yet in `blob_keys`), in memory, so the dedup lookup
+    /// of a new message is a hash-map miss plus one `blob_keys` probe, not a tail scan. `None`:
+    /// unknown (at start, after a failed batch), rebuilt from the table under the write lock.
+    tail: Option<TailKeys>,
+}
+
+/// The blobs after `blob_keys`' mark, as last seen under the write lock.
+#[derive(Debug, Default)]
+pub(crate) struct TailKeys {
+    /// `counters.sha_indexed_upto`: blobs up to this id are in `blob_keys`.
+    mark: i64,
+    /// The largest blob id in `map` (or `mark`): rows after it were added by another process.
+    known_upto: i64,
+    map: HashMap<MessageId, i64>,
+}
+
+impl TailKeys {
+    /// Brings the tail up to date with the table; call under the write lock. Blobs another
+    /// process inserted are loaded, a key pass another process ran drops what it keyed.
+    fn sync(tail: &mut Option<TailKeys>, conn: &Connection) -> Result<()> {
+        let mark = index::keyed_upto(conn)?;
+        let max = index::max_blob(conn)?;
+        let t = match tail {
+            Some(t) if t.known_upto <= max && t.mark <= mark => t,
+            _ => tail.insert(TailKeys {
+                mark,
+                known_upto: mark,
+                map: HashMap::new(),
+            }),
+        };
+        if mark > t.mark {
+            t.map.retain(|_, id| *id > mark);
+            t.mark = mark;
+            t.known_upto = t.known_upto.max(mark);
+        }
+        if max > t.known_upto {
+            let mut stmt =
+                conn.prepare_cached("SELECT sha256, id FROM blobs WHERE id > ?1 AND id <= ?2")?;
+            let mut rows = stmt.query((t.known_upto, max))?;
+            while let Some(r) = rows.next()? {
+                let sha: Vec<u8> = r.get(0)?;
+                t.map
+                    .insert(crate::query::message_id_from(&sha)?, r.get(1)?);
+            }
+            t.known_upto = max;
+        }
+        Ok(())
+    }
+
+    fn insert(&mut self, id: MessageId, key: i64) {
+        self.map.insert(id, key);
+        self.known_upto = self.known_upto.max(key);
+    }
+
+    /// Runs a key pass if the tail holds at least `min` blobs (in the caller's transaction).
+    fn index_if(&mut self, conn: &Connection, min: usize) -> Result<()> {
+        if self.map.is_empty() || self.map.len() < min {
+            return Ok(());
+        }
+        index::index_keys(conn, self.mark, self.known_upto)?;
+        self.mark = self.known_upto;
+        self.map.clear();
+        Ok(())
+    }
 }
 
 impl WriterState {
@@ -85,6 +149,7 @@ impl WriterState {
             segment: None,
             abandoned: None,
             buf: Vec::new(),
+            tail: None,
         }
     }
 
@@ -191,7 +256,15 @@ impl Drop for WriteTx<'_> {
 /// Runs the writer loop until `Shutdown` or until every sender is gone.
 pub(crate) fn run(mut state: WriterState, rx: Receiver<Cmd>, shared: Arc<Shared>) {
     let mut last_probe: Option<Instant> = None;
-    while let Ok(first) = rx.recv() {
+    loop {
+        let first = match rx.recv_timeout(IDLE_KEY_PASS) {
+            Ok(cmd) => cmd,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                idle_key_pass(&mut state);
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
         let mut batch = Batch::default();
         batch.push(first, &shared);
         while !batch.stop && !batch.is_full(&state.cfg) {
@@ -219,6 +292,33 @@ pub(crate) fn run(mut state: WriterState, rx: Receiver<Cmd>, shared: Arc<Shared>
     if let Ok(conn) = state.conn() {
         // Keep the WAL file small for the next start; failure here costs nothing but disk.
         let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
+    }
+}
+
+/// A writer idle this long keys its unindexed tail, so readers' tail scans stay short.
+const IDLE_KEY_PASS: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Keys whatever tail is pending (best effort: the next batch or idle period retries).
+fn idle_key_pass(state: &mut WriterState) {
+    if state.tail.as_ref().is_some_and(|t| t.map.is_empty()) {
+        return;
+    }
+    let Ok(conn) = state.take_conn() else {
+        return;
+    };
+    let mut tail = state.tail.take();
+    let outcome = (|| {
+        let tx = WriteTx::begin(&conn)?;
+        TailKeys::sync(&mut tail, &conn)?;
+        if let Some(t) = tail.as_mut() {
+            t.index_if(&conn, 1)?;
+        }
+        tx.commit()
+    })();
+    state.conn = Some(conn);
+    match outcome {
+        Ok(()) => state.tail = tail,
+        Err(e) => tracing::warn!(error = %e, "idle blob key pass failed"),
     }
 }
 
@@ -323,6 +423,7 @@ fn commit(
             Ok(done)
         }
         Err(e) => {
+            state.tail = None; // its new entries may have been rolled back
             if matches!(e, StoreError::Sqlite(_) | StoreError::Full { .. }) {
                 state.conn = None; // reopen: never trust a connection whose commit failed
             }
@@ -367,8 +468,11 @@ fn commit_inner(
     let conn = state.take_conn()?;
     let mut buf = std::mem::take(&mut state.buf);
     buf.clear();
+    let mut tail = state.tail.take();
     let outcome = (|| {
         let tx = WriteTx::begin(&conn)?;
+        TailKeys::sync(&mut tail, &conn)?;
+        let keys = tail.as_mut().ok_or(StoreError::Closed)?;
         let mut ix = Indexer::new(&conn)?;
         // 1. Encode the batch: new blobs (known live blobs, or earlier in this batch, are
         //    duplicates), then every sighting and session record. One lookup per distinct
@@ -382,7 +486,11 @@ fn commit_inner(
             let (b, duplicate) = match in_batch.get(&id) {
                 Some(&b) => (b, true),
                 None => {
-                    let (place, key) = match ix.lookup_blob(&id)? {
+                    let found = match keys.map.get(&id) {
+                        Some(&key) => Some((key, ix.is_live(key)?)),
+                        None => ix.lookup_keyed(&id)?,
+                    };
+                    let (place, key) = match found {
                         Some((key, true)) => (Place::Known, key),
                         known => {
                             let rel = segment::encode_record(&mut buf, &id, &c.raw);
@@ -446,7 +554,11 @@ fn commit_inner(
                         ix.revive_blob(key, &new)?;
                         key
                     }
-                    None => ix.insert_blob(&new, blob.captures, now)?,
+                    None => {
+                        let key = ix.insert_blob(&new, blob.captures, now)?;
+                        keys.insert(c.row.message_id, key);
+                        key
+                    }
                 };
             }
             if ix.insert_sighting(&c.row, blob.key, now)? {
@@ -466,12 +578,16 @@ fn commit_inner(
             index::index_session(&conn, &s.row)?;
         }
         index::set_indexed_upto(&conn, &segment, base + buf.len() as u64)?;
+        keys.index_if(&conn, index::KEY_BATCH)?;
         let jobs = ix.finish()?;
         tx.commit()?;
         Ok((done, jobs))
     })();
     state.buf = buf;
     state.conn = Some(conn);
+    if outcome.is_ok() {
+        state.tail = tail;
+    }
     outcome.map_err(|e: StoreError| match e {
         StoreError::Sqlite(e) => StoreError::sqlite(e),
         other => other,
