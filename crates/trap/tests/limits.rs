@@ -113,6 +113,28 @@ async fn shutdown_tells_waiting_clients_421() {
 }
 
 #[tokio::test]
+async fn a_message_being_received_at_shutdown_is_finished_and_stored() {
+    let h = Harness::new().await;
+    let mut c = h.connect();
+    c.greeting().await;
+    c.ehlo().await;
+    c.mail_from("a@src.example", "250 ").await;
+    c.rcpt_to("x@trap.example", "250 ").await;
+    c.cmd("DATA", "354 ").await;
+    c.send("Subject: in flight\r\n\r\nfirst half\r\n").await;
+    h.shutdown();
+    c.send("second half\r\n.\r\n").await;
+    c.expect("250 2.0.0 Ok: queued").await;
+    // Back at the command prompt, the shutdown applies.
+    c.expect("421 4.3.2").await;
+    let s = h.sightings();
+    assert_eq!(
+        h.raw(&s[0].message_id),
+        b"Subject: in flight\r\n\r\nfirst half\r\nsecond half\r\n"
+    );
+}
+
+#[tokio::test]
 async fn auth_lure_records_credentials_and_always_fails() {
     let h = Harness::with(|c| c.auth_lure = true).await;
     let mut c = h.connect();

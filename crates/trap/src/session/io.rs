@@ -228,9 +228,19 @@ impl Session {
         } else if self.buf.capacity() - self.buf.len() < 256 {
             self.buf.reserve(INITIAL_BUFFER);
         }
-        if *self.shutdown.borrow() {
+        // A message being received is allowed to finish (the listener waits up to its grace
+        // period); a session waiting for a command is told 421 at once.
+        let in_message = matches!(self.mode, Mode::Data(_) | Mode::Bdat { .. });
+        if !in_message && *self.shutdown.borrow() {
             return Err(Stall::Shutdown);
         }
+        let shutdown = &mut self.shutdown;
+        let stop = async move {
+            if in_message {
+                std::future::pending::<()>().await;
+            }
+            let _ = shutdown.changed().await;
+        };
         tokio::select! {
             r = io.read_buf(&mut self.buf) => match r {
                 Ok(0) => Err(Stall::Closed),
@@ -238,7 +248,7 @@ impl Session {
                 Err(_) => Err(Stall::Error),
             },
             _ = tokio::time::sleep_until(until) => Err(if lifetime { Stall::Lifetime } else { Stall::Timeout }),
-            _ = self.shutdown.changed() => Err(Stall::Shutdown),
+            _ = stop => Err(Stall::Shutdown),
         }
     }
 
