@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{capture, message, open, sighting, sighting_at};
+use common::{capture, message, open, session_record, sighting, sighting_at};
 use model::MessageId;
 use store::{RawLookup, SightingQuery, Store, StoreConfig, StoreError};
 
@@ -164,23 +164,7 @@ fn sightings_filter_by_time_newest_first() {
 fn session_records_are_stored_by_the_next_batch() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open(dir.path());
-    let record = model::SessionRecord {
-        id: uuid::Uuid::now_v7(),
-        started_at: model::now(),
-        ended_at: model::now(),
-        listener: "smtp".into(),
-        peer: "192.0.2.9:1234".into(),
-        local: "198.51.100.1:25".into(),
-        helo: Some("x".into()),
-        tls: None,
-        auth_attempts: vec![],
-        anomalies: vec![],
-        sightings: vec![],
-        commands: 4,
-        errors: 0,
-        end: "quit".into(),
-        transcript: model::Transcript::default(),
-    };
+    let record = session_record(Some("x"));
     store.record_session(record.clone());
     store.flush().expect("flush");
     assert_eq!(store.session(record.id).expect("session"), Some(record));

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{capture, message, open, sighting};
+use common::{capture, message, open, session_record, sighting};
 use model::MessageId;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -164,23 +164,7 @@ fn index_rows_lost_behind_the_journal_are_replayed_at_open_without_duplicates() 
         let raw = message(4, if n % 3 == 2 { n - 1 } else { n });
         sightings.push(capture(&store, &raw).sighting_id);
     }
-    let record = model::SessionRecord {
-        id: uuid::Uuid::now_v7(),
-        started_at: model::now(),
-        ended_at: model::now(),
-        listener: "smtp".into(),
-        peer: "192.0.2.9:1234".into(),
-        local: "198.51.100.1:25".into(),
-        helo: None,
-        tls: None,
-        auth_attempts: vec![],
-        anomalies: vec![],
-        sightings: vec![],
-        commands: 4,
-        errors: 0,
-        end: "quit".into(),
-        transcript: model::Transcript::default(),
-    };
+    let record = session_record(None);
     store.record_session(record.clone());
     store.flush().expect("flush");
     let before = store.stats().expect("stats");

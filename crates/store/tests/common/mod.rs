@@ -55,3 +55,24 @@ pub fn capture(store: &Store, raw: &[u8]) -> store::Captured {
         .wait()
         .expect("capture")
 }
+
+/// A finished session record with fixed facts; `helo` as given.
+pub fn session_record(helo: Option<&str>) -> model::SessionRecord {
+    model::SessionRecord {
+        id: uuid::Uuid::now_v7(),
+        started_at: model::now(),
+        ended_at: model::now(),
+        listener: "smtp".into(),
+        peer: "192.0.2.9:1234".into(),
+        local: "198.51.100.1:25".into(),
+        helo: helo.map(str::to_owned),
+        tls: None,
+        auth_attempts: vec![],
+        anomalies: vec![],
+        sightings: vec![],
+        commands: 4,
+        errors: 0,
+        end: "quit".into(),
+        transcript: model::Transcript::default(),
+    }
+}
