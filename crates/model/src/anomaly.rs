@@ -68,4 +68,14 @@ pub enum AnomalyKind {
     AbortedTransaction,
     /// A message file or mbox entry could not be read as mail (import).
     MalformedMessage,
+    /// Content that does not follow its format (MIME structure, archive, document, encoding).
+    MalformedContent,
+    /// A parser panicked on this object; it was caught and the rest of the analysis went on.
+    ParserPanic,
+    /// A named analysis limit was reached (depth, entries, bytes, ratio); the rest was skipped.
+    LimitReached,
+    /// The analysis ran out of its time budget; the report covers what was done until then.
+    BudgetExceeded,
+    /// An encrypted object that no known password opened.
+    EncryptedContent,
 }

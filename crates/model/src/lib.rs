@@ -7,7 +7,8 @@
 //!
 //! Layout: `message_id.rs` (content ids), `envelope.rs` (MAIL/RCPT as sent and as parsed),
 //! `session.rs` (TLS, AUTH, transcript, session record), `anomaly.rs` (protocol and content
-//! anomalies), `sighting.rs` (one arrival of one message), `event.rs` (the event log contract).
+//! anomalies), `sighting.rs` (one arrival of one message), `event.rs` (the event log contract),
+//! `report/` (what the analysis found: headers, URLs, artefacts, verdict).
 //!
 //! This crate has no I/O and depends on no other crate of the workspace.
 
@@ -15,6 +16,7 @@ mod anomaly;
 mod envelope;
 mod event;
 mod message_id;
+pub mod report;
 mod session;
 mod sighting;
 
@@ -22,6 +24,7 @@ pub use anomaly::{Anomaly, AnomalyKind};
 pub use envelope::{Envelope, MailFrom, RcptVerdict, Recipient};
 pub use event::{Event, EventKind};
 pub use message_id::{MessageId, ParseMessageIdError};
+pub use report::{Report, VerdictClass};
 pub use session::{AuthAttempt, Direction, SessionRecord, TlsInfo, Transcript, TranscriptLine};
 pub use sighting::{Sighting, SightingSource, Timings};
 

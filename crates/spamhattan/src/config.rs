@@ -425,7 +425,10 @@ mod tests {
     #[test]
     fn no_backlog_limit_unless_configured() -> Result<()> {
         assert_eq!(from_toml("")?.store.max_backlog, u64::MAX);
-        assert_eq!(from_toml("[store]\nmax_backlog = 5\n")?.store.max_backlog, 5);
+        assert_eq!(
+            from_toml("[store]\nmax_backlog = 5\n")?.store.max_backlog,
+            5
+        );
         Ok(())
     }
 

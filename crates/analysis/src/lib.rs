@@ -1,0 +1,78 @@
+//! Analysis: raw message bytes (and, when known, the envelope) in, a [`model::Report`] out.
+//!
+//! Pure: no tokio, no store, no network. Authentication (DNS) and ClamAV (a socket) run in the
+//! `enrich` crate and hand their results in through [`Input`] or [`Engine::rescore`].
+//!
+//! [`Engine::analyze`] parses the MIME tree (`mime.rs`), decodes the headers (`headers.rs`) and
+//! the bodies (`body.rs`, `lang.rs`), collects URLs (`urls.rs`), and hands every attachment to
+//! `Walk::add_object` (`walk.rs`), which hashes it (`hashes.rs`), sniffs its type (`sniff.rs`),
+//! checks its name (`names.rs`), scans it with YARA (`yara.rs`) and dispatches it by kind
+//! (`object.rs`) to the containers (`containers/`), Office (`office/`), PDF (`pdf.rs`), LNK
+//! (`lnk.rs`), HTML (`html.rs`), OneNote (`onenote.rs`) and script (`script.rs`) parsers, which
+//! add what they extract as child objects, recursively. Findings, indicators (`indicators.rs`)
+//! and the verdict (`verdict.rs`, rules in `rules/verdict.toml`) come last.
+//!
+//! Hostile input is the normal case: every quantity has a limit in [`Limits`], every parser
+//! runs under `catch_unwind` (`Walk::guard`), and whatever fails becomes a report anomaly.
+
+mod body;
+mod containers;
+mod engine;
+mod hashes;
+mod headers;
+mod html;
+mod indicators;
+mod kind;
+mod lang;
+mod limits;
+mod lnk;
+mod mime;
+mod names;
+mod object;
+mod office;
+mod onenote;
+mod passwords;
+mod pdf;
+mod script;
+mod sniff;
+mod urls;
+mod verdict;
+mod walk;
+mod yara;
+
+pub use engine::{DEFAULT_PASSWORDS, Engine, EngineConfig, EngineError, Input};
+pub use kind::Kind;
+pub use limits::Limits;
+pub use verdict::Rules;
+
+/// Public entry points of single parsers, for fuzzing and for the reference-tool comparisons.
+pub mod parsers {
+    pub use crate::hashes::{ssdeep, tlsh};
+    pub use crate::sniff::sniff;
+}
+
+/// Turns scanner hits into findings (`yara.<rule>`, `yara-tag.<tag>`, `clamav.hit`) so that
+/// verdict rules can score them. Idempotent.
+pub(crate) fn scan_findings(report: &mut model::Report) {
+    let mut new = Vec::new();
+    for hit in &report.scans {
+        let mut signals = vec![format!("{}.{}", hit.engine, hit.rule)];
+        if hit.engine == "clamav" {
+            signals.push("clamav.hit".to_string());
+        }
+        for tag in &hit.tags {
+            signals.push(format!("{}-tag.{}", hit.engine, tag.to_ascii_lowercase()));
+        }
+        for signal in signals {
+            let f = model::report::Finding {
+                signal,
+                at: hit.at.clone(),
+                detail: hit.rule.clone(),
+            };
+            if !report.findings.contains(&f) && !new.contains(&f) {
+                new.push(f);
+            }
+        }
+    }
+    report.findings.extend(new);
+}
