@@ -77,8 +77,20 @@ class Trap:
         self.starts = 0
 
     # --- process lifecycle -------------------------------------------------------------
+    def config_path(self):
+        """The suite runs offline: authentication (DNS) off unless a test passes its own --config.
+        The enrich crate tests authentication against a DNS server of its own on loopback."""
+        path = self.data_dir.parent / f"{self.data_dir.name}.toml"
+        if not path.exists():
+            path.write_text(self.config_text)
+        return path
+
+    config_text = "[analysis.auth]\nenabled = false\n"
+
     def command(self):
         args = [str(self.bin), "serve", "--data-dir", str(self.data_dir), "--hostname", HOSTNAME]
+        if "--config" not in self.extra_args:
+            args += ["--config", str(self.config_path())]
         for domain in TRAP_DOMAINS:
             args += ["--trap-domain", domain]
         args += ["--smtp-listen", self.listen, *self.extra_args]
@@ -93,7 +105,7 @@ class Trap:
         self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=stderr)
         stderr.close()
-        lines = queue.Queue()
+        lines = self.lines = queue.Queue()
         threading.Thread(target=_drain, args=(self.proc.stdout, lines), daemon=True).start()
         try:
             line = lines.get(timeout=READY_TIMEOUT)
@@ -155,6 +167,8 @@ class Trap:
     def cli(self, *args, input=None, timeout=60, env=None):
         """`spamhattan ARGS --data-dir D`, output as bytes."""
         cmd = [str(self.bin), *args, "--data-dir", str(self.data_dir)]
+        if "--config" not in args and args and args[0] in ("worker", "reanalyze"):
+            cmd += ["--config", str(self.config_path())]
         return subprocess.run(cmd, input=input, capture_output=True, timeout=timeout,
                               env=env, stdin=None if input is not None else subprocess.DEVNULL)
 

@@ -114,13 +114,20 @@ impl Engine {
     /// Analyses a bare file (a sample rather than a mail): the report's `artifacts[0]` is the
     /// file and everything inside it follows. Headers and bodies stay empty.
     pub fn analyze_object(&self, name: Option<&str>, data: &[u8], input: &Input<'_>) -> Report {
-        Walk::run_object(self, name.map(str::to_string), data, input)
+        Walk::run_object(self, name.map(str::to_string), data, None, input)
+    }
+
+    /// [`Engine::analyze_object`] with the kind forced instead of sniffed: sends any bytes to
+    /// one parser (what the per-parser fuzz targets do).
+    pub fn analyze_object_as(&self, kind: crate::Kind, data: &[u8]) -> Report {
+        Walk::run_object(self, None, data, Some(kind), &Input::default())
     }
 
     /// Recomputes indicators and the verdict after findings were added from outside (ClamAV
     /// hits, authentication results).
     pub fn rescore(&self, report: &mut Report) {
         crate::scan_findings(report);
+        crate::auth_findings(report);
         report.indicators = crate::indicators::collect(report);
         report.verdict = self.rules.decide(report);
     }

@@ -18,6 +18,7 @@
 mod body;
 mod containers;
 mod engine;
+mod exe;
 mod hashes;
 mod headers;
 mod html;
@@ -26,6 +27,7 @@ mod kind;
 mod lang;
 mod limits;
 mod lnk;
+mod lure;
 mod mime;
 mod names;
 mod object;
@@ -49,6 +51,36 @@ pub use verdict::Rules;
 pub mod parsers {
     pub use crate::hashes::{ssdeep, tlsh};
     pub use crate::sniff::sniff;
+}
+
+/// Turns authentication results into findings (`auth.spf.fail`, `auth.dkim.pass`,
+/// `auth.dmarc.fail`, `auth.arc.none`...). Idempotent.
+pub(crate) fn auth_findings(report: &mut model::Report) {
+    let Some(auth) = &report.auth else { return };
+    let mut signals = vec![
+        (
+            format!("auth.spf.{}", auth.spf.result),
+            auth.spf.domain.clone(),
+        ),
+        (
+            format!("auth.dmarc.{}", auth.dmarc.result),
+            auth.dmarc.domain.clone(),
+        ),
+        (format!("auth.arc.{}", auth.arc.result), String::new()),
+    ];
+    for d in &auth.dkim {
+        signals.push((format!("auth.dkim.{}", d.result), d.domain.clone()));
+    }
+    for (signal, detail) in signals {
+        let f = model::report::Finding {
+            signal,
+            at: "auth".to_string(),
+            detail,
+        };
+        if !report.findings.contains(&f) {
+            report.findings.push(f);
+        }
+    }
 }
 
 /// Turns scanner hits into findings (`yara.<rule>`, `yara-tag.<tag>`, `clamav.hit`) so that

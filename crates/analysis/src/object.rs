@@ -30,6 +30,9 @@ pub(crate) fn inspect(walk: &mut Walk<'_>, index: u32, kind: Kind, data: &[u8]) 
         Kind::OneNote => {
             walk.guard(&at, "onenote", |w| crate::onenote::inspect(w, index, data));
         }
+        Kind::Pe => {
+            walk.guard(&at, "exe", |w| crate::exe::inspect(w, index, data));
+        }
         Kind::Eml => {
             walk.guard(&at, "mime", |w| crate::mime::walk_attached(w, index, data));
         }

@@ -18,6 +18,8 @@ pub(crate) struct Origin {
     pub encrypted: bool,
     /// The password that decrypted it.
     pub password: Option<String>,
+    /// The kind, when the caller knows better than sniffing (fuzz targets forcing a parser).
+    pub kind: Option<Kind>,
 }
 
 /// The state of one message's analysis.
@@ -48,11 +50,16 @@ impl<'e> Walk<'e> {
         engine: &'e Engine,
         name: Option<String>,
         data: &[u8],
+        kind: Option<Kind>,
         input: &'e Input<'e>,
     ) -> Report {
         let mut walk = Walk::new(engine, data, input);
         walk.report.budget.bytes = 0;
-        walk.add_object(None, name, data, Origin::default());
+        let origin = Origin {
+            kind,
+            ..Origin::default()
+        };
+        walk.add_object(None, name, data, origin);
         walk.finish()
     }
 
@@ -93,6 +100,7 @@ impl<'e> Walk<'e> {
         let mut report = self.report;
         report.trap_addresses = crate::indicators::trap_addresses(&report, self.input);
         crate::scan_findings(&mut report);
+        crate::auth_findings(&mut report);
         report.indicators = crate::indicators::collect(&report);
         report.verdict = self.engine.rules.decide(&report);
         report.budget.elapsed_us =
@@ -230,7 +238,9 @@ impl<'e> Walk<'e> {
         self.report.budget.objects += 1;
         let index = self.report.artifacts.len() as u32;
         let at = format!("artifacts[{index}]");
-        let kind = if origin.declared_type.as_deref() == Some("message/rfc822") {
+        let kind = if let Some(kind) = origin.kind {
+            kind
+        } else if origin.declared_type.as_deref() == Some("message/rfc822") {
             Kind::Eml
         } else {
             crate::sniff::sniff(data, name.as_deref())

@@ -28,12 +28,13 @@ pub enum EventKind {
     MessageStored,
     MessageStoreFailed,
     MessageImported,
+    MessageAnalyzed,
     StoreRetention,
 }
 
 impl EventKind {
     /// All kinds, in documentation order.
-    pub const ALL: [EventKind; 14] = [
+    pub const ALL: [EventKind; 15] = [
         EventKind::SessionConnect,
         EventKind::SessionRefused,
         EventKind::SessionHelo,
@@ -47,6 +48,7 @@ impl EventKind {
         EventKind::MessageStored,
         EventKind::MessageStoreFailed,
         EventKind::MessageImported,
+        EventKind::MessageAnalyzed,
         EventKind::StoreRetention,
     ];
 
@@ -66,6 +68,7 @@ impl EventKind {
             EventKind::MessageStored => "spamhattan.message.stored",
             EventKind::MessageStoreFailed => "spamhattan.message.store_failed",
             EventKind::MessageImported => "spamhattan.message.imported",
+            EventKind::MessageAnalyzed => "spamhattan.message.analyzed",
             EventKind::StoreRetention => "spamhattan.store.retention",
         }
     }

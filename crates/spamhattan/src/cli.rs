@@ -73,6 +73,30 @@ pub enum Command {
     /// Inspect and check the store.
     #[command(subcommand)]
     Store(StoreCommand),
+    /// Analyse mail files offline (no store, no network): one JSON report per file, per line.
+    Analyze(AnalyzeArgs),
+    /// Run the analysis workers on the store's queue (as `serve` does), or drain it and exit.
+    Worker {
+        #[command(flatten)]
+        common: Common,
+        /// Exit when the queue is empty (for imports and scripts).
+        #[arg(long)]
+        until_idle: bool,
+    },
+    /// Queue stored messages for analysis again (after a rule update) and analyse them.
+    Reanalyze {
+        #[command(flatten)]
+        common: Common,
+        /// Only messages received since: RFC 3339 time or an age such as `90m`, `12h`, `7d`.
+        #[arg(long)]
+        since: Option<String>,
+        /// Only queue the jobs (a running `serve` or `worker` analyses them).
+        #[arg(long)]
+        queue_only: bool,
+    },
+    /// Indicators indexed from the reports.
+    #[command(subcommand)]
+    Indicators(IndicatorsCommand),
     /// Import .eml files, directories, mbox files and Maildirs as sightings with source `import`.
     Import {
         #[command(flatten)]
@@ -80,6 +104,49 @@ pub enum Command {
         /// Files or directories.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+    },
+}
+
+/// Options of `analyze`.
+#[derive(Debug, Clone, Args)]
+pub struct AnalyzeArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Files or directories (recursively). Each file is one message (.eml).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Treat each file as a sample (an attachment), not as a mail: `artifacts[0]` is the file.
+    #[arg(long)]
+    pub object: bool,
+    /// Print counts (reports, anomalies, URLs, attachments by type, verdicts) to stderr at the end.
+    #[arg(long)]
+    pub summary: bool,
+    /// Do not print the reports (with --summary: only the counts).
+    #[arg(long)]
+    pub quiet: bool,
+    /// Analysis threads (default: the number of cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IndicatorsCommand {
+    /// Indicators, most recently seen first, one JSON object per line.
+    List {
+        #[command(flatten)]
+        common: Common,
+        /// url, domain, ip, email, md5, sha1, sha256, filename or yara.
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// One indicator: first/last seen, count and the sightings it appeared in.
+    Show {
+        #[command(flatten)]
+        common: Common,
+        kind: String,
+        value: String,
     },
 }
 
@@ -100,6 +167,12 @@ pub enum MessagesCommand {
         json: bool,
         #[arg(long, default_value_t = 100)]
         limit: usize,
+    },
+    /// Print the analysis report of a sighting (UUID) or the newest one of a message (SHA-256).
+    Report {
+        #[command(flatten)]
+        common: Common,
+        id: String,
     },
     /// Write a message's exact raw bytes to stdout.
     Raw {

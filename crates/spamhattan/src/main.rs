@@ -9,6 +9,7 @@ mod cli;
 mod cmd;
 mod config;
 mod eventlog;
+mod worker;
 
 use clap::Parser;
 use std::process::ExitCode;

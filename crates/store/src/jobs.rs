@@ -54,6 +54,48 @@ pub(crate) fn try_claim(
     }))
 }
 
+/// Claims up to `max` jobs (oldest unclaimed first, then expired leases) in one statement.
+pub(crate) fn try_claim_many(
+    conn: &Connection,
+    worker: &str,
+    lease: Duration,
+    now: Timestamp,
+    max: usize,
+) -> Result<Vec<Job>> {
+    let now = unix_nanos(now);
+    let until = now.saturating_add(i64::try_from(lease.as_nanos()).unwrap_or(i64::MAX));
+    let max = i64::try_from(max).unwrap_or(i64::MAX);
+    let mut stmt = conn.prepare_cached(
+        "UPDATE jobs SET lease_until = ?1, worker = ?2, attempts = attempts + 1
+         WHERE id IN (SELECT id FROM jobs WHERE lease_until <= ?3
+                      ORDER BY lease_until, id LIMIT ?4)
+         RETURNING id, sighting_id, message_id, attempts",
+    )?;
+    let rows = stmt
+        .query_map((until, worker, now, max), |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+                r.get::<_, u32>(3)?,
+            ))
+        })?
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let mut jobs = rows
+        .into_iter()
+        .map(|(id, sighting, message, attempts)| {
+            Ok(Job {
+                id,
+                sighting_id: crate::query::uuid_from(&sighting)?,
+                message_id: crate::query::message_id_from(&message)?,
+                attempts,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    jobs.sort_by_key(|j| j.id);
+    Ok(jobs)
+}
+
 /// Removes a finished job; returns whether it was still there. Completing an unknown (already
 /// completed) job is not an error.
 pub(crate) fn complete(conn: &Connection, job_id: i64) -> Result<bool> {

@@ -62,6 +62,7 @@ mod index;
 mod jobs;
 mod query;
 mod recovery;
+mod reports;
 mod retention;
 mod schema;
 mod segment;
@@ -75,6 +76,7 @@ pub use error::StoreError;
 pub use index::KEY_BATCH as BLOB_KEY_BATCH;
 pub use jobs::Job;
 pub use query::{SightingQuery, StoreStats};
+pub use reports::{IndicatorQuery, IndicatorRecord, ReportSave};
 pub use retention::RetentionReport;
 pub use schema::SCHEMA_VERSION;
 pub use segment::{
@@ -364,6 +366,12 @@ impl Store {
         self.with_jobs(|conn| jobs::try_claim(conn, worker, lease, now))
     }
 
+    /// Claims up to `max` jobs at once (one statement, one commit): what a worker pool uses so
+    /// that claiming does not cost a commit per message.
+    pub fn try_claim_jobs(&self, worker: &str, lease: Duration, max: usize) -> Result<Vec<Job>> {
+        self.with_jobs(|conn| jobs::try_claim_many(conn, worker, lease, model::now(), max))
+    }
+
     pub fn complete_job(&self, job_id: i64) -> Result<()> {
         self.with_jobs(|conn| {
             if jobs::complete(conn, job_id)? {
@@ -376,6 +384,66 @@ impl Store {
             }
             Ok(())
         })
+    }
+
+    /// Saves analysis reports and their indicators in one transaction, completing their jobs.
+    pub fn save_reports(&self, batch: &[ReportSave<'_>]) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let completed = self.with_jobs_mut(|conn| reports::save(conn, batch, model::now()))?;
+        let _ = self.inner.shared.pending_jobs.fetch_update(
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+            |n| Some(n.saturating_sub(completed)),
+        );
+        Ok(())
+    }
+
+    /// The report of one sighting, if it was analysed.
+    pub fn report(&self, sighting: uuid::Uuid) -> Result<Option<model::Report>> {
+        self.read(|c| reports::by_sighting(c, sighting))
+    }
+
+    /// The newest report of a message.
+    pub fn report_for_message(&self, message: &MessageId) -> Result<Option<model::Report>> {
+        self.read(|c| reports::by_message(c, message))
+    }
+
+    /// Indicators, most recently seen first.
+    pub fn indicators(&self, q: &IndicatorQuery) -> Result<Vec<IndicatorRecord>> {
+        self.read(|c| reports::indicators(c, q))
+    }
+
+    /// One indicator with its statistics and up to `sightings` sightings.
+    pub fn indicator(
+        &self,
+        kind: model::report::IndicatorKind,
+        value: &str,
+        sightings: usize,
+    ) -> Result<Option<IndicatorRecord>> {
+        self.read(|c| reports::indicator(c, kind, value, sightings))
+    }
+
+    /// Reports per verdict class.
+    pub fn verdict_counts(&self) -> Result<Vec<(String, u64)>> {
+        self.read(reports::class_counts)
+    }
+
+    /// One sighting by id.
+    pub fn sighting(&self, id: uuid::Uuid) -> Result<Option<Sighting>> {
+        self.read(|c| query::sighting(c, id))
+    }
+
+    /// Queues every stored sighting received since `since` for analysis again (after a rule
+    /// update). Sightings whose raw bytes retention removed, or with a pending job, are skipped.
+    pub fn requeue(&self, since: Option<Timestamp>) -> Result<u64> {
+        let added = self.with_jobs_mut(|conn| reports::requeue(conn, since, model::now()))?;
+        self.inner
+            .shared
+            .pending_jobs
+            .fetch_add(added, Ordering::Relaxed);
+        Ok(added)
     }
 
     /// Pending analysis jobs (claimed or not), counted in the database: exact across processes.
@@ -418,6 +486,15 @@ impl Store {
             *guard = Some(schema::connect(&self.inner.cfg, false)?);
         }
         let conn = guard.as_ref().ok_or(StoreError::Closed)?;
+        f(conn)
+    }
+
+    fn with_jobs_mut<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let mut guard = self.inner.jobs.lock().map_err(|_| StoreError::Closed)?;
+        if guard.is_none() {
+            *guard = Some(schema::connect(&self.inner.cfg, false)?);
+        }
+        let conn = guard.as_mut().ok_or(StoreError::Closed)?;
         f(conn)
     }
 }

@@ -33,6 +33,16 @@ impl Default for SightingQuery {
     }
 }
 
+/// One sighting by id.
+pub(crate) fn sighting(conn: &Connection, id: uuid::Uuid) -> Result<Option<Sighting>> {
+    use rusqlite::OptionalExtension;
+    let json: Option<String> = conn
+        .prepare_cached("SELECT json FROM sightings WHERE id = ?1")?
+        .query_row([id.as_bytes().to_vec()], |r| r.get(0))
+        .optional()?;
+    json.map(|j| parse_json(&j, "sighting")).transpose()
+}
+
 pub(crate) fn sightings(conn: &Connection, q: &SightingQuery) -> Result<Vec<Sighting>> {
     let mut sql = String::from("SELECT json FROM sightings WHERE 1");
     let mut params: Vec<rusqlite::types::Value> = Vec::new();

@@ -157,10 +157,47 @@ const MIGRATIONS: &[(i64, &str)] = &[
     DROP INDEX blobs_by_sha;
     ",
     ),
+    (
+        5,
+        "
+    -- Analysis reports, one per sighting, and the indicator index (see reports.rs).
+    CREATE TABLE reports (
+        seq         INTEGER PRIMARY KEY,
+        sighting_id BLOB NOT NULL UNIQUE,
+        message_id  BLOB NOT NULL,
+        received_at INTEGER NOT NULL,  -- the sighting's, unix nanoseconds
+        analyzed_at INTEGER NOT NULL,
+        engine      TEXT NOT NULL,
+        class       TEXT NOT NULL,     -- verdict.class
+        score       INTEGER NOT NULL,
+        json        TEXT NOT NULL      -- the full model::Report
+    );
+    CREATE INDEX reports_by_time ON reports(received_at);
+    CREATE INDEX reports_by_message ON reports(message_id);
+
+    CREATE TABLE indicators (
+        id         INTEGER PRIMARY KEY,
+        kind       TEXT NOT NULL,      -- url | domain | ip | email | md5 | sha1 | sha256 | filename | yara
+        value      TEXT NOT NULL,
+        first_seen INTEGER NOT NULL,   -- earliest sighting, unix nanoseconds
+        last_seen  INTEGER NOT NULL,
+        count      INTEGER NOT NULL    -- distinct sightings
+    );
+    CREATE UNIQUE INDEX indicators_by_value ON indicators(kind, value);
+    CREATE INDEX indicators_by_last_seen ON indicators(last_seen);
+
+    CREATE TABLE indicator_sightings (
+        indicator INTEGER NOT NULL,    -- indicators.id
+        sighting  BLOB NOT NULL,       -- sightings.id
+        PRIMARY KEY (indicator, sighting)
+    ) WITHOUT ROWID;
+    CREATE INDEX indicator_sightings_by_sighting ON indicator_sightings(sighting);
+    ",
+    ),
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Opens a connection with the store's pragmas.
 ///
@@ -533,7 +570,7 @@ mod tests {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .expect("schema");
-        assert_eq!((version, keys, mark, old_index), (4, 3, 3, 0));
+        assert_eq!((version, keys, mark, old_index), (SCHEMA_VERSION, 3, 3, 0));
         for m in &msgs {
             let s: model::Sighting = serde_json::from_str(&sighting_json(m).1).expect("sighting");
             let done = store.capture(m.clone(), s).wait().expect("capture");

@@ -1,4 +1,4 @@
-//! `spamhattan messages list|raw`: what was captured, and its exact bytes.
+//! `spamhattan messages list|raw|report`: what was captured, its exact bytes, its report.
 
 use crate::config::Config;
 use anyhow::{Context, Result};
@@ -60,6 +60,29 @@ pub fn raw(cfg: &Config, id: &str) -> Result<ExitCode> {
         }
         RawLookup::Unknown => {
             eprintln!("spamhattan: no message {id}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// The report of a sighting (UUID) or the newest report of a message (SHA-256).
+pub fn report(cfg: &Config, id: &str) -> Result<ExitCode> {
+    let store = super::open_store(cfg)?;
+    let report = if let Ok(sighting) = id.parse::<uuid::Uuid>() {
+        store.report(sighting)?
+    } else {
+        let message: MessageId = id
+            .parse()
+            .context("want a sighting UUID or a message id (SHA-256)")?;
+        store.report_for_message(&message)?
+    };
+    match report {
+        Some(r) => {
+            writeln!(std::io::stdout().lock(), "{}", serde_json::to_string(&r)?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            eprintln!("spamhattan: no report for {id} (not analysed yet, or unknown)");
             Ok(ExitCode::from(1))
         }
     }

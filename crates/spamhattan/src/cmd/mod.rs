@@ -1,12 +1,18 @@
 //! One file per subcommand; `run` dispatches.
 
+mod analyze;
 mod config_check;
 mod import;
+mod indicators;
 mod messages;
 mod serve;
 mod store;
+mod worker;
 
-use crate::cli::{Cli, Command, Common, ConfigCommand, MessagesCommand, ServeArgs, StoreCommand};
+use crate::cli::{
+    Cli, Command, Common, ConfigCommand, IndicatorsCommand, MessagesCommand, ServeArgs,
+    StoreCommand,
+};
 use crate::config::{self, Config, Overrides};
 use anyhow::Result;
 use std::process::ExitCode;
@@ -23,6 +29,26 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Messages(MessagesCommand::Raw { common, id }) => {
             messages::raw(&resolve(&common)?, &id)
         }
+        Command::Messages(MessagesCommand::Report { common, id }) => {
+            messages::report(&resolve(&common)?, &id)
+        }
+        Command::Analyze(args) => analyze::run(&resolve(&args.common)?, &args),
+        Command::Worker { common, until_idle } => worker::run(&resolve(&common)?, until_idle),
+        Command::Reanalyze {
+            common,
+            since,
+            queue_only,
+        } => worker::reanalyze(&resolve(&common)?, since.as_deref(), queue_only),
+        Command::Indicators(IndicatorsCommand::List {
+            common,
+            kind,
+            limit,
+        }) => indicators::list(&resolve(&common)?, kind.as_deref(), limit),
+        Command::Indicators(IndicatorsCommand::Show {
+            common,
+            kind,
+            value,
+        }) => indicators::show(&resolve(&common)?, &kind, &value),
         Command::Store(StoreCommand::Stats { common, json }) => {
             store::stats(&resolve(&common)?, json)
         }
@@ -51,6 +77,12 @@ pub(crate) fn resolve_serve(args: &ServeArgs) -> Result<Config> {
     o.smtp_listen = args.smtp_listen.clone();
     o.smtps_listen = args.smtps_listen.clone();
     config::resolve(&o)
+}
+
+/// Builds the analysis engine of a resolved config, with the reason if a rule file is bad.
+pub(crate) fn build_engine(cfg: &Config) -> Result<analysis::Engine> {
+    analysis::Engine::new(cfg.analysis.engine.clone())
+        .map_err(|e| anyhow::anyhow!("cannot build the analysis engine: {e}"))
 }
 
 /// Opens the store of a resolved config, with the reason in one line if it cannot be.

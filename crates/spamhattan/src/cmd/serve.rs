@@ -3,6 +3,7 @@
 
 use crate::config::{self, Config};
 use crate::eventlog::EventLog;
+use crate::worker::pool::Pool;
 use anyhow::{Context, Result};
 use model::{Event, EventKind};
 use std::io::Write;
@@ -23,7 +24,23 @@ pub fn run(cfg: &Config) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the runtime")?;
+    // The analysis pool starts before the listeners: a bad rule file stops `serve` before the
+    // ready line, and a backlog left by the last run is worked off at once.
+    let pool = if cfg.analysis.workers > 0 {
+        let sink: Arc<dyn EventSink> = events.clone();
+        let worker = super::worker::build_worker(cfg, &store, &runtime, sink)?;
+        Some(Pool::start(
+            worker,
+            cfg.analysis.workers,
+            runtime.handle().clone(),
+        ))
+    } else {
+        None
+    };
     let result = runtime.block_on(serve(cfg, store.clone(), Arc::clone(&events)));
+    if let Some(pool) = pool {
+        pool.stop();
+    }
     runtime.shutdown_timeout(Duration::from_secs(1));
     let flushed = store.flush();
     events.close();

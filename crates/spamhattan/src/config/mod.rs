@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use trap::{AddressPolicy, Limits, ListenerConfig, TlsMode, TlsSource, TrapConfig};
 
+mod analysis;
+pub use self::analysis::{AnalysisFile, AnalysisSettings, DEFAULT_MAX_BACKLOG};
+
 /// The config file's shape. Every field is optional; the resolved form has them all.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -25,6 +28,7 @@ pub struct FileConfig {
     pub auth_lure: Option<AuthLureFile>,
     pub retention: Option<RetentionFile>,
     pub store: Option<StoreFile>,
+    pub analysis: Option<AnalysisFile>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -85,9 +89,9 @@ pub struct RetentionFile {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreFile {
-    /// Pending analysis jobs above which MAIL is answered `452`. Unset: no limit. This build
-    /// has no analysis worker yet, so jobs only accumulate; a default limit would make a live
-    /// trap stop capturing once it had seen that many messages.
+    /// Pending analysis jobs above which MAIL is answered `452`. Default
+    /// [`DEFAULT_MAX_BACKLOG`] when this process analyses (`[analysis] workers` > 0); no limit
+    /// when it does not (a sensor feeding a collector), since jobs would only accumulate.
     pub max_backlog: Option<u64>,
     /// Free disk below which MAIL is answered `452`.
     pub min_free_bytes: Option<u64>,
@@ -112,6 +116,7 @@ pub struct Config {
     pub trap: TrapConfig,
     pub store: store::StoreConfig,
     pub event_log: String,
+    pub analysis: AnalysisSettings,
 }
 
 /// The default SMTP listener for a newcomer: loopback, unprivileged port.
@@ -220,6 +225,7 @@ fn fill_defaults(f: &mut FileConfig) {
     let s = f.store.get_or_insert_with(StoreFile::default);
     let sd = store::StoreConfig::new(".");
     s.min_free_bytes.get_or_insert(sd.min_free_bytes);
+    analysis::fill_defaults(f.analysis.get_or_insert_with(AnalysisFile::default));
 }
 
 fn build(file: FileConfig) -> Result<Config> {
@@ -320,14 +326,20 @@ fn build(file: FileConfig) -> Result<Config> {
         tls,
         auth_lure: file.auth_lure.as_ref().is_some_and(|a| a.enabled),
     };
+    let analysis = analysis::build(&file.analysis.clone().unwrap_or_default())?;
     let mut store = store::StoreConfig::new(&data_dir);
-    store.max_backlog = u64::MAX;
+    let default_backlog = if analysis.workers > 0 {
+        DEFAULT_MAX_BACKLOG
+    } else {
+        u64::MAX
+    };
+    store.max_backlog = default_backlog;
     if let Some(r) = &file.retention {
         store.retention.max_blob_bytes = r.max_blob_bytes;
         store.retention.max_blob_age = r.max_blob_age_days.map(|d| Duration::from_secs(d * 86_400));
     }
     if let Some(s) = &file.store {
-        store.max_backlog = s.max_backlog.unwrap_or(u64::MAX);
+        store.max_backlog = s.max_backlog.unwrap_or(default_backlog);
         store.min_free_bytes = s.min_free_bytes.unwrap_or(store.min_free_bytes);
     }
     let event_log = file.event_log.clone().unwrap_or_default();
@@ -337,6 +349,7 @@ fn build(file: FileConfig) -> Result<Config> {
         trap,
         store,
         event_log,
+        analysis,
     })
 }
 
@@ -423,13 +436,38 @@ mod tests {
     }
 
     #[test]
-    fn no_backlog_limit_unless_configured() -> Result<()> {
-        assert_eq!(from_toml("")?.store.max_backlog, u64::MAX);
+    fn backlog_is_limited_only_where_something_analyses() -> Result<()> {
+        assert_eq!(from_toml("")?.store.max_backlog, DEFAULT_MAX_BACKLOG);
+        assert_eq!(
+            from_toml("[analysis]\nworkers = 0\n")?.store.max_backlog,
+            u64::MAX
+        );
         assert_eq!(
             from_toml("[store]\nmax_backlog = 5\n")?.store.max_backlog,
             5
         );
         Ok(())
+    }
+
+    #[test]
+    fn analysis_section_is_checked() {
+        for (text, needle) in [
+            ("[analysis.limits]\nmax_dept = 3\n", "max_dept"),
+            (
+                "[analysis.auth]\nnameservers = [\"localhost\"]\n",
+                "IP:PORT",
+            ),
+            (
+                "[analysis.clamav]\naddress = \"/run/clamd.ctl\"\n",
+                "unix:/path",
+            ),
+        ] {
+            let err = from_toml(text)
+                .err()
+                .map(|e| format!("{e:#}"))
+                .unwrap_or_default();
+            assert!(err.contains(needle), "{text}: {err}");
+        }
     }
 
     #[test]
@@ -449,7 +487,7 @@ mod example_tests {
     /// The documented example must stay a valid configuration with every key.
     #[test]
     fn the_example_config_in_docs_is_valid() -> Result<()> {
-        let text = include_str!("../../../docs/spamhattan.example.toml");
+        let text = include_str!("../../../../docs/spamhattan.example.toml");
         let file: FileConfig = toml::from_str(text)?;
         let cfg = build({
             let mut f = file;

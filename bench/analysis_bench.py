@@ -1,0 +1,212 @@
+#!/usr/bin/env python3
+"""Analysis benchmark: `spamhattan analyze` against the Python reference path, and the trap with
+its analysis pool under load. Driven by bench/analysis.sh; stdlib plus, for the reference path,
+PyPI `mail-parser` and `oletools` (pinned in tests/requirements.txt).
+
+Subcommands:
+  offline DIR     every file of DIR (the phishing corpus) through
+                    a) spamhattan analyze --quiet --summary --threads 1   (one core)
+                    b) spamhattan analyze --quiet --summary               (all cores)
+                    c) the Python reference path, one process: mailparser.parse_from_bytes, then
+                       oletools (olevba VBA_Parser + analyze_macros) on every attachment
+                  in the same run, and prints one markdown table with msgs/s, MB/s and peak RSS.
+  live DIR        `spamhattan serve` with its analysis pool on 127.0.0.1, loaded by parallel
+                  SMTP sessions sending corpus messages for a bounded time; reports capture rate,
+                  analysis rate and the pending-job backlog sampled every second.
+Everything connects to 127.0.0.1 only; counts and times are bounded.
+"""
+import argparse
+import base64
+import json
+import os
+import resource
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+
+def files_of(d, limit):
+    names = sorted(os.listdir(d))
+    paths = [os.path.join(d, n) for n in names if os.path.isfile(os.path.join(d, n))]
+    return paths[:limit] if limit else paths
+
+
+def run_timed(cmd):
+    """Runs cmd; returns (seconds, peak RSS MiB of the child, stderr)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, capture_output=True)
+    secs = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if p.returncode not in (0, 1):
+        sys.exit(f"{cmd[0]} failed ({p.returncode}): {p.stderr.decode(errors='replace')[-2000:]}")
+    return secs, cpu, after.ru_maxrss / 1024, p.stderr.decode(errors="replace")
+
+
+def reference_path(paths):
+    """The Python path most spamtraps use: mail-parser, then oletools on every attachment."""
+    import mailparser
+    from oletools.olevba import VBA_Parser
+    n = nbytes = macros = 0
+    for p in paths:
+        raw = open(p, "rb").read()
+        nbytes += len(raw)
+        try:
+            mail = mailparser.parse_from_bytes(raw)
+        except Exception:
+            continue
+        n += 1
+        for a in mail.attachments:
+            payload = a.get("payload") or ""
+            try:
+                data = base64.b64decode(payload) if a.get("binary") else payload.encode()
+            except Exception:
+                continue
+            try:
+                vp = VBA_Parser(a.get("filename") or "attachment", data=data)
+                if vp.detect_vba_macros():
+                    macros += 1
+                    vp.analyze_macros()
+                vp.close()
+            except Exception:
+                pass
+    return n, nbytes, macros
+
+
+def offline(args):
+    paths = files_of(args.dir, args.limit)
+    total = sum(os.path.getsize(p) for p in paths)
+    rows = []
+    for threads in (1, 0):
+        cmd = [args.bin, "analyze", "--quiet", "--summary"]
+        if threads:
+            cmd += ["--threads", str(threads)]
+        secs, cpu, rss, err = run_timed(cmd + paths)
+        summary = json.loads(err[err.index("{"):])
+        label = "spamhattan analyze, 1 thread" if threads else f"spamhattan analyze, {os.cpu_count()} threads"
+        rows.append((label, summary["reports"], secs, cpu, rss))
+    py = [sys.executable, __file__, "reference", "--limit", str(args.limit), args.dir]
+    secs, cpu, rss, err = run_timed(py)
+    n = int(err.strip().splitlines()[-1].split()[0])
+    rows.append(("Python: mail-parser + oletools, 1 process", n, secs, cpu, rss))
+    print(f"\n{len(paths)} files, {total / 1e6:.1f} MB, {args.dir}\n")
+    print("| path | messages | wall s | CPU s | msgs/s | msgs/s per CPU-s | MB/s per CPU-s | peak RSS MiB |")
+    print("|---|---|---|---|---|---|---|---|")
+    for label, n, secs, cpu, rss in rows:
+        print(f"| {label} | {n} | {secs:.2f} | {cpu:.2f} | {n / secs:.0f} | {n / cpu:.0f} | "
+              f"{total / 1e6 / cpu:.1f} | {rss:.0f} |")
+    ours = rows[0][1] / rows[0][3]
+    theirs = rows[2][1] / rows[2][3]
+    print(f"\nper-core ratio (spamhattan 1 thread / Python): {ours / theirs:.1f}x")
+
+
+def reference(args):
+    paths = files_of(args.dir, args.limit)
+    n, nbytes, macros = reference_path(paths)
+    print(f"{n} messages {nbytes} bytes {macros} macro attachments", file=sys.stderr)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def stats(bin_, data):
+    out = subprocess.run([bin_, "store", "stats", "--json", "--data-dir", data], capture_output=True)
+    return json.loads(out.stdout)
+
+
+def live(args):
+    paths = files_of(args.dir, args.limit)
+    messages = [open(p, "rb").read().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n") for p in paths]
+    data = tempfile.mkdtemp(prefix="spamhattan-live-")
+    cfg = os.path.join(data, "c.toml")
+    with open(cfg, "w") as f:
+        f.write(f"[analysis]\nworkers = {args.workers}\n[analysis.auth]\nenabled = false\n"
+                "[limits]\nmax_connections_per_ip = 1000\n")
+    port = free_port()
+    srv = subprocess.Popen([args.bin, "serve", "--config", cfg, "--data-dir", os.path.join(data, "d"),
+                            "--trap-domain", "trap.example", "--smtp-listen", f"127.0.0.1:{port}"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        ready = srv.stdout.readline()
+        assert b'"ready":true' in ready, ready
+        stop = time.monotonic() + args.seconds
+        sent = [0] * args.sessions
+
+        def loader(i):
+            k = i
+            while time.monotonic() < stop:
+                try:
+                    with smtplib.SMTP("127.0.0.1", port, timeout=30) as s:
+                        s.ehlo("load.example")
+                        for _ in range(50):
+                            if time.monotonic() >= stop:
+                                break
+                            s.sendmail("bulk@src.example", ["trap@trap.example"], messages[k % len(messages)])
+                            sent[i] += 1
+                            k += args.sessions
+                except (smtplib.SMTPException, OSError):
+                    time.sleep(0.05)
+
+        threads = [threading.Thread(target=loader, args=(i,)) for i in range(args.sessions)]
+        t0 = time.monotonic()
+        for t in threads:
+            t.start()
+        samples = []
+        while any(t.is_alive() for t in threads):
+            time.sleep(1)
+            s = stats(args.bin, os.path.join(data, "d"))
+            samples.append((round(time.monotonic() - t0), sum(sent), s.get("pending_jobs")))
+        load_secs = time.monotonic() - t0
+        total = sum(sent)
+        drain_t0 = time.monotonic()
+        while stats(args.bin, os.path.join(data, "d")).get("pending_jobs", 0) > 0:
+            if time.monotonic() - drain_t0 > 600:
+                break
+            time.sleep(0.5)
+        drain = time.monotonic() - drain_t0
+        print(f"\nlive: {args.sessions} sessions, {args.workers} analysis threads, {args.seconds} s of load, "
+              f"{len(messages)} distinct corpus messages\n")
+        print("| t s | sent | pending jobs |")
+        print("|---|---|---|")
+        for t, n, p in samples:
+            print(f"| {t} | {n} | {p} |")
+        print(f"\ncaptured {total} in {load_secs:.1f} s = {total / load_secs:.0f} msg/s; "
+              f"backlog at end of load {samples[-1][2] if samples else '?'}, drained in {drain:.1f} s; "
+              f"capture+analysis = {total / (load_secs + drain):.0f} msg/s")
+    finally:
+        srv.terminate()
+        srv.wait(timeout=60)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", default=os.environ.get("SPAMHATTAN_BIN", "target/release/spamhattan"))
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    o = sub.add_parser("offline")
+    o.add_argument("dir")
+    o.add_argument("--limit", type=int, default=0)
+    r = sub.add_parser("reference")
+    r.add_argument("dir")
+    r.add_argument("--limit", type=int, default=0)
+    l = sub.add_parser("live")
+    l.add_argument("dir")
+    l.add_argument("--limit", type=int, default=500)
+    l.add_argument("--seconds", type=int, default=30)
+    l.add_argument("--sessions", type=int, default=32)
+    l.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+    {"offline": offline, "reference": reference, "live": live}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+//! Windows Script Encoder (`screnc`, `.jse`/`.vbe`): a fixed substitution cipher, decoded here
+//! so that the markers and URLs of encoded droppers are seen like those of plain ones.
+//!
+//! An encoded block is `#@~^` + 6 length characters + `==`, the encoded text, then 6 checksum
+//! characters + `==^#~@`. Inside, `@&`, `@#`, `@*`, `@!`, `@$` stand for LF, CR, `>`, `<`, `@`;
+//! every other printable ASCII character (and TAB) is replaced through one of three columns of a
+//! published table, the column chosen by the position of the character modulo 64.
+
+/// Encoded blocks decoded per script: real files carry one, a handful at most.
+const MAX_BLOCKS: usize = 16;
+
+/// Block header: marker plus 6 length characters and `==`.
+const HEADER_LEN: usize = 12;
+/// Block trailer before the end marker: 6 checksum characters and `==`.
+const TRAILER_LEN: usize = 8;
+
+/// Decoded character for each encoded character 32..=127, per column.
+#[rustfmt::skip]
+const TABLE: [[u8; 3]; 96] = [
+    [0x2E, 0x2D, 0x32], [0x47, 0x75, 0x30], [0x7A, 0x52, 0x21], [0x56, 0x60, 0x29],
+    [0x42, 0x71, 0x5B], [0x6A, 0x5E, 0x38], [0x2F, 0x49, 0x33], [0x26, 0x5C, 0x3D],
+    [0x49, 0x62, 0x58], [0x41, 0x7D, 0x3A], [0x34, 0x29, 0x35], [0x32, 0x36, 0x65],
+    [0x5B, 0x20, 0x39], [0x76, 0x7C, 0x5C], [0x72, 0x7A, 0x56], [0x43, 0x7F, 0x73],
+    [0x38, 0x6B, 0x66], [0x39, 0x63, 0x4E], [0x70, 0x33, 0x45], [0x45, 0x2B, 0x6B],
+    [0x68, 0x68, 0x62], [0x71, 0x51, 0x59], [0x4F, 0x66, 0x78], [0x09, 0x76, 0x5E],
+    [0x62, 0x31, 0x7D], [0x44, 0x64, 0x4A], [0x23, 0x54, 0x6D], [0x75, 0x43, 0x71],
+    [0x4A, 0x4C, 0x41], [0x7E, 0x3A, 0x60], [0x4A, 0x4C, 0x41], [0x5E, 0x7E, 0x53],
+    [0x40, 0x4C, 0x40], [0x77, 0x45, 0x42], [0x4A, 0x2C, 0x27], [0x61, 0x2A, 0x48],
+    [0x5D, 0x74, 0x72], [0x22, 0x27, 0x75], [0x4B, 0x37, 0x31], [0x6F, 0x44, 0x37],
+    [0x4E, 0x79, 0x4D], [0x3B, 0x59, 0x52], [0x4C, 0x2F, 0x22], [0x50, 0x6F, 0x54],
+    [0x67, 0x26, 0x6A], [0x2A, 0x72, 0x47], [0x7D, 0x6A, 0x64], [0x74, 0x39, 0x2D],
+    [0x54, 0x7B, 0x20], [0x2B, 0x3F, 0x7F], [0x2D, 0x38, 0x2E], [0x2C, 0x77, 0x4C],
+    [0x30, 0x67, 0x5D], [0x6E, 0x53, 0x7E], [0x6B, 0x47, 0x6C], [0x66, 0x34, 0x6F],
+    [0x35, 0x78, 0x79], [0x25, 0x5D, 0x74], [0x21, 0x30, 0x43], [0x64, 0x23, 0x26],
+    [0x4D, 0x5A, 0x76], [0x52, 0x5B, 0x25], [0x63, 0x6C, 0x24], [0x3F, 0x48, 0x2B],
+    [0x7B, 0x55, 0x28], [0x78, 0x70, 0x23], [0x29, 0x69, 0x41], [0x28, 0x2E, 0x34],
+    [0x73, 0x4C, 0x09], [0x59, 0x21, 0x2A], [0x33, 0x24, 0x44], [0x7F, 0x4E, 0x3F],
+    [0x6D, 0x50, 0x77], [0x55, 0x09, 0x3B], [0x53, 0x56, 0x55], [0x7C, 0x73, 0x69],
+    [0x3A, 0x35, 0x61], [0x5F, 0x61, 0x63], [0x65, 0x4B, 0x50], [0x46, 0x58, 0x67],
+    [0x58, 0x3B, 0x51], [0x31, 0x57, 0x49], [0x69, 0x22, 0x4F], [0x6C, 0x6D, 0x46],
+    [0x5A, 0x4D, 0x68], [0x48, 0x25, 0x7C], [0x27, 0x28, 0x36], [0x5C, 0x46, 0x70],
+    [0x3D, 0x4A, 0x6E], [0x24, 0x32, 0x7A], [0x79, 0x41, 0x2F], [0x37, 0x3D, 0x5F],
+    [0x60, 0x5F, 0x4B], [0x51, 0x4F, 0x5A], [0x20, 0x42, 0x2C], [0x36, 0x65, 0x57],
+];
+
+/// Decoded TAB, per column (TAB is the only control character the encoder substitutes).
+const TAB: [u8; 3] = [0x57, 0x6E, 0x7B];
+
+/// Column used for the character at each position modulo 64.
+#[rustfmt::skip]
+const COLUMN: [u8; 64] = [
+    0, 1, 2, 0, 1, 2, 1, 2, 2, 1, 2, 1, 0, 2, 1, 2, 0, 2, 1, 2, 0, 0, 1, 2, 2, 1, 0, 2, 1, 2, 2, 1,
+    0, 0, 2, 1, 2, 1, 2, 0, 2, 0, 0, 1, 2, 0, 2, 1, 0, 2, 1, 2, 0, 0, 1, 2, 2, 0, 0, 1, 2, 0, 2, 1,
+];
+
+/// Decodes every encoded block of `text` (at most `MAX_BLOCKS`). Empty when there is none.
+pub(super) fn decode_blocks(text: &[u8]) -> Vec<String> {
+    let start_marker = memchr::memmem::Finder::new(b"#@~^");
+    let end_marker = memchr::memmem::Finder::new(b"^#~@");
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while out.len() < MAX_BLOCKS {
+        let Some(rest) = text.get(pos..) else { break };
+        let Some(start) = start_marker.find(rest) else {
+            break;
+        };
+        let body_start = start + HEADER_LEN;
+        let Some(after) = rest.get(body_start..) else {
+            break;
+        };
+        let (body, next) = match end_marker.find(after) {
+            Some(end) => (
+                after
+                    .get(..end.saturating_sub(TRAILER_LEN))
+                    .unwrap_or_default(),
+                body_start + end + 4,
+            ),
+            // A truncated block still decodes up to where it stops.
+            None => (after, rest.len()),
+        };
+        out.push(decode(body));
+        pos += next;
+    }
+    out
+}
+
+/// Decodes the text of one block (between header and trailer).
+fn decode(body: &[u8]) -> String {
+    let mut out = Vec::with_capacity(body.len());
+    let mut index = 0usize;
+    let mut bytes = body.iter().copied();
+    while let Some(mut b) = bytes.next() {
+        let mut escaped = false;
+        if b == b'@' {
+            let mut peek = bytes.clone();
+            let sub = match peek.next() {
+                Some(b'&') => Some(b'\n'),
+                Some(b'#') => Some(b'\r'),
+                Some(b'*') => Some(b'>'),
+                Some(b'!') => Some(b'<'),
+                Some(b'$') => Some(b'@'),
+                _ => None,
+            };
+            if let Some(s) = sub {
+                bytes = peek;
+                b = s;
+                escaped = true;
+            }
+        }
+        if b < 0x80 {
+            let column = usize::from(COLUMN[index % 64]);
+            if !escaped && !matches!(b, b'<' | b'>' | b'@') {
+                if b == b'\t' {
+                    b = TAB[column];
+                } else if b >= 0x20 {
+                    b = TABLE[usize::from(b - 0x20)][column];
+                }
+            }
+            index += 1;
+        }
+        out.push(b);
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

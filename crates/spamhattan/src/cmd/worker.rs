@@ -1,0 +1,109 @@
+//! `spamhattan worker` and `spamhattan reanalyze`: the analysis queue outside `serve`.
+
+use crate::config::Config;
+use crate::eventlog::EventLog;
+use crate::worker::{Enricher, Outcome, Worker, pool::Pool};
+use anyhow::{Context, Result, bail};
+use std::process::ExitCode;
+use std::sync::Arc;
+use trap::EventSink;
+
+pub fn run(cfg: &Config, until_idle: bool) -> Result<ExitCode> {
+    let store = super::open_store(cfg)?;
+    let rt = runtime()?;
+    let events = Arc::new(EventLog::open(&cfg.event_log, &cfg.data_dir)?);
+    let worker = build_worker(cfg, &store, &rt, events.clone())?;
+    let result = if until_idle {
+        drain(&worker, &rt).map(|n| {
+            eprintln!("spamhattan: analysed {n} messages; the queue is empty");
+        })
+    } else {
+        let pool = Pool::start(worker, cfg.analysis.workers.max(1), rt.handle().clone());
+        let waited = rt.block_on(async {
+            use tokio::signal::unix::{SignalKind, signal};
+            let mut term = signal(SignalKind::terminate())?;
+            let mut int = signal(SignalKind::interrupt())?;
+            tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+            Ok::<(), std::io::Error>(())
+        });
+        pool.stop();
+        waited.context("cannot wait for signals")
+    };
+    events.close();
+    store.flush()?;
+    result?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn reanalyze(cfg: &Config, since: Option<&str>, queue_only: bool) -> Result<ExitCode> {
+    let since = since.map(parse_since).transpose()?;
+    let store = super::open_store(cfg)?;
+    let queued = store.requeue(since)?;
+    eprintln!("spamhattan: queued {queued} messages for analysis");
+    if !queue_only {
+        let rt = runtime()?;
+        let events = Arc::new(EventLog::open(&cfg.event_log, &cfg.data_dir)?);
+        let worker = build_worker(cfg, &store, &rt, events.clone())?;
+        let n = drain(&worker, &rt)?;
+        events.close();
+        eprintln!("spamhattan: analysed {n} messages");
+    }
+    store.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The worker of a resolved config: engine, enrichers (built inside `rt`), event sink.
+pub(crate) fn build_worker(
+    cfg: &Config,
+    store: &store::Store,
+    rt: &tokio::runtime::Runtime,
+    events: Arc<dyn EventSink>,
+) -> Result<Worker> {
+    let engine = Arc::new(super::build_engine(cfg)?);
+    let enricher = {
+        let _guard = rt.enter();
+        Arc::new(Enricher::from_settings(&cfg.analysis)?)
+    };
+    Ok(Worker::new(
+        store.clone(),
+        engine,
+        enricher,
+        events,
+        format!("worker-{}", std::process::id()),
+    ))
+}
+
+/// Runs steps until the queue is empty; returns the jobs completed.
+fn drain(worker: &Worker, rt: &tokio::runtime::Runtime) -> Result<usize> {
+    let mut n = 0;
+    while let Outcome::Analyzed(k) = worker.try_analyze_next(rt.handle())? {
+        n += k;
+    }
+    Ok(n)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")
+}
+
+/// `2026-12-01T00:00:00Z`, or an age: `90m`, `12h`, `7d`.
+fn parse_since(s: &str) -> Result<model::Timestamp> {
+    use time::format_description::well_known::Rfc3339;
+    if let Ok(t) = model::Timestamp::parse(s, &Rfc3339) {
+        return Ok(t);
+    }
+    let (num, unit) = s.split_at(s.len().saturating_sub(1));
+    let n: i64 = num
+        .parse()
+        .with_context(|| format!("--since: want RFC 3339 or an age like 7d, got {s:?}"))?;
+    let age = match unit {
+        "m" => time::Duration::minutes(n),
+        "h" => time::Duration::hours(n),
+        "d" => time::Duration::days(n),
+        _ => bail!("--since: unit must be m, h or d, got {s:?}"),
+    };
+    Ok(model::now() - age)
+}

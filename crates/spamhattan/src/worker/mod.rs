@@ -1,0 +1,255 @@
+//! The analysis worker: takes jobs from the store's durable queue, analyses each message with
+//! the engine, enriches the report (authentication, ClamAV) and saves it with its indicators.
+//!
+//! One step is [`Worker::try_analyze_next`]: claim a batch, analyse, enrich, save. Tests and
+//! `spamhattan worker --until-idle` drive it directly; `serve` and `worker` run the pipelined
+//! [`pool`], where analysis threads never wait for DNS or clamd. Never on the SMTP path: the
+//! trap answered `250` before a job exists.
+
+mod enrich;
+pub mod pool;
+
+pub use enrich::Enricher;
+
+use analysis::{Engine, Input};
+use anyhow::Result;
+use model::{Event, EventKind, Report, Sighting};
+use std::sync::Arc;
+use std::time::Duration;
+use store::{Job, RawLookup, ReportSave, Store};
+use trap::EventSink;
+
+/// Jobs claimed at once: one claim commit and one save commit per batch instead of per message.
+pub const BATCH: usize = 32;
+
+/// A claimed job comes back to the queue after this if its worker died: long enough for the
+/// slowest analysis plus enrichment (10 s engine budget, 5 s authentication budget) many times
+/// over, short enough that a crash costs minutes, not hours.
+pub const LEASE: Duration = Duration::from_secs(300);
+
+/// What one step did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// This many jobs were completed (with or without a report).
+    Analyzed(usize),
+    /// The queue had nothing to claim.
+    Empty,
+}
+
+/// One analysed job on its way to the store.
+#[derive(Debug)]
+pub struct Analyzed {
+    pub job: Job,
+    pub sighting: Sighting,
+    pub raw: Vec<u8>,
+    pub report: Report,
+}
+
+/// Analyses jobs of one store with one engine.
+#[derive(Clone)]
+pub struct Worker {
+    store: Store,
+    engine: Arc<Engine>,
+    enricher: Arc<Enricher>,
+    events: Arc<dyn EventSink>,
+    name: String,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker").field("name", &self.name).finish()
+    }
+}
+
+impl Worker {
+    pub fn new(
+        store: Store,
+        engine: Arc<Engine>,
+        enricher: Arc<Enricher>,
+        events: Arc<dyn EventSink>,
+        name: impl Into<String>,
+    ) -> Worker {
+        Worker {
+            store,
+            engine,
+            enricher,
+            events,
+            name: name.into(),
+        }
+    }
+
+    /// One step: claim up to [`BATCH`] jobs, analyse, enrich (on `rt`), save.
+    pub fn try_analyze_next(&self, rt: &tokio::runtime::Handle) -> Result<Outcome> {
+        let Some(mut items) = self.claim_and_analyze()? else {
+            return Ok(Outcome::Empty);
+        };
+        let n = items.len();
+        rt.block_on(self.enricher.enrich_all(&self.engine, &mut items));
+        self.save(&items)?;
+        Ok(Outcome::Analyzed(n))
+    }
+
+    /// The CPU part of a step: claim a batch and analyse it. `None` when the queue is empty.
+    /// Jobs whose message is gone (retention removed the raw bytes, or the sighting is unknown)
+    /// are completed without a report.
+    pub fn claim_and_analyze(&self) -> Result<Option<Vec<Analyzed>>> {
+        let jobs = self.store.try_claim_jobs(&self.name, LEASE, BATCH)?;
+        if jobs.is_empty() {
+            return Ok(None);
+        }
+        let mut out = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let sighting = self.store.sighting(job.sighting_id)?;
+            let raw = self.store.raw(&job.message_id)?;
+            match (sighting, raw) {
+                (Some(sighting), RawLookup::Found(raw)) => {
+                    let report = self.engine.analyze(
+                        &raw,
+                        &Input {
+                            sighting: Some(&sighting),
+                            auth: None,
+                        },
+                    );
+                    out.push(Analyzed {
+                        job,
+                        sighting,
+                        raw,
+                        report,
+                    });
+                }
+                (sighting, raw) => {
+                    tracing::warn!(
+                        job = job.id,
+                        sighting = %job.sighting_id,
+                        known = sighting.is_some(),
+                        raw = ?std::mem::discriminant(&raw),
+                        "job without a stored message: completed without a report"
+                    );
+                    self.store.complete_job(job.id)?;
+                }
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// Saves reports (completing their jobs) and announces them.
+    pub fn save(&self, items: &[Analyzed]) -> Result<()> {
+        let batch: Vec<ReportSave<'_>> = items
+            .iter()
+            .map(|i| ReportSave {
+                job: Some(i.job.id),
+                sighting: &i.sighting,
+                report: &i.report,
+            })
+            .collect();
+        self.store.save_reports(&batch)?;
+        for i in items {
+            self.events.emit(analyzed_event(&i.sighting, &i.report));
+        }
+        Ok(())
+    }
+}
+
+fn analyzed_event(sighting: &Sighting, r: &Report) -> Event {
+    let rules: Vec<&str> = r.verdict.reasons.iter().map(|x| x.rule.as_str()).collect();
+    Event::new(EventKind::MessageAnalyzed, Some(sighting.session_id))
+        .field("message_id", r.message_id.to_hex())
+        .field("sighting", sighting.id)
+        .field("class", r.verdict.class.as_str())
+        .field("score", r.verdict.score)
+        .field("rules", rules)
+        .field("indicators", r.indicators.len())
+        .field("anomalies", r.anomalies.len())
+        .field("elapsed_us", r.budget.elapsed_us)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<Event>>);
+
+    impl EventSink for Recorder {
+        fn emit(&self, event: Event) {
+            if let Ok(mut v) = self.0.lock() {
+                v.push(event);
+            }
+        }
+    }
+
+    fn sighting(raw: &[u8]) -> Sighting {
+        Sighting {
+            id: uuid::Uuid::now_v7(),
+            message_id: model::MessageId::of(raw),
+            received_at: model::now(),
+            source: model::SightingSource::Smtp,
+            size: raw.len() as u64,
+            session_id: uuid::Uuid::now_v7(),
+            listener: "smtp".into(),
+            peer: "192.0.2.7:40000".into(),
+            local: "127.0.0.1:2525".into(),
+            helo: Some("bot.example".into()),
+            tls: None,
+            envelope: model::Envelope::default(),
+            anomalies: vec![],
+            timings: model::Timings::default(),
+            queue_id: String::new(),
+        }
+    }
+
+    #[test]
+    fn one_step_analyses_the_queue_and_the_next_finds_it_empty() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let store = Store::open(store::StoreConfig::new(dir.path()))?;
+        let rt = tokio::runtime::Builder::new_current_thread().build()?;
+        let raw = b"From: PayPal <x@evil.example>\r\nSubject: verify\r\n\r\nhello\r\n".to_vec();
+        let s = sighting(&raw);
+        let captured = store.capture(raw, s).wait()?;
+        let events = Arc::new(Recorder::default());
+        let worker = Worker::new(
+            store.clone(),
+            Arc::new(Engine::with_defaults()),
+            Arc::new(Enricher::none()),
+            events.clone(),
+            "test",
+        );
+        assert_eq!(worker.try_analyze_next(rt.handle())?, Outcome::Analyzed(1));
+        assert_eq!(worker.try_analyze_next(rt.handle())?, Outcome::Empty);
+        let report = store
+            .report(captured.sighting_id)?
+            .expect("a report was saved");
+        assert_eq!(report.message_id, captured.message_id);
+        assert_eq!(store.job_depth()?, 0);
+        let seen = events.0.lock().map(|v| v.len()).unwrap_or(0);
+        assert_eq!(seen, 1, "one spamhattan.message.analyzed event");
+        Ok(())
+    }
+
+    #[test]
+    fn a_job_whose_raw_bytes_are_gone_is_completed_without_a_report() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let store = Store::open(store::StoreConfig::new(dir.path()))?;
+        let rt = tokio::runtime::Builder::new_current_thread().build()?;
+        let raw = b"Subject: x\r\n\r\ny\r\n".to_vec();
+        let captured = store.capture(raw.clone(), sighting(&raw)).wait()?;
+        // Retention with a zero byte budget removes the raw bytes; the sighting stays.
+        let mut cfg = store::StoreConfig::new(dir.path());
+        cfg.retention.max_blob_bytes = Some(0);
+        drop(store);
+        let store = Store::open(cfg)?;
+        store.enforce_retention()?;
+        let worker = Worker::new(
+            store.clone(),
+            Arc::new(Engine::with_defaults()),
+            Arc::new(Enricher::none()),
+            Arc::new(Recorder::default()),
+            "test",
+        );
+        assert_eq!(worker.try_analyze_next(rt.handle())?, Outcome::Analyzed(0));
+        assert!(store.report(captured.sighting_id)?.is_none());
+        assert_eq!(store.job_depth()?, 0);
+        Ok(())
+    }
+}

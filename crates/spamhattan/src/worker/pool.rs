@@ -1,0 +1,138 @@
+//! The worker pool of `serve` and `worker`: analysis threads (CPU), an enrichment stage (async,
+//! many messages in flight, so a slow resolver never idles a core) and one saver thread that
+//! commits reports in batches.
+//!
+//! ```text
+//! N analysis threads --(bounded)--> enrichment tasks on the runtime --(bounded)--> saver thread
+//!   claim + analyze                   auth + clamd + rescore                    save_reports
+//! ```
+//! Bounded channels carry backpressure back to the claims; leases bring back whatever a crash
+//! leaves in flight.
+
+use super::{Analyzed, Worker};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// How long an idle analysis thread waits before looking at the queue again. New captures
+/// are analysed within this delay; an idle trap costs a few cheap queries a second.
+pub const IDLE_POLL: Duration = Duration::from_millis(200);
+
+/// Messages being enriched at once (each waits on DNS or clamd, not on a core).
+pub const MAX_IN_FLIGHT: usize = 256;
+
+/// Reports committed per transaction at most.
+const SAVE_BATCH: usize = 256;
+
+/// A running pool; [`Pool::stop`] finishes what is in flight and joins the threads.
+#[derive(Debug)]
+pub struct Pool {
+    stop: Arc<AtomicBool>,
+    analysts: Vec<JoinHandle<()>>,
+    saver: Option<JoinHandle<()>>,
+}
+
+impl Pool {
+    /// Starts `threads` analysis threads for `worker`, enriching on `rt`.
+    pub fn start(worker: Worker, threads: usize, rt: tokio::runtime::Handle) -> Pool {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (to_enrich, mut enrich_rx) = tokio::sync::mpsc::channel::<Analyzed>(MAX_IN_FLIGHT);
+        let (to_save, save_rx) = std::sync::mpsc::sync_channel::<Analyzed>(MAX_IN_FLIGHT);
+        let mut analysts = Vec::new();
+        for n in 0..threads.max(1) {
+            let w = Worker {
+                name: format!("{}-{n}", worker.name),
+                ..worker.clone()
+            };
+            let tx = to_enrich.clone();
+            let stop = Arc::clone(&stop);
+            let spawned = std::thread::Builder::new()
+                .name(format!("analysis-{n}"))
+                .spawn(move || analyse_loop(&w, &tx, &stop));
+            match spawned {
+                Ok(h) => analysts.push(h),
+                Err(e) => tracing::error!(error = %e, "cannot start an analysis thread"),
+            }
+        }
+        drop(to_enrich);
+        let enricher = Arc::clone(&worker.enricher);
+        let engine = Arc::clone(&worker.engine);
+        rt.spawn(async move {
+            let slots = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
+            let mut tasks = tokio::task::JoinSet::new();
+            while let Some(mut item) = enrich_rx.recv().await {
+                let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
+                    break;
+                };
+                let (enricher, engine, to_save) =
+                    (Arc::clone(&enricher), Arc::clone(&engine), to_save.clone());
+                tasks.spawn(async move {
+                    enricher.enrich(&engine, &mut item).await;
+                    drop(permit);
+                    // The saver thread may block briefly on a commit: hand over off the runtime.
+                    let _ = tokio::task::spawn_blocking(move || to_save.send(item).is_ok()).await;
+                });
+                while tasks.try_join_next().is_some() {}
+            }
+            while tasks.join_next().await.is_some() {}
+        });
+        let saver_worker = worker.clone();
+        let saver = std::thread::Builder::new()
+            .name("analysis-saver".into())
+            .spawn(move || save_loop(&saver_worker, &save_rx))
+            .map_err(|e| tracing::error!(error = %e, "cannot start the report saver"))
+            .ok();
+        Pool {
+            stop,
+            analysts,
+            saver,
+        }
+    }
+
+    /// Stops claiming, lets claimed messages finish and be saved, and joins every thread.
+    pub fn stop(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for h in self.analysts.drain(..) {
+            let _ = h.join();
+        }
+        if let Some(h) = self.saver.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn analyse_loop(w: &Worker, tx: &tokio::sync::mpsc::Sender<Analyzed>, stop: &AtomicBool) {
+    while !stop.load(Ordering::Relaxed) {
+        match w.claim_and_analyze() {
+            Ok(Some(items)) => {
+                for item in items {
+                    if tx.blocking_send(item).is_err() {
+                        return;
+                    }
+                }
+            }
+            Ok(None) => std::thread::sleep(IDLE_POLL),
+            Err(e) => {
+                tracing::warn!(error = %e, "analysis step failed; retrying");
+                std::thread::sleep(IDLE_POLL);
+            }
+        }
+    }
+}
+
+fn save_loop(w: &Worker, rx: &std::sync::mpsc::Receiver<Analyzed>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < SAVE_BATCH {
+            match rx.try_recv() {
+                Ok(item) => batch.push(item),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = w.save(&batch) {
+            // The jobs stay leased and come back after `LEASE`: nothing is lost.
+            tracing::warn!(error = %e, reports = batch.len(), "saving reports failed");
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Reports and the indicator index: saved with their job, counts exact across re-analysis.
+
+mod common;
+
+use common::{capture, message, open};
+use model::VerdictClass;
+use model::report::{BudgetUse, Headers, Indicator, IndicatorKind, Report, Verdict};
+use store::{IndicatorQuery, ReportSave};
+
+fn report(message_id: model::MessageId, indicators: &[(IndicatorKind, &str)]) -> Report {
+    Report {
+        schema: model::report::REPORT_SCHEMA,
+        engine: "test".into(),
+        message_id,
+        size: 1,
+        headers: Headers::default(),
+        bodies: vec![],
+        urls: vec![],
+        artifacts: vec![],
+        auth: None,
+        scans: vec![],
+        findings: vec![],
+        indicators: indicators
+            .iter()
+            .map(|(k, v)| Indicator {
+                kind: *k,
+                value: v.to_string(),
+                at: "urls[0]".into(),
+            })
+            .collect(),
+        trap_addresses: vec!["trap@trap.example".into()],
+        anomalies: vec![],
+        verdict: Verdict {
+            class: VerdictClass::Phishing,
+            score: 40,
+            reasons: vec![],
+        },
+        budget: BudgetUse::default(),
+    }
+}
+
+#[test]
+fn saving_a_report_completes_its_job_and_indexes_its_indicators() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open(dir.path());
+    let raw = message(1, 1);
+    let c = capture(&store, &raw);
+    let job = store
+        .try_claim_job("w", std::time::Duration::from_secs(60))
+        .expect("claim")
+        .expect("a job");
+    let sighting = store
+        .sighting(c.sighting_id)
+        .expect("read")
+        .expect("sighting");
+    let r = report(c.message_id, &[(IndicatorKind::Domain, "evil.example")]);
+    store
+        .save_reports(&[ReportSave {
+            job: Some(job.id),
+            sighting: &sighting,
+            report: &r,
+        }])
+        .expect("save");
+    assert_eq!(store.job_depth().expect("depth"), 0);
+    assert_eq!(store.report(c.sighting_id).expect("read"), Some(r.clone()));
+    assert_eq!(
+        store.report_for_message(&c.message_id).expect("read"),
+        Some(r)
+    );
+    let ind = store
+        .indicator(IndicatorKind::Domain, "evil.example", 10)
+        .expect("read")
+        .expect("indexed");
+    assert_eq!(ind.count, 1);
+    assert_eq!(ind.sightings, vec![c.sighting_id]);
+    assert_eq!(ind.first_seen, sighting.received_at);
+    // Trap addresses stay in the report, never in the index.
+    assert!(
+        store
+            .indicator(IndicatorKind::Email, "trap@trap.example", 1)
+            .expect("read")
+            .is_none()
+    );
+    assert_eq!(
+        store.verdict_counts().expect("counts"),
+        vec![("phishing".to_string(), 1)]
+    );
+}
+
+#[test]
+fn reanalysis_replaces_links_and_keeps_counts_exact() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open(dir.path());
+    let a = capture(&store, &message(1, 1));
+    let b = capture(&store, &message(1, 2));
+    let sa = store.sighting(a.sighting_id).expect("r").expect("s");
+    let sb = store.sighting(b.sighting_id).expect("r").expect("s");
+    let both = [
+        (IndicatorKind::Domain, "x.example"),
+        (IndicatorKind::Url, "http://x.example/"),
+    ];
+    let ra = report(a.message_id, &both);
+    let rb = report(b.message_id, &both[..1]);
+    let save = |s, r| {
+        store
+            .save_reports(&[ReportSave {
+                job: None,
+                sighting: s,
+                report: r,
+            }])
+            .expect("save")
+    };
+    save(&sa, &ra);
+    save(&sb, &rb);
+    save(&sa, &ra); // the same report again: no double counting
+    let count = |k, v| {
+        store
+            .indicator(k, v, 10)
+            .expect("read")
+            .map(|i| i.count)
+            .unwrap_or(0)
+    };
+    assert_eq!(count(IndicatorKind::Domain, "x.example"), 2);
+    assert_eq!(count(IndicatorKind::Url, "http://x.example/"), 1);
+    // Re-analysis of `a` no longer finds the URL: its link and count go.
+    save(&sa, &report(a.message_id, &both[..1]));
+    assert_eq!(count(IndicatorKind::Url, "http://x.example/"), 0);
+    assert_eq!(count(IndicatorKind::Domain, "x.example"), 2);
+    let listed = store
+        .indicators(&IndicatorQuery {
+            kind: Some(IndicatorKind::Domain),
+            limit: 10,
+            sightings_per_indicator: 1,
+            ..IndicatorQuery::default()
+        })
+        .expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].sightings.len(), 1);
+}
+
+#[test]
+fn requeue_creates_one_job_per_stored_sighting_without_a_pending_one() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open(dir.path());
+    for i in 0..3 {
+        capture(&store, &message(2, i));
+    }
+    // Three jobs pending from capture: requeue adds none.
+    assert_eq!(store.requeue(None).expect("requeue"), 0);
+    let jobs = store
+        .try_claim_jobs("w", std::time::Duration::from_secs(60), 10)
+        .expect("claim");
+    assert_eq!(jobs.len(), 3);
+    for j in &jobs {
+        store.complete_job(j.id).expect("complete");
+    }
+    assert_eq!(store.requeue(None).expect("requeue"), 3);
+    let again = store
+        .try_claim_jobs("w", std::time::Duration::from_secs(60), 10)
+        .expect("claim");
+    assert_eq!(again.len(), 3);
+    assert!(
+        again.iter().all(|j| jobs.iter().all(|old| old.id < j.id)),
+        "ids never reused"
+    );
+    let future = model::now() + time::Duration::hours(1);
+    assert_eq!(store.requeue(Some(future)).expect("requeue"), 0);
+}
