@@ -88,12 +88,12 @@ const PHRASES: &[(usize, u32, &str)] = &[
     (
         ADVANCE_FEE,
         2,
-        "next of kin|lottery winner|winning notification|atm card|consignment box|deceased client|compensation fund|unclaimed funds|transfer of the sum|dormant account|my late husband|u heeft gewonnen|gewinnbenachrichtigung|reliable partner|allocated funds|business proposal|fund transfer|god bless|your late relative",
+        "next of kin|donation for you|diplomatic agent|donate the sum|fund release|release of your fund|atm visa card|your compensation|payment file|contact my secretary|lottery winner|winning notification|atm card|consignment box|deceased client|compensation fund|unclaimed funds|transfer of the sum|dormant account|my late husband|u heeft gewonnen|gewinnbenachrichtigung|reliable partner|allocated funds|business proposal|fund transfer|god bless|your late relative",
     ),
     (
         ADVANCE_FEE,
         1,
-        "partnership|cancer|legacy|widow|trustworthy|ambassador|united nations|compensation|inheritance|beneficiary|million dollars|million usd|lottery|you have won|diplomat|late client|barrister|kindly|foreign partner|humanitarian|erfenis|begunstigde|loterij|miljoen dollar|miljoen euro|erbschaft|lotterie|millionen dollar|héritage|bénéficiaire|loterie|millions de dollars|herencia|beneficiario|lotería|millones de dólares",
+        "partnership|donation|donate|diplomatic|the sum of|cancer|legacy|widow|trustworthy|ambassador|united nations|compensation|inheritance|beneficiary|million dollars|million usd|lottery|you have won|diplomat|late client|barrister|kindly|foreign partner|humanitarian|erfenis|begunstigde|loterij|miljoen dollar|miljoen euro|erbschaft|lotterie|millionen dollar|héritage|bénéficiaire|loterie|millions de dollars|herencia|beneficiario|lotería|millones de dólares",
     ),
     (
         EXTORTION,
@@ -113,7 +113,7 @@ const PHRASES: &[(usize, u32, &str)] = &[
     (
         CRYPTO,
         1,
-        "airdrop|wallet|trading platform|bitcoin|ethereum|usdt|passive income|double your|crypto|withdraw your funds|rendement|beleggen|investering|krypto|investissement|inversión",
+        "airdrop|allocation program|ripple|xrp|wallet|trading platform|bitcoin|ethereum|usdt|passive income|double your|crypto|withdraw your funds|rendement|beleggen|investering|krypto|investissement|inversión",
     ),
     (
         RANSOM,

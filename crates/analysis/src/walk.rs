@@ -167,6 +167,7 @@ impl<'e> Walk<'e> {
     }
 
     /// Time left in the budget (for engines with their own timeout, such as YARA).
+    #[cfg_attr(not(feature = "yara"), allow(dead_code))]
     pub fn time_left(&self) -> std::time::Duration {
         self.engine
             .limits

@@ -4,8 +4,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "common/documents.rs"]
+#[allow(dead_code)]
+mod documents;
+
 use analysis::{Engine, EngineConfig, Input, Limits};
 use base64::Engine as _;
+use documents::iso_of;
 use model::{AnomalyKind, Report};
 use std::io::{Cursor, Write};
 use zip::unstable::write::FileOptionsExt;
@@ -320,38 +325,6 @@ fn sevenz_with_unknown_password_is_flagged_and_body_password_opens_it() {
         Some("Vx9-body-only")
     );
     assert!(has(&r, "archive.password-from-body"));
-}
-
-fn iso_of(files: Vec<(&str, Vec<u8>)>) -> Vec<u8> {
-    use hadris_iso::read::PathSeparator;
-    use hadris_iso::write::options::{CreationFeatures, IsoFormatOptions};
-    use hadris_iso::write::{File as IsoFile, InputFiles, IsoImageWriter};
-    use std::sync::Arc;
-    let files = InputFiles {
-        path_separator: PathSeparator::ForwardSlash,
-        files: files
-            .into_iter()
-            .map(|(name, contents)| IsoFile::File {
-                name: Arc::new(name.to_string()),
-                contents,
-            })
-            .collect(),
-    };
-    let options = IsoFormatOptions {
-        volume_name: "INVOICE".to_string(),
-        system_id: None,
-        volume_set_id: None,
-        publisher_id: None,
-        preparer_id: None,
-        application_id: None,
-        sector_size: 2048,
-        path_separator: PathSeparator::ForwardSlash,
-        features: CreationFeatures::default(),
-        strict_charset: false,
-    };
-    let mut buffer = Cursor::new(vec![0u8; 1 << 20]);
-    IsoImageWriter::create(&mut buffer, files, options).unwrap();
-    buffer.into_inner()
 }
 
 #[test]

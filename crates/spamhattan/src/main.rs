@@ -32,7 +32,9 @@ fn main() -> ExitCode {
 
 fn init_logging(format: &cli::LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        // Parsers of hostile documents (lopdf) log every oddity they meet; the report already
+        // records malformed content as anomalies, so their chatter stays out of the log.
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,lopdf=error"));
     use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -37,7 +37,8 @@ static OBFUSCATION: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
 /// URLs whose host is a number (`http://3232235777/`, `http://0x7f.1/`): `linkify` wants a
 /// dotted domain and misses them, but they are exactly the ones hiding an IP address.
 static NUMERIC_HOST: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(r#"(?i)\b(?:https?|ftp)://(?:[^\s/@<>"']*@)?(?:0x)?[0-9a-f]+(?:\.(?:0x)?[0-9a-f]*)*(?:[:/?#][^\s<>"']*)?"#).ok()
+    // ASCII word boundary: a Unicode `\b` forces the slow NFA engine over every body text.
+    Regex::new(r#"(?i)(?-u:\b)(?:https?|ftp)://(?:[^\s/@<>"']*@)?(?:0x)?[0-9a-f]+(?:\.(?:0x)?[0-9a-f]*)*(?:[:/?#][^\s<>"']*)?"#).ok()
 });
 
 static FINDER: LazyLock<LinkFinder> = LazyLock::new(|| {

