@@ -19,7 +19,6 @@ import argparse
 import base64
 import json
 import os
-import resource
 import smtplib
 import socket
 import subprocess
@@ -36,16 +35,18 @@ def files_of(d, limit):
 
 
 def run_timed(cmd):
-    """Runs cmd; returns (seconds, peak RSS MiB of the child, stderr)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    """Runs cmd; returns (wall s, CPU s, peak RSS MiB, stderr) of that child alone (wait4)."""
+    err = tempfile.TemporaryFile()
     t0 = time.perf_counter()
-    p = subprocess.run(cmd, capture_output=True)
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+    _, status, ru = os.wait4(p.pid, 0)
     secs = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    err.seek(0)
+    stderr = err.read().decode(errors="replace")
     if p.returncode not in (0, 1):
-        sys.exit(f"{cmd[0]} failed ({p.returncode}): {p.stderr.decode(errors='replace')[-2000:]}")
-    return secs, cpu, after.ru_maxrss / 1024, p.stderr.decode(errors="replace")
+        sys.exit(f"{cmd[0]} failed ({p.returncode}): {stderr[-2000:]}")
+    return secs, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, stderr
 
 
 def reference_path(paths):

@@ -144,8 +144,9 @@ fn analyse_file(engine: &Engine, path: &Path, object: bool) -> Outcome {
 
 /// Files under `p`, sorted, symlinks not followed into directories.
 fn collect(p: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let meta = std::fs::metadata(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
-    if meta.is_dir() {
+    // A path that cannot be read is still listed: it becomes an "unreadable" line on stderr
+    // and exit code 1, while the other files are analysed.
+    if std::fs::metadata(p).is_ok_and(|m| m.is_dir()) {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(p)?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .collect();
