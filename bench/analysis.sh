@@ -14,5 +14,5 @@ if [ ! -x "$bin" ]; then
 fi
 python3 bench/analysis_bench.py --bin "$bin" offline "$corpus"
 if [ -n "${LIVE:-}" ]; then
-    python3 bench/analysis_bench.py --bin "$bin" live "$corpus" --seconds "${SECONDS_OF_LOAD:-30}"
+    python3 bench/analysis_bench.py --bin "$bin" live "$corpus" 
 fi

@@ -10,21 +10,21 @@ Subcommands:
                     c) the Python reference path, one process: mailparser.parse_from_bytes, then
                        oletools (olevba VBA_Parser + analyze_macros) on every attachment
                   in the same run, and prints one markdown table with msgs/s, MB/s and peak RSS.
-  live DIR        `spamhattan serve` with its analysis pool on 127.0.0.1, loaded by parallel
-                  SMTP sessions sending corpus messages for a bounded time; reports capture rate,
-                  analysis rate and the pending-job backlog sampled every second.
+  live DIR        `spamhattan serve` with its analysis pool on 127.0.0.1, loaded by Postfix's
+                  smtp-source (one process per typical corpus message, -F) for a bounded count
+                  and time; reports capture rate, the pending-job backlog sampled every second,
+                  and how long the backlog takes to drain.
 Everything connects to 127.0.0.1 only; counts and times are bounded.
 """
 import argparse
 import base64
 import json
 import os
-import smtplib
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 
@@ -125,68 +125,77 @@ def stats(bin_, data):
     return json.loads(out.stdout)
 
 
+def typical(paths, n):
+    """n messages around the corpus median size: 'typical spam', not the outliers."""
+    by_size = sorted(paths, key=os.path.getsize)
+    mid = len(by_size) // 2
+    lo = max(0, mid - n // 2)
+    return by_size[lo:lo + n]
+
+
 def live(args):
-    paths = files_of(args.dir, args.limit)
-    messages = [open(p, "rb").read().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n") for p in paths]
+    """serve + its analysis pool under smtp-source load (C client: the load costs little CPU).
+    Each smtp-source process sends one typical corpus message (-F) over its sessions."""
+    smtp_source = shutil.which("smtp-source") or "/usr/sbin/smtp-source"
+    if not os.path.exists(smtp_source):
+        sys.exit("smtp-source missing: apt-get install postfix (No configuration)")
+    paths = typical(files_of(args.dir, 0), args.messages)
     data = tempfile.mkdtemp(prefix="spamhattan-live-")
+    store_dir = os.path.join(data, "d")
     cfg = os.path.join(data, "c.toml")
     with open(cfg, "w") as f:
         f.write(f"[analysis]\nworkers = {args.workers}\n[analysis.auth]\nenabled = false\n"
                 "[limits]\nmax_connections_per_ip = 1000\n")
     port = free_port()
-    srv = subprocess.Popen([args.bin, "serve", "--config", cfg, "--data-dir", os.path.join(data, "d"),
+    srv = subprocess.Popen([args.bin, "serve", "--config", cfg, "--data-dir", store_dir,
                             "--trap-domain", "trap.example", "--smtp-listen", f"127.0.0.1:{port}"],
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    loaders = []
     try:
         ready = srv.stdout.readline()
         assert b'"ready":true' in ready, ready
-        stop = time.monotonic() + args.seconds
-        sent = [0] * args.sessions
-
-        def loader(i):
-            k = i
-            while time.monotonic() < stop:
-                try:
-                    with smtplib.SMTP("127.0.0.1", port, timeout=30) as s:
-                        s.ehlo("load.example")
-                        for _ in range(50):
-                            if time.monotonic() >= stop:
-                                break
-                            s.sendmail("bulk@src.example", ["trap@trap.example"], messages[k % len(messages)])
-                            sent[i] += 1
-                            k += args.sessions
-                except (smtplib.SMTPException, OSError):
-                    time.sleep(0.05)
-
-        threads = [threading.Thread(target=loader, args=(i,)) for i in range(args.sessions)]
+        per = max(1, args.count // len(paths))
+        sessions = max(1, args.sessions // len(paths))
         t0 = time.monotonic()
-        for t in threads:
-            t.start()
+        for p in paths:
+            loaders.append(subprocess.Popen(
+                [smtp_source, "-d", "-s", str(sessions), "-m", str(per), "-F", p,
+                 "-f", "bulk@src.example", "-t", "trap@trap.example", f"127.0.0.1:{port}"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         samples = []
-        while any(t.is_alive() for t in threads):
-            time.sleep(1)
-            s = stats(args.bin, os.path.join(data, "d"))
-            samples.append((round(time.monotonic() - t0), sum(sent), s.get("pending_jobs")))
-        load_secs = time.monotonic() - t0
-        total = sum(sent)
-        drain_t0 = time.monotonic()
-        while stats(args.bin, os.path.join(data, "d")).get("pending_jobs", 0) > 0:
-            if time.monotonic() - drain_t0 > 600:
+        deadline = t0 + args.seconds
+        while any(l.poll() is None for l in loaders):
+            if time.monotonic() > deadline:
+                for l in loaders:
+                    l.kill()
                 break
+            time.sleep(1)
+            s = stats(args.bin, store_dir)
+            samples.append((round(time.monotonic() - t0), s.get("sightings"), s.get("pending_jobs")))
+        load_secs = time.monotonic() - t0
+        captured = stats(args.bin, store_dir).get("sightings", 0)
+        drain_t0 = time.monotonic()
+        while stats(args.bin, store_dir).get("pending_jobs", 0) > 0 and time.monotonic() - drain_t0 < 600:
             time.sleep(0.5)
         drain = time.monotonic() - drain_t0
-        print(f"\nlive: {args.sessions} sessions, {args.workers} analysis threads, {args.seconds} s of load, "
-              f"{len(messages)} distinct corpus messages\n")
-        print("| t s | sent | pending jobs |")
+        size = sum(os.path.getsize(p) for p in paths) / len(paths)
+        print(f"\nlive: {len(paths)} smtp-source x {sessions} sessions, {args.workers} analysis threads, "
+              f"typical corpus messages (mean {size / 1024:.1f} KiB)\n")
+        print("| t s | captured | pending jobs |")
         print("|---|---|---|")
         for t, n, p in samples:
             print(f"| {t} | {n} | {p} |")
-        print(f"\ncaptured {total} in {load_secs:.1f} s = {total / load_secs:.0f} msg/s; "
-              f"backlog at end of load {samples[-1][2] if samples else '?'}, drained in {drain:.1f} s; "
-              f"capture+analysis = {total / (load_secs + drain):.0f} msg/s")
+        peak = max((p or 0) for _, _, p in samples) if samples else 0
+        print(f"\ncaptured {captured} in {load_secs:.1f} s = {captured / load_secs:.0f} msg/s; "
+              f"peak backlog {peak}, backlog drained {drain:.1f} s after the load; "
+              f"captured and analysed: {captured / (load_secs + drain):.0f} msg/s")
     finally:
+        for l in loaders:
+            if l.poll() is None:
+                l.kill()
         srv.terminate()
         srv.wait(timeout=60)
+        shutil.rmtree(data, ignore_errors=True)
 
 
 def main():
@@ -201,9 +210,10 @@ def main():
     r.add_argument("--limit", type=int, default=0)
     l = sub.add_parser("live")
     l.add_argument("dir")
-    l.add_argument("--limit", type=int, default=500)
-    l.add_argument("--seconds", type=int, default=30)
-    l.add_argument("--sessions", type=int, default=32)
+    l.add_argument("--messages", type=int, default=16, help="distinct typical messages")
+    l.add_argument("--count", type=int, default=30000, help="messages in total")
+    l.add_argument("--sessions", type=int, default=32, help="parallel sessions in total")
+    l.add_argument("--seconds", type=int, default=120, help="hard bound on the load")
     l.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
     {"offline": offline, "reference": reference, "live": live}[args.cmd](args)

@@ -160,15 +160,15 @@ def main():
     files = []
     for d in args.dirs:
         if os.path.isfile(d):
-            files.append(d)
+            files.append((os.path.dirname(d) or ".", d))
         for root, _, names in os.walk(d):
-            files.extend(os.path.join(root, n) for n in sorted(names))
+            files.extend((d, os.path.join(root, n)) for n in sorted(names))
     agree = 0
     unexplained = 0
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         os.chdir(tmp)  # oleobj/olevba never write here, but keep any stray output contained
-        for path in files:
+        for top, path in files:
             try:
                 a = ours(args.analyzer, os.path.abspath(path))
             except Exception as e:
@@ -180,7 +180,8 @@ def main():
                 if a[col] == b[col]:
                     agree += 1
                     continue
-                rel = os.path.relpath(path, os.path.commonpath([os.path.abspath(x) for x in args.dirs]) if len(args.dirs) > 1 else args.dirs[0])
+                # Patterns are relative to the directory given on the command line.
+                rel = os.path.relpath(path, top)
                 explained = any(
                     c == col and (fnmatch.fnmatch(rel, g) or fnmatch.fnmatch(path, g))
                     for g, c in known)

@@ -3,17 +3,20 @@
 //! Pure: no tokio, no store, no network. Authentication (DNS) and ClamAV (a socket) run in the
 //! `enrich` crate and hand their results in through [`Input`] or [`Engine::rescore`].
 //!
-//! [`Engine::analyze`] parses the MIME tree (`mime.rs`), decodes the headers (`headers.rs`) and
-//! the bodies (`body.rs`, `lang.rs`), collects URLs (`urls.rs`), and hands every attachment to
-//! `Walk::add_object` (`walk.rs`), which hashes it (`hashes.rs`), sniffs its type (`sniff.rs`),
-//! checks its name (`names.rs`), scans it with YARA (`yara.rs`) and dispatches it by kind
-//! (`object.rs`) to the containers (`containers/`), Office (`office/`), PDF (`pdf.rs`), LNK
-//! (`lnk.rs`), HTML (`html.rs`), OneNote (`onenote.rs`) and script (`script.rs`) parsers, which
-//! add what they extract as child objects, recursively. Findings, indicators (`indicators.rs`)
-//! and the verdict (`verdict.rs`, rules in `rules/verdict.toml`) come last.
+//! [`Engine::analyze`] parses the MIME tree (`mime.rs`), decodes the headers (`headers/`) and
+//! the bodies (`body/`, `lang.rs`, `lure.rs`), collects URLs (`urls/`), and hands every
+//! attachment to `Walk::add_object` (`walk.rs`), which hashes it (`hashes.rs`), sniffs its type
+//! (`sniff.rs`), checks its name (`names.rs`), scans it with YARA (`yara/`) and dispatches it by
+//! kind (`object.rs`) to the containers (`containers/`), Office (`office/`), PDF (`pdf/`), LNK
+//! (`lnk.rs`), HTML (`html/`), OneNote (`onenote.rs`), script (`script/`) and PE (`exe.rs`)
+//! parsers, which add what they extract as child objects, recursively. Findings, indicators
+//! (`indicators.rs`) and the verdict (`verdict.rs`, rules in `rules/verdict.toml`) come last.
 //!
 //! Hostile input is the normal case: every quantity has a limit in [`Limits`], every parser
 //! runs under `catch_unwind` (`Walk::guard`), and whatever fails becomes a report anomaly.
+//! The time budget is wall-clock and checked between objects (and handed to YARA as its
+//! timeout); a single third-party parser call cannot be interrupted, which is why every format
+//! parser also has its own size and count limits.
 
 mod body;
 mod containers;

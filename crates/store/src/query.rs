@@ -177,6 +177,10 @@ pub struct StoreStats {
     /// Database, WAL and shared-memory files.
     pub sqlite_bytes: u64,
     pub pending_jobs: u64,
+    /// Analysis reports stored (one per analysed sighting).
+    pub reports: u64,
+    /// Distinct indicators in the index.
+    pub indicators: u64,
     #[serde(with = "time::serde::rfc3339::option")]
     pub oldest_sighting: Option<Timestamp>,
     #[serde(with = "time::serde::rfc3339::option")]
@@ -230,6 +234,8 @@ pub(crate) fn stats(conn: &Connection, data_dir: &Path, spool: &Path) -> Result<
         segment_bytes: segments.iter().map(|s| s.bytes).sum(),
         sqlite_bytes,
         pending_jobs: crate::jobs::depth(conn)?,
+        reports: count("SELECT count(*) FROM reports")?,
+        indicators: count("SELECT count(*) FROM indicators")?,
         oldest_sighting: oldest.map(from_nanos).transpose()?,
         newest_sighting: newest.map(from_nanos).transpose()?,
         duplicate_sightings: sightings.saturating_sub(messages),

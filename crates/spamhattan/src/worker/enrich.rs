@@ -22,8 +22,16 @@ impl Enricher {
     /// Builds the enrichers of the resolved configuration. Must run inside a tokio runtime
     /// (the resolver binds to it).
     pub fn from_settings(s: &crate::config::AnalysisSettings) -> anyhow::Result<Enricher> {
+        // A machine without a usable resolver (no resolv.conf in a container) still runs the
+        // trap and the analysis: authentication is skipped, and the log says why.
         let auth = match &s.auth {
-            Some(cfg) => Some(enrich::Authenticator::new(cfg)?),
+            Some(cfg) => match enrich::Authenticator::new(cfg) {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    tracing::warn!(error = %e, "authentication (SPF/DKIM/DMARC) is off: no resolver");
+                    None
+                }
+            },
             None => None,
         };
         let clamd = match &s.clamav {
