@@ -5,10 +5,8 @@
 //! compares the report with `tests/golden/<name>.json`.
 
 #[path = "../tests/common/documents.rs"]
-#[allow(dead_code)]
 mod documents;
 #[path = "../tests/common/office.rs"]
-#[allow(dead_code)]
 mod office;
 
 use std::io::{Cursor, Write};

@@ -5,7 +5,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "common/documents.rs"]
-#[allow(dead_code)]
 mod documents;
 
 use analysis::{Engine, EngineConfig, Input, Limits};
