@@ -145,7 +145,7 @@ def live(args):
     cfg = os.path.join(data, "c.toml")
     with open(cfg, "w") as f:
         f.write(f"[analysis]\nworkers = {args.workers}\n[analysis.auth]\nenabled = false\n"
-                "[limits]\nmax_connections_per_ip = 1000\n")
+                "[limits]\nmax_connections_per_ip = 4000\n")
     port = free_port()
     srv = subprocess.Popen([args.bin, "serve", "--config", cfg, "--data-dir", store_dir,
                             "--trap-domain", "trap.example", "--smtp-listen", f"127.0.0.1:{port}"],
@@ -160,6 +160,7 @@ def live(args):
         for p in paths:
             loaders.append(subprocess.Popen(
                 [smtp_source, "-d", "-s", str(sessions), "-m", str(per), "-F", p,
+                 *(["-w", str(args.wait)] if args.wait else []),
                  "-f", "bulk@src.example", "-t", "trap@trap.example", f"127.0.0.1:{port}"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         samples = []
@@ -179,7 +180,9 @@ def live(args):
             time.sleep(0.5)
         drain = time.monotonic() - drain_t0
         size = sum(os.path.getsize(p) for p in paths) / len(paths)
-        print(f"\nlive: {len(paths)} smtp-source x {sessions} sessions, {args.workers} analysis threads, "
+        print(f"\nlive: {len(paths)} smtp-source x {sessions} sessions"
+              f"{f', -w {args.wait} s between messages' if args.wait else ', as fast as possible'}, "
+              f"{args.workers} analysis threads, "
               f"typical corpus messages (mean {size / 1024:.1f} KiB)\n")
         print("| t s | captured | pending jobs |")
         print("|---|---|---|")
@@ -215,6 +218,8 @@ def main():
     l.add_argument("--sessions", type=int, default=32, help="parallel sessions in total")
     l.add_argument("--seconds", type=int, default=120, help="hard bound on the load")
     l.add_argument("--workers", type=int, default=2)
+    l.add_argument("--wait", type=int, default=0,
+                   help="smtp-source -w: seconds each session waits between messages (paces the offered rate)")
     args = ap.parse_args()
     {"offline": offline, "reference": reference, "live": live}[args.cmd](args)
 
