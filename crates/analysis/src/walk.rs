@@ -112,6 +112,9 @@ impl<'e> Walk<'e> {
     pub fn finding(&mut self, signal: &str, at: impl Into<String>, detail: impl Into<String>) {
         let at = at.into();
         let detail = bounded(detail.into(), 300);
+        if self.report.findings.len() >= MAX_FINDINGS {
+            return;
+        }
         if self
             .report
             .findings
@@ -283,6 +286,10 @@ impl<'e> Walk<'e> {
         &mut self.report.artifacts[index as usize]
     }
 }
+
+/// Findings kept per message. Rules need one finding per signal to fire; a message with 2,000
+/// IP-literal URLs would otherwise make 2,000 findings, each deduplicated against all the others.
+pub(crate) const MAX_FINDINGS: usize = 1_000;
 
 /// Cuts attacker text to at most `max` bytes on a character boundary.
 pub(crate) fn bounded(mut s: String, max: usize) -> String {

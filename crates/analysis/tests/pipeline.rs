@@ -38,3 +38,21 @@ fn shipped_rules_parse_and_have_unique_ids() {
     let rules = analysis::Rules::builtin();
     assert!(rules.ids().count() > 20);
 }
+
+#[test]
+fn findings_are_bounded_whatever_the_message_holds() {
+    let mut body = String::new();
+    for i in 0..3000u32 {
+        body.push_str(&format!(
+            "http://10.{}.{}.1/x http://bit.ly/{i}\r\n",
+            i / 256,
+            i % 256
+        ));
+    }
+    let r = analyze(&format!("From: a@b.example\r\nSubject: many\r\n\r\n{body}"));
+    assert!(r.findings.len() <= 1_000, "{} findings", r.findings.len());
+    assert!(r.findings.iter().any(|f| f.signal == "url.ip-literal"));
+    assert!(r.budget.limits_hit.iter().any(|l| l == "max_urls"));
+    // Deceptive links alone are not phishing: no lure, no brand.
+    assert_eq!(r.verdict.class, VerdictClass::Spam, "{:?}", r.verdict);
+}
