@@ -78,7 +78,9 @@ impl Worker {
         }
     }
 
-    /// One step: claim up to [`BATCH`] jobs, analyse, enrich (on `rt`), save.
+    /// One step: claim up to [`BATCH`] jobs, analyse, enrich (on `rt`), save. `rt` must be a
+    /// multi-threaded runtime: with authentication on, a current-thread runtime was seen to
+    /// hang in `block_on` (the resolver's background work never ran; not investigated further).
     pub fn try_analyze_next(&self, rt: &tokio::runtime::Handle) -> Result<Outcome> {
         let Some(mut items) = self.claim_and_analyze()? else {
             return Ok(Outcome::Empty);
@@ -250,6 +252,59 @@ mod tests {
         assert_eq!(worker.try_analyze_next(rt.handle())?, Outcome::Analyzed(0));
         assert!(store.report(captured.sighting_id)?.is_none());
         assert_eq!(store.job_depth()?, 0);
+        Ok(())
+    }
+
+    /// The worker's enrichment wiring: authentication runs for the sighting's peer, its results
+    /// land in the report and become findings. The nameserver here never answers (a bound UDP
+    /// socket nobody reads), so every result is `temperror` once the short budget is spent.
+    #[test]
+    fn authentication_results_reach_the_report_and_its_findings() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let store = Store::open(store::StoreConfig::new(dir.path()))?;
+        // Multi-threaded, as in `serve` and `worker`.
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let silent = std::net::UdpSocket::bind("127.0.0.1:0")?;
+        let settings = crate::config::AnalysisSettings {
+            workers: 1,
+            engine: analysis::EngineConfig::default(),
+            auth: Some(::enrich::AuthConfig {
+                nameservers: vec![silent.local_addr()?],
+                timeout: Duration::from_millis(100),
+                total_budget: Duration::from_millis(300),
+                ..::enrich::AuthConfig::default()
+            }),
+            clamav: None,
+        };
+        let enricher = {
+            let _guard = rt.enter();
+            Arc::new(Enricher::from_settings(&settings)?)
+        };
+        assert!(!enricher.is_empty());
+        let raw = b"From: a@sender.example\r\nSubject: x\r\n\r\nbody\r\n".to_vec();
+        let mut s = sighting(&raw);
+        s.envelope.mail_from.address = "a@sender.example".into();
+        let captured = store.capture(raw, s).wait()?;
+        let worker = Worker::new(
+            store.clone(),
+            Arc::new(Engine::with_defaults()),
+            enricher,
+            Arc::new(Recorder::default()),
+            "test",
+        );
+        assert_eq!(worker.try_analyze_next(rt.handle())?, Outcome::Analyzed(1));
+        let report = store.report(captured.sighting_id)?.expect("a report");
+        let auth = report.auth.expect("authentication was evaluated");
+        assert_eq!(auth.spf.result, "temperror", "{:?}", auth.spf);
+        assert!(
+            report
+                .findings
+                .iter()
+                .any(|f| f.signal == "auth.spf.temperror")
+        );
         Ok(())
     }
 }
