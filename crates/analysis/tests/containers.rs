@@ -460,3 +460,20 @@ fn corrupted_containers_never_make_a_parser_panic() {
         }
     }
 }
+
+/// Regression (fuzz `analysis_cab`): cabinet tables that make the cab crate panic (a folder
+/// without data blocks; a stored block shorter than it declares). The analysis must record malformed content, not a caught panic.
+#[test]
+fn fuzzed_cab_header_is_malformed_content_not_a_panic() {
+    let data = base64::engine::general_purpose::STANDARD
+        .decode("TVNDRgAAAAgAACwAAQBDMQAAAAAAAAAALAABAAEAAAAAAAABQ0QAAAAAAAAsAAFzc3MA+3Nz")
+        .unwrap();
+    let r = Engine::with_defaults().analyze_object_as(analysis::Kind::Cab, &data);
+    assert!(
+        !r.anomalies
+            .iter()
+            .any(|a| a.kind == AnomalyKind::ParserPanic),
+        "{:?}",
+        r.anomalies
+    );
+}
