@@ -11,6 +11,7 @@
 //! (`lnk.rs`), HTML (`html/`), OneNote (`onenote.rs`), script (`script/`) and PE (`exe.rs`)
 //! parsers, which add what they extract as child objects, recursively. Findings, indicators
 //! (`indicators.rs`) and the verdict (`verdict.rs`, rules in `rules/verdict.toml`) come last.
+//! [`cluster`] groups analysed messages into campaigns (pure; the store keeps the index).
 //!
 //! Hostile input is the normal case: every quantity has a limit in [`Limits`], every parser
 //! runs under `catch_unwind` (`Walk::guard`), and whatever fails becomes a report anomaly.
@@ -19,6 +20,7 @@
 //! parser also has its own size and count limits.
 
 mod body;
+pub mod cluster;
 mod containers;
 mod engine;
 mod exe;
@@ -43,6 +45,7 @@ mod sniff;
 mod urls;
 mod verdict;
 mod walk;
+pub mod warning;
 mod yara;
 
 pub use engine::{DEFAULT_PASSWORDS, Engine, EngineConfig, EngineError, Input};

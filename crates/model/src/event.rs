@@ -29,12 +29,18 @@ pub enum EventKind {
     MessageStoreFailed,
     MessageImported,
     MessageAnalyzed,
+    CampaignCreated,
+    CampaignGrew,
+    CampaignMerged,
+    AlertRaised,
+    AlertDelivered,
+    AlertFailed,
     StoreRetention,
 }
 
 impl EventKind {
     /// All kinds, in documentation order.
-    pub const ALL: [EventKind; 15] = [
+    pub const ALL: [EventKind; 21] = [
         EventKind::SessionConnect,
         EventKind::SessionRefused,
         EventKind::SessionHelo,
@@ -49,6 +55,12 @@ impl EventKind {
         EventKind::MessageStoreFailed,
         EventKind::MessageImported,
         EventKind::MessageAnalyzed,
+        EventKind::CampaignCreated,
+        EventKind::CampaignGrew,
+        EventKind::CampaignMerged,
+        EventKind::AlertRaised,
+        EventKind::AlertDelivered,
+        EventKind::AlertFailed,
         EventKind::StoreRetention,
     ];
 
@@ -69,6 +81,12 @@ impl EventKind {
             EventKind::MessageStoreFailed => "spamhattan.message.store_failed",
             EventKind::MessageImported => "spamhattan.message.imported",
             EventKind::MessageAnalyzed => "spamhattan.message.analyzed",
+            EventKind::CampaignCreated => "spamhattan.campaign.created",
+            EventKind::CampaignGrew => "spamhattan.campaign.grew",
+            EventKind::CampaignMerged => "spamhattan.campaign.merged",
+            EventKind::AlertRaised => "spamhattan.alert.raised",
+            EventKind::AlertDelivered => "spamhattan.alert.delivered",
+            EventKind::AlertFailed => "spamhattan.alert.failed",
             EventKind::StoreRetention => "spamhattan.store.retention",
         }
     }

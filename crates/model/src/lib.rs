@@ -8,11 +8,14 @@
 //! Layout: `message_id.rs` (content ids), `envelope.rs` (MAIL/RCPT as sent and as parsed),
 //! `session.rs` (TLS, AUTH, transcript, session record), `anomaly.rs` (protocol and content
 //! anomalies), `sighting.rs` (one arrival of one message), `event.rs` (the event log contract),
-//! `report/` (what the analysis found: headers, URLs, artefacts, verdict).
+//! `report/` (what the analysis found: headers, URLs, artefacts, verdict), `campaign.rs`
+//! (campaigns and what clustering compares), `alert.rs` (early-warning alerts).
 //!
 //! This crate has no I/O and depends on no other crate of the workspace.
 
+pub mod alert;
 mod anomaly;
+pub mod campaign;
 mod envelope;
 mod event;
 mod message_id;
@@ -20,7 +23,9 @@ pub mod report;
 mod session;
 mod sighting;
 
+pub use alert::{Alert, Severity};
 pub use anomaly::{Anomaly, AnomalyKind};
+pub use campaign::{Campaign, CampaignId, CampaignProfile, CampaignStatus, Features};
 pub use envelope::{Envelope, MailFrom, RcptVerdict, Recipient};
 pub use event::{Event, EventKind};
 pub use message_id::{MessageId, ParseMessageIdError};

@@ -97,6 +97,12 @@ pub enum Command {
     /// Indicators indexed from the reports.
     #[command(subcommand)]
     Indicators(IndicatorsCommand),
+    /// Campaigns: messages grouped as one sending operation.
+    #[command(subcommand)]
+    Campaigns(CampaignsCommand),
+    /// Alerts raised by the early-warning rules, with their delivery state.
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
     /// Import .eml files, directories, mbox files and Maildirs as sightings with source `import`.
     Import {
         #[command(flatten)]
@@ -147,6 +153,95 @@ pub enum IndicatorsCommand {
         common: Common,
         kind: String,
         value: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CampaignsCommand {
+    /// Campaigns, most recently active first (a table; `--json`: one object per line).
+    List {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Only campaigns with at least this many messages.
+        #[arg(long, default_value_t = 1)]
+        min_messages: u64,
+        /// Only campaigns active since: RFC 3339 time or an age such as `90m`, `12h`, `7d`.
+        #[arg(long)]
+        since: Option<String>,
+        /// Include campaigns merged into others.
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One campaign: its record, merge history and messages (JSON).
+    Show {
+        #[command(flatten)]
+        common: Common,
+        id: i64,
+        /// Messages listed at most.
+        #[arg(long, default_value_t = 100)]
+        messages: usize,
+    },
+    /// Fold campaign FROM into campaign INTO (history is kept).
+    Merge {
+        #[command(flatten)]
+        common: Common,
+        from: i64,
+        into: i64,
+    },
+    /// Set a campaign's analyst label (and, with --notes, its notes).
+    Label {
+        #[command(flatten)]
+        common: Common,
+        id: i64,
+        text: String,
+        #[arg(long)]
+        notes: Option<String>,
+    },
+    /// Every campaign with its fields and the SHA-256 ids of its messages, one JSON object per
+    /// line.
+    Export {
+        #[command(flatten)]
+        common: Common,
+        /// JSON lines (the only format; accepted for clarity in scripts).
+        #[arg(long)]
+        json: bool,
+        /// Include campaigns merged into others (their messages are listed under the
+        /// campaign they were merged into).
+        #[arg(long)]
+        all: bool,
+    },
+    /// Measure the cost of assigning a message as campaigns grow, on a scratch store in DIR
+    /// (must be empty or new). Prints a Markdown table.
+    Bench {
+        dir: PathBuf,
+        /// Campaign counts to measure at, ascending.
+        #[arg(long, value_delimiter = ',', default_value = "10,10000,100000")]
+        sizes: Vec<usize>,
+        /// Messages clustered and timed at each size.
+        #[arg(long, default_value_t = 2000)]
+        probes: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertsCommand {
+    /// Alerts, newest first (a table; `--json`: one object per line with delivery states).
+    List {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Only alerts raised since: RFC 3339 time or an age such as `90m`, `12h`, `7d`.
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -2,13 +2,15 @@
 //! configuration and wires the crates together: `trap` receives, `store` keeps, and the
 //! commands under `cmd/` serve, inspect and import.
 //!
-//! Layout: `cli.rs` (flags), `config.rs` (file ← env ← flags), `eventlog.rs` (JSON-lines
-//! events), `cmd/` (one file per subcommand).
+//! Layout: `cli.rs` (flags), `config/` (file ← env ← flags), `eventlog.rs` (JSON-lines
+//! events), `cmd/` (one file per subcommand), `worker/` (analysis pool, clustering step),
+//! `outbox.rs` (alert delivery).
 
 mod cli;
 mod cmd;
 mod config;
 mod eventlog;
+mod outbox;
 mod worker;
 
 use clap::Parser;

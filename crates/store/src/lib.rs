@@ -52,9 +52,14 @@
 //! (connections, pragmas, migrations), `segment.rs` (record format, append/scan), `index.rs`
 //! (indexing records, shared by writer and recovery), `writer.rs` (the group-commit thread),
 //! `recovery.rs` (journal replay), `query.rs` (reads, stats), `verify.rs`, `retention.rs`,
-//! `jobs.rs`, `disk.rs` (free space). On disk: `spamhattan.sqlite` (+ `-wal`, `-shm`) and
+//! `jobs.rs`, `disk.rs` (free space), `reports.rs` (reports, indicator index), `campaigns.rs`
+//! (the clustering transaction), `campaign_read.rs` (campaign records), `alerts.rs` (alerts and
+//! their delivery outbox). On disk: `spamhattan.sqlite` (+ `-wal`, `-shm`) and
 //! `spool/seg-<unix nanos>-<pid>.dat`.
 
+mod alerts;
+mod campaign_read;
+mod campaigns;
 mod config;
 mod disk;
 mod error;
@@ -69,6 +74,12 @@ mod segment;
 mod verify;
 mod writer;
 
+pub use alerts::{AlertRecord, Attempt, Delivery, DeliveryState, MAX_ERROR_CHARS};
+pub use campaign_read::{CampaignQuery, FACET_VALUES_SHOWN, Member};
+pub use campaigns::{
+    CampaignTx, DORMANT_AFTER, MAX_FACET_VALUES, MAX_POSTING, MAX_RATE_POINTS, NEW_FOR,
+    Unclustered, severity_rank,
+};
 pub use config::{
     DISK_PROBE_INTERVAL, FAILED_HOLD, MAX_MESSAGE_BYTES, MAX_QUEUED_BYTES, Retention, StoreConfig,
 };
@@ -444,6 +455,97 @@ impl Store {
             .pending_jobs
             .fetch_add(added, Ordering::Relaxed);
         Ok(added)
+    }
+
+    /// Runs one clustering step in one immediate transaction: everything `f` does through the
+    /// [`CampaignTx`] commits together, or nothing does when it returns an error.
+    pub fn cluster<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&CampaignTx<'_>) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        self.with_jobs_mut(|conn| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(StoreError::from)?;
+            let ctx = CampaignTx { tx };
+            let out = f(&ctx);
+            match out {
+                Ok(v) => {
+                    ctx.tx.commit().map_err(StoreError::from)?;
+                    Ok(Ok(v))
+                }
+                Err(e) => Ok(Err(e)),
+            }
+        })
+        .map_err(E::from)?
+    }
+
+    /// Campaigns, most recently active first.
+    pub fn campaigns(&self, q: &CampaignQuery) -> Result<Vec<model::Campaign>> {
+        self.read(|c| campaign_read::list(c, q, model::now()))
+    }
+
+    /// Campaigns by id, descending, below `before`: pages for exports.
+    pub fn campaigns_by_id(
+        &self,
+        before: Option<model::CampaignId>,
+        limit: usize,
+        include_merged: bool,
+    ) -> Result<Vec<model::Campaign>> {
+        self.read(|c| campaign_read::by_id(c, before, limit, include_merged, model::now()))
+    }
+
+    /// One campaign's record (merged ones too: `merged_into` says where it went).
+    pub fn campaign(&self, id: model::CampaignId) -> Result<Option<model::Campaign>> {
+        self.read(|c| campaign_read::campaign(c, id, model::now()))
+    }
+
+    /// A campaign's sightings, oldest first.
+    pub fn campaign_members(&self, id: model::CampaignId, limit: usize) -> Result<Vec<Member>> {
+        self.read(|c| campaign_read::members(c, id, limit))
+    }
+
+    /// Merges into or out of a campaign, oldest first.
+    pub fn campaign_merges(
+        &self,
+        id: model::CampaignId,
+    ) -> Result<Vec<model::campaign::CampaignMerge>> {
+        self.read(|c| campaign_read::merges(c, id))
+    }
+
+    /// Sets a campaign's analyst label and/or notes; false if there is no such campaign.
+    pub fn annotate_campaign(
+        &self,
+        id: model::CampaignId,
+        label: Option<&str>,
+        notes: Option<&str>,
+    ) -> Result<bool> {
+        self.with_jobs_mut(|c| campaign_read::annotate(c, id, label, notes))
+    }
+
+    /// Live campaigns, merged campaigns, reports waiting to be clustered.
+    pub fn campaign_counts(&self) -> Result<(u64, u64, u64)> {
+        self.read(campaign_read::counts)
+    }
+
+    /// Alerts newest first with their delivery states.
+    pub fn alerts(&self, since: Option<Timestamp>, limit: usize) -> Result<Vec<AlertRecord>> {
+        self.read(|c| alerts::list(c, since, limit))
+    }
+
+    /// Alert deliveries due at `now`.
+    pub fn due_deliveries(&self, now: Timestamp, max: usize) -> Result<Vec<Delivery>> {
+        self.read(|c| alerts::due(c, now, max))
+    }
+
+    /// When the next pending delivery is due.
+    pub fn next_delivery(&self) -> Result<Option<Timestamp>> {
+        self.read(alerts::next_due)
+    }
+
+    /// Records the outcome of a delivery attempt.
+    pub fn record_delivery(&self, d: &Delivery, outcome: &Attempt) -> Result<()> {
+        self.with_jobs_mut(|c| alerts::record(c, d.alert_seq, &d.receiver, outcome, model::now()))
     }
 
     /// Pending analysis jobs (claimed or not), counted in the database: exact across processes.

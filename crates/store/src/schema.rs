@@ -194,10 +194,103 @@ const MIGRATIONS: &[(i64, &str)] = &[
     CREATE INDEX indicator_sightings_by_sighting ON indicator_sightings(sighting);
     ",
     ),
+    (
+        6,
+        "
+    -- Campaigns (campaigns.rs) and alerts with their delivery outbox (alerts.rs).
+    ALTER TABLE reports ADD COLUMN campaign INTEGER;  -- campaigns.id; NULL until clustered
+    CREATE INDEX reports_unclustered ON reports(seq) WHERE campaign IS NULL;
+    CREATE INDEX reports_by_campaign ON reports(campaign, received_at);
+
+    CREATE TABLE campaigns (
+        id          INTEGER PRIMARY KEY,
+        uuid        BLOB NOT NULL UNIQUE,
+        first_seen  INTEGER NOT NULL,  -- earliest sighting, unix nanoseconds
+        last_seen   INTEGER NOT NULL,
+        messages    INTEGER NOT NULL,  -- sightings assigned (including merged-in ones)
+        verdict     TEXT NOT NULL,     -- the most severe class among its messages
+        label       TEXT NOT NULL DEFAULT '',
+        notes       TEXT NOT NULL DEFAULT '',
+        merged_into INTEGER,           -- campaigns.id when folded into another
+        profile     TEXT NOT NULL      -- model::CampaignProfile JSON, owned by analysis::cluster
+    );
+    CREATE INDEX campaigns_by_last_seen ON campaigns(last_seen);
+
+    -- Inverted index for candidate lookup: analysis::cluster keys -> live campaigns.
+    CREATE TABLE campaign_keys (
+        key      INTEGER NOT NULL,
+        campaign INTEGER NOT NULL,
+        PRIMARY KEY (key, campaign)
+    ) WITHOUT ROWID;
+    CREATE INDEX campaign_keys_by_campaign ON campaign_keys(campaign);
+
+    CREATE TABLE campaign_facets (
+        campaign   INTEGER NOT NULL,
+        facet      TEXT NOT NULL,
+        value      TEXT NOT NULL,
+        count      INTEGER NOT NULL,
+        first_seen INTEGER NOT NULL,
+        last_seen  INTEGER NOT NULL,
+        PRIMARY KEY (campaign, facet, value)
+    ) WITHOUT ROWID;
+    CREATE TABLE campaign_distinct (
+        campaign INTEGER NOT NULL,
+        facet    TEXT NOT NULL,
+        n        INTEGER NOT NULL,
+        PRIMARY KEY (campaign, facet)
+    ) WITHOUT ROWID;
+    -- Messages per hour; campaign 0 is the whole trap.
+    CREATE TABLE campaign_rate (
+        campaign INTEGER NOT NULL,
+        hour     INTEGER NOT NULL,     -- unix seconds at the start of the hour
+        messages INTEGER NOT NULL,
+        PRIMARY KEY (campaign, hour)
+    ) WITHOUT ROWID;
+    CREATE TABLE campaign_merges (
+        seq      INTEGER PRIMARY KEY,
+        from_id  INTEGER NOT NULL,
+        into_id  INTEGER NOT NULL,
+        at       INTEGER NOT NULL,
+        by       TEXT NOT NULL,        -- cluster | analyst
+        detail   TEXT NOT NULL
+    );
+    CREATE INDEX campaign_merges_by_into ON campaign_merges(into_id);
+    -- Facet values the trap has ever seen (for 'never seen before' rules).
+    CREATE TABLE novelty (
+        facet      TEXT NOT NULL,
+        value      TEXT NOT NULL,
+        first_seen INTEGER NOT NULL,
+        PRIMARY KEY (facet, value)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE alerts (
+        seq        INTEGER PRIMARY KEY,
+        id         BLOB NOT NULL UNIQUE,
+        dedup_key  TEXT NOT NULL UNIQUE,
+        rule       TEXT NOT NULL,
+        severity   TEXT NOT NULL,
+        campaign   INTEGER,
+        created_at INTEGER NOT NULL,
+        json       TEXT NOT NULL       -- model::Alert
+    );
+    CREATE INDEX alerts_by_time ON alerts(created_at);
+    CREATE TABLE alert_deliveries (
+        alert        INTEGER NOT NULL, -- alerts.seq
+        receiver     TEXT NOT NULL,
+        state        TEXT NOT NULL,    -- pending | delivered | failed
+        attempts     INTEGER NOT NULL,
+        next_at      INTEGER NOT NULL, -- unix nanoseconds
+        last_error   TEXT NOT NULL DEFAULT '',
+        delivered_at INTEGER,
+        PRIMARY KEY (alert, receiver)
+    ) WITHOUT ROWID;
+    CREATE INDEX alert_deliveries_due ON alert_deliveries(next_at) WHERE state = 'pending';
+    ",
+    ),
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// Opens a connection with the store's pragmas.
 ///

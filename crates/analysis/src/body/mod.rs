@@ -1,6 +1,7 @@
 //! Text and HTML bodies: visible text (HTML through `html.rs`), hidden-text tricks
 //! (`hidden.rs`), language, lure wording, URLs, links whose text shows another address,
-//! credential forms, and the normalised-text hashes that cluster one template's variants.
+//! credential forms, and the normalised-text hashes that cluster one template's variants
+//! (SHA-256, ssdeep, TLSH and the MinHash sketch of `cluster`).
 
 mod entities;
 mod hidden;
@@ -97,6 +98,7 @@ pub(crate) fn analyze(walk: &mut Walk<'_>, input: &BodyInput<'_>) -> String {
             .then(|| hex::encode(sha2::Sha256::digest(normalised.as_bytes()))),
         normalized_ssdeep: ssdeep,
         normalized_tlsh: tlsh,
+        minhash: crate::cluster::minhash(&normalised).map(|m| crate::cluster::to_hex(&m)),
         hidden_text: tricks.iter().map(|t| t.to_string()).collect(),
     });
     clean

@@ -26,6 +26,11 @@ pub struct BodyPart {
     pub normalized_ssdeep: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub normalized_tlsh: Option<String>,
+    /// MinHash sketch of the normalised text's word 3-shingles: 64 × u32, each as 8 lower-case
+    /// hex digits (512 characters); absent when the text has too few shingles. Campaign
+    /// clustering compares and indexes it (see `docs/CAMPAIGNS.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minhash: Option<String>,
     /// Tricks that hide or reorder text: `zero-width`, `bidi-override`, `hidden-css`,
     /// `tiny-font`, `same-colour`...
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -1,6 +1,9 @@
 //! One file per subcommand; `run` dispatches.
 
+mod alerts;
 mod analyze;
+mod campaign_bench;
+mod campaigns;
 mod config_check;
 mod import;
 mod indicators;
@@ -10,8 +13,8 @@ mod store;
 mod worker;
 
 use crate::cli::{
-    Cli, Command, Common, ConfigCommand, IndicatorsCommand, MessagesCommand, ServeArgs,
-    StoreCommand,
+    AlertsCommand, Cli, Command, Common, ConfigCommand, IndicatorsCommand, MessagesCommand,
+    ServeArgs, StoreCommand,
 };
 use crate::config::{self, Config, Overrides};
 use anyhow::Result;
@@ -55,6 +58,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Store(StoreCommand::Verify { common }) => store::verify(&resolve(&common)?),
         Command::Store(StoreCommand::Prune { common }) => store::prune(&resolve(&common)?),
         Command::Import { common, paths } => import::run(&resolve(&common)?, &paths),
+        Command::Campaigns(c) => campaigns::run(c),
+        Command::Alerts(AlertsCommand::List {
+            common,
+            limit,
+            since,
+            json,
+        }) => alerts::list(&resolve(&common)?, limit, since.as_deref(), json),
     }
 }
 

@@ -26,9 +26,11 @@ pub fn run(cfg: &Config) -> Result<ExitCode> {
         .context("cannot start the runtime")?;
     // The analysis pool starts before the listeners: a bad rule file stops `serve` before the
     // ready line, and a backlog left by the last run is worked off at once.
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let outbox = super::worker::build_outbox(cfg, &store, &runtime, events.clone())?;
     let pool = if cfg.analysis.workers > 0 {
         let sink: Arc<dyn EventSink> = events.clone();
-        let worker = super::worker::build_worker(cfg, &store, &runtime, sink)?;
+        let worker = super::worker::build_worker(cfg, &store, &runtime, sink, Arc::clone(&wake))?;
         Some(Pool::start(
             worker,
             cfg.analysis.workers,
@@ -37,10 +39,18 @@ pub fn run(cfg: &Config) -> Result<ExitCode> {
     } else {
         None
     };
+    // Alerts are delivered whether or not this process analyses: a `worker` next to it may
+    // raise them.
+    let (stop_outbox, outbox_stopped) = tokio::sync::oneshot::channel::<()>();
+    let runner = runtime.spawn(outbox.run(wake, async move {
+        let _ = outbox_stopped.await;
+    }));
     let result = runtime.block_on(serve(cfg, store.clone(), Arc::clone(&events)));
     if let Some(pool) = pool {
         pool.stop();
     }
+    let _ = stop_outbox.send(());
+    let _ = runtime.block_on(runner);
     runtime.shutdown_timeout(Duration::from_secs(1));
     let flushed = store.flush();
     events.close();

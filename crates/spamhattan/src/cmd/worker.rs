@@ -2,7 +2,8 @@
 
 use crate::config::Config;
 use crate::eventlog::EventLog;
-use crate::worker::{Enricher, Outcome, Worker, pool::Pool};
+use crate::outbox::Outbox;
+use crate::worker::{Clustering, Enricher, Outcome, Worker, pool::Pool};
 use anyhow::{Context, Result, bail};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -12,12 +13,26 @@ pub fn run(cfg: &Config, until_idle: bool) -> Result<ExitCode> {
     let store = super::open_store(cfg)?;
     let rt = runtime()?;
     let events = Arc::new(EventLog::open(&cfg.event_log, &cfg.data_dir)?);
-    let worker = build_worker(cfg, &store, &rt, events.clone())?;
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let worker = build_worker(cfg, &store, &rt, events.clone(), Arc::clone(&wake))?;
+    let outbox = build_outbox(cfg, &store, &rt, events.clone())?;
     let result = if until_idle {
-        drain(&worker, &rt).map(|n| {
-            eprintln!("spamhattan: analysed {n} messages; the queue is empty");
+        drain(&worker, &rt).and_then(|n| {
+            let clustered = worker.cluster_pending();
+            // One delivery pass for what this run raised; what fails stays in the outbox.
+            let step = rt.block_on(outbox.try_deliver_due())?;
+            eprintln!(
+                "spamhattan: analysed {n} messages, clustered {clustered} more; \
+                 {} alert deliveries attempted; the queue is empty",
+                step.attempted
+            );
+            Ok(())
         })
     } else {
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let runner = rt.spawn(outbox.run(wake, async move {
+            let _ = stop_rx.await;
+        }));
         let pool = Pool::start(worker, cfg.analysis.workers.max(1), rt.handle().clone());
         let waited = rt.block_on(async {
             use tokio::signal::unix::{SignalKind, signal};
@@ -27,6 +42,8 @@ pub fn run(cfg: &Config, until_idle: bool) -> Result<ExitCode> {
             Ok::<(), std::io::Error>(())
         });
         pool.stop();
+        let _ = stop_tx.send(());
+        let _ = rt.block_on(runner);
         waited.context("cannot wait for signals")
     };
     events.close();
@@ -43,7 +60,8 @@ pub fn reanalyze(cfg: &Config, since: Option<&str>, queue_only: bool) -> Result<
     if !queue_only {
         let rt = runtime()?;
         let events = Arc::new(EventLog::open(&cfg.event_log, &cfg.data_dir)?);
-        let worker = build_worker(cfg, &store, &rt, events.clone())?;
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let worker = build_worker(cfg, &store, &rt, events.clone(), wake)?;
         let n = drain(&worker, &rt)?;
         events.close();
         eprintln!("spamhattan: analysed {n} messages");
@@ -52,25 +70,60 @@ pub fn reanalyze(cfg: &Config, since: Option<&str>, queue_only: bool) -> Result<
     Ok(ExitCode::SUCCESS)
 }
 
-/// The worker of a resolved config: engine, enrichers (built inside `rt`), event sink.
+/// The worker of a resolved config: engine, enrichers (built inside `rt`), event sink, and
+/// clustering with alerts (waking `outbox` when it raised some) unless `[campaigns]` is off.
 pub(crate) fn build_worker(
     cfg: &Config,
     store: &store::Store,
     rt: &tokio::runtime::Runtime,
     events: Arc<dyn EventSink>,
+    outbox: Arc<tokio::sync::Notify>,
 ) -> Result<Worker> {
     let engine = Arc::new(super::build_engine(cfg)?);
     let enricher = {
         let _guard = rt.enter();
         Arc::new(Enricher::from_settings(&cfg.analysis)?)
     };
-    Ok(Worker::new(
+    let worker = Worker::new(
         store.clone(),
         engine,
         enricher,
-        events,
+        Arc::clone(&events),
         format!("worker-{}", std::process::id()),
-    ))
+    );
+    if !cfg.alerts.clustering {
+        return Ok(worker);
+    }
+    let receivers = cfg
+        .alerts
+        .webhooks
+        .iter()
+        .map(|w| (w.name.clone(), w.min_severity))
+        .chain(
+            cfg.alerts
+                .syslogs
+                .iter()
+                .map(|s| (s.name.clone(), s.min_severity)),
+        )
+        .collect();
+    Ok(worker.with_clustering(Clustering {
+        thresholds: analysis::cluster::Thresholds::default(),
+        rules: Arc::clone(&cfg.alerts.rules),
+        receivers,
+        events,
+        outbox,
+    }))
+}
+
+/// The alert outbox runner of a resolved config.
+pub(crate) fn build_outbox(
+    cfg: &Config,
+    store: &store::Store,
+    rt: &tokio::runtime::Runtime,
+    events: Arc<dyn EventSink>,
+) -> Result<Outbox> {
+    let _guard = rt.enter();
+    Ok(Outbox::new(store.clone(), cfg.alerts.sinks()?, events))
 }
 
 /// Runs steps until the queue is empty; returns the jobs completed.
@@ -90,7 +143,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// `2026-12-01T00:00:00Z`, or an age: `90m`, `12h`, `7d`.
-fn parse_since(s: &str) -> Result<model::Timestamp> {
+pub(crate) fn parse_since(s: &str) -> Result<model::Timestamp> {
     use time::format_description::well_known::Rfc3339;
     if let Ok(t) = model::Timestamp::parse(s, &Rfc3339) {
         return Ok(t);

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use trap::{AddressPolicy, Limits, ListenerConfig, TlsMode, TlsSource, TrapConfig};
 
+mod alerts;
 mod analysis;
+pub use self::alerts::{AlertSettings, AlertsFile, CampaignsFile};
 pub use self::analysis::{AnalysisFile, AnalysisSettings, DEFAULT_MAX_BACKLOG};
 
 /// The config file's shape. Every field is optional; the resolved form has them all.
@@ -29,6 +31,8 @@ pub struct FileConfig {
     pub retention: Option<RetentionFile>,
     pub store: Option<StoreFile>,
     pub analysis: Option<AnalysisFile>,
+    pub campaigns: Option<CampaignsFile>,
+    pub alerts: Option<AlertsFile>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -117,6 +121,7 @@ pub struct Config {
     pub store: store::StoreConfig,
     pub event_log: String,
     pub analysis: AnalysisSettings,
+    pub alerts: AlertSettings,
 }
 
 /// The default SMTP listener for a newcomer: loopback, unprivileged port.
@@ -226,6 +231,8 @@ fn fill_defaults(f: &mut FileConfig) {
     let sd = store::StoreConfig::new(".");
     s.min_free_bytes.get_or_insert(sd.min_free_bytes);
     analysis::fill_defaults(f.analysis.get_or_insert_with(AnalysisFile::default));
+    let c = f.campaigns.get_or_insert_with(CampaignsFile::default);
+    c.enabled.get_or_insert(true);
 }
 
 fn build(file: FileConfig) -> Result<Config> {
@@ -327,6 +334,10 @@ fn build(file: FileConfig) -> Result<Config> {
         auth_lure: file.auth_lure.as_ref().is_some_and(|a| a.enabled),
     };
     let analysis = analysis::build(&file.analysis.clone().unwrap_or_default())?;
+    let alerts = alerts::build(
+        &file.campaigns.clone().unwrap_or_default(),
+        &file.alerts.clone().unwrap_or_default(),
+    )?;
     let mut store = store::StoreConfig::new(&data_dir);
     let default_backlog = if analysis.workers > 0 {
         DEFAULT_MAX_BACKLOG
@@ -350,6 +361,7 @@ fn build(file: FileConfig) -> Result<Config> {
         store,
         event_log,
         analysis,
+        alerts,
     })
 }
 
@@ -511,6 +523,43 @@ mod example_tests {
             cfg.analysis.clamav.map(|c| c.address),
             Some("unix:/run/clamav/clamd.ctl".to_string())
         );
+        assert!(cfg.alerts.clustering);
+        assert_eq!(cfg.alerts.webhooks[0].name, "soc");
+        assert_eq!(cfg.alerts.syslogs[0].name, "siem");
+        assert_eq!(cfg.alerts.sinks()?.len(), 2);
+        Ok(())
+    }
+
+    fn alerts_config(text: &str) -> Result<Config> {
+        let mut file: FileConfig = toml::from_str(text)?;
+        fill_defaults(&mut file);
+        build(file)
+    }
+
+    #[test]
+    fn alert_receivers_are_checked() {
+        let hook = "[[alerts.webhook]]\nname = \"a\"\nurl = \"http://127.0.0.1:9/x\"\n";
+        assert!(alerts_config(hook).is_ok());
+        let twice = format!("{hook}{}", hook);
+        let e = alerts_config(&twice).expect_err("duplicate names");
+        assert!(format!("{e:#}").contains("named \"a\""), "{e:#}");
+        let ftp = "[[alerts.webhook]]\nname = \"a\"\nurl = \"ftp://127.0.0.1/x\"\n";
+        assert!(alerts_config(ftp).is_err(), "only http(s) webhooks");
+        let typo = "[[alerts.syslog]]\nname = \"s\"\naddress = \"127.0.0.1:514\"\ntransprot = \"tcp\"\n";
+        assert!(alerts_config(typo).is_err(), "unknown keys are errors");
+        let rules = "[alerts]\nrules = \"/nonexistent/alerts.toml\"\n";
+        let e = alerts_config(rules).expect_err("missing rules file");
+        assert!(format!("{e:#}").contains("/nonexistent/alerts.toml"), "{e:#}");
+    }
+
+    #[test]
+    fn the_resolved_config_prints_no_webhook_secret() -> Result<()> {
+        let cfg = alerts_config(
+            "[[alerts.webhook]]\nname = \"a\"\nurl = \"http://127.0.0.1:9/x\"\nsecret = \"s3cr3t-value\"\n",
+        )?;
+        let printed = toml::to_string(&cfg.file)?;
+        assert!(!printed.contains("s3cr3t-value"), "{printed}");
+        assert!(printed.contains("<redacted>"), "{printed}");
         Ok(())
     }
 }

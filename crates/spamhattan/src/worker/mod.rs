@@ -6,9 +6,12 @@
 //! [`pool`], where analysis threads never wait for DNS or clamd. Never on the SMTP path: the
 //! trap answered `250` before a job exists.
 
+pub mod campaign;
 mod enrich;
+mod facets;
 pub mod pool;
 
+pub use campaign::Clustering;
 pub use enrich::Enricher;
 
 use analysis::{Engine, Input};
@@ -53,6 +56,8 @@ pub struct Worker {
     enricher: Arc<Enricher>,
     events: Arc<dyn EventSink>,
     name: String,
+    /// Campaign assignment after each save; `None` when clustering is off.
+    clustering: Option<Clustering>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -75,6 +80,26 @@ impl Worker {
             enricher,
             events,
             name: name.into(),
+            clustering: None,
+        }
+    }
+
+    /// Groups saved reports into campaigns (and raises alerts) after each save.
+    pub fn with_clustering(mut self, clustering: Clustering) -> Worker {
+        self.clustering = Some(clustering);
+        self
+    }
+
+    /// Clusters whatever waits (reports saved by this or another process); errors are logged:
+    /// the reports stay unclustered and the next call takes them again.
+    pub fn cluster_pending(&self) -> usize {
+        let Some(c) = &self.clustering else { return 0 };
+        match c.drain(&self.store) {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "clustering step failed; retrying later");
+                0
+            }
         }
     }
 
@@ -148,6 +173,7 @@ impl Worker {
         for i in items {
             self.events.emit(analyzed_event(&i.sighting, &i.report));
         }
+        self.cluster_pending();
         Ok(())
     }
 }

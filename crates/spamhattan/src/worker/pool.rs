@@ -22,6 +22,9 @@ pub const IDLE_POLL: Duration = Duration::from_millis(200);
 /// Messages being enriched at once (each waits on DNS or clamd, not on a core).
 pub const MAX_IN_FLIGHT: usize = 256;
 
+/// How long the saver waits for reports before clustering what other processes saved.
+const CLUSTER_IDLE: Duration = Duration::from_secs(1);
+
 /// Reports committed per transaction at most.
 const SAVE_BATCH: usize = 256;
 
@@ -122,7 +125,18 @@ fn analyse_loop(w: &Worker, tx: &tokio::sync::mpsc::Sender<Analyzed>, stop: &Ato
 }
 
 fn save_loop(w: &Worker, rx: &std::sync::mpsc::Receiver<Analyzed>) {
-    while let Ok(first) = rx.recv() {
+    // Reports saved by another process (or left unclustered by an earlier run) are clustered
+    // when this thread has been idle for a moment.
+    w.cluster_pending();
+    loop {
+        let first = match rx.recv_timeout(CLUSTER_IDLE) {
+            Ok(item) => item,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                w.cluster_pending();
+                continue;
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+        };
         let mut batch = vec![first];
         while batch.len() < SAVE_BATCH {
             match rx.try_recv() {
