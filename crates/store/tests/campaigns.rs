@@ -5,34 +5,8 @@ mod common;
 
 use common::{capture, message, open};
 use model::campaign::CampaignProfile;
-use model::report::{BudgetUse, Headers, Report, Verdict};
 use model::{Alert, CampaignStatus, Severity, VerdictClass};
 use store::{Attempt, ReportSave, Store, StoreError};
-
-fn report(message_id: model::MessageId, class: VerdictClass) -> Report {
-    Report {
-        schema: model::report::REPORT_SCHEMA,
-        engine: "test".into(),
-        message_id,
-        size: 1,
-        headers: Headers::default(),
-        bodies: vec![],
-        urls: vec![],
-        artifacts: vec![],
-        auth: None,
-        scans: vec![],
-        findings: vec![],
-        indicators: vec![],
-        trap_addresses: vec![],
-        anomalies: vec![],
-        verdict: Verdict {
-            class,
-            score: 10,
-            reasons: vec![],
-        },
-        budget: BudgetUse::default(),
-    }
-}
 
 /// Captures and saves `n` analysed messages; returns their sightings' arrival times.
 fn analysed(store: &Store, n: usize, class: VerdictClass) -> Vec<model::Timestamp> {
@@ -44,7 +18,7 @@ fn analysed(store: &Store, n: usize, class: VerdictClass) -> Vec<model::Timestam
             .sighting(c.sighting_id)
             .expect("read")
             .expect("sighting");
-        let r = report(c.message_id, class);
+        let r = common::report(c.message_id, class, &[]);
         store
             .save_reports(&[ReportSave {
                 job: None,

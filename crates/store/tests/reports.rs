@@ -4,39 +4,11 @@ mod common;
 
 use common::{capture, message, open};
 use model::VerdictClass;
-use model::report::{BudgetUse, Headers, Indicator, IndicatorKind, Report, Verdict};
+use model::report::{IndicatorKind, Report};
 use store::{IndicatorQuery, ReportSave};
 
 fn report(message_id: model::MessageId, indicators: &[(IndicatorKind, &str)]) -> Report {
-    Report {
-        schema: model::report::REPORT_SCHEMA,
-        engine: "test".into(),
-        message_id,
-        size: 1,
-        headers: Headers::default(),
-        bodies: vec![],
-        urls: vec![],
-        artifacts: vec![],
-        auth: None,
-        scans: vec![],
-        findings: vec![],
-        indicators: indicators
-            .iter()
-            .map(|(k, v)| Indicator {
-                kind: *k,
-                value: v.to_string(),
-                at: "urls[0]".into(),
-            })
-            .collect(),
-        trap_addresses: vec!["trap@trap.example".into()],
-        anomalies: vec![],
-        verdict: Verdict {
-            class: VerdictClass::Phishing,
-            score: 40,
-            reasons: vec![],
-        },
-        budget: BudgetUse::default(),
-    }
+    common::report(message_id, VerdictClass::Phishing, indicators)
 }
 
 #[test]

@@ -107,20 +107,29 @@ fn attachments(report: &Report, f: &mut Features) {
     }
 }
 
+/// URL domains and templates. Shortener links are left out: unrelated campaigns share
+/// `is.gd` or `bit.ly` and their random tokens, so they would link campaigns that have nothing
+/// else in common (seen on the phishing corpus). Their unwrapped targets, when the analysis
+/// found one, are separate URL records and count.
 fn urls(report: &Report, f: &mut Features) {
     for u in &report.urls {
         if f.domains.len() >= MAX_URLS && f.url_templates.len() >= MAX_URLS {
             break;
+        }
+        if u.shortener {
+            continue;
         }
         let domain = u
             .registered_domain
             .clone()
             .unwrap_or_else(|| u.host.clone())
             .to_ascii_lowercase();
+        // A shared host's URL templates are everyone's (see `keys::UBIQUITOUS_DOMAINS`).
+        let shared = super::keys::ubiquitous(&domain);
         if !domain.is_empty() {
             push_unique(&mut f.domains, domain, MAX_URLS);
         }
-        if let Some(t) = template::url(&u.url) {
+        if !shared && let Some(t) = template::url(&u.url) {
             push_unique(&mut f.url_templates, t, MAX_URLS);
         }
     }

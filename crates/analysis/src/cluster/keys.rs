@@ -23,6 +23,7 @@ pub const LSH_ROWS: usize = MINHASH_SIZE / LSH_BANDS;
 
 /// Registered domains found in so many unrelated messages (schema URLs, social-media footers,
 /// CDNs) that a key on them would only ever hit the posting cap. The cap catches the rest.
+/// Neither their domain nor their URL templates count as evidence.
 const UBIQUITOUS_DOMAINS: &[&str] = &[
     "w3.org",
     "schemas.microsoft.com",
@@ -41,6 +42,23 @@ const UBIQUITOUS_DOMAINS: &[&str] = &[
     "office.com",
     "live.com",
     "gmail.com",
+    // Image hosts, CDNs, cloud storage and mailing services: unrelated spam hotlinks its
+    // pictures there or sends through them, and their folded URL templates
+    // (`zupimages.net/up/0/#.jpg`) are shared by everyone (false merges on the phishing corpus).
+    "twimg.com",
+    "fbcdn.net",
+    "zupimages.net",
+    "imgur.com",
+    "ibb.co",
+    "postimg.cc",
+    "googleusercontent.com",
+    "amazonaws.com",
+    "cloudfront.net",
+    "akamaihd.net",
+    "windows.net",
+    "sendgrid.net",
+    "list-manage.com",
+    "klaviyo.com",
 ];
 
 /// Attachment kinds too common to key on by shape: logos and signature images.

@@ -396,3 +396,53 @@ fn brand_domain_counts_only_when_linked_deeply() {
         "{s:?}"
     );
 }
+
+/// Regression (phishing corpus): unrelated campaigns linked through one shortener were
+/// merged through its domain and token-folded URL template.
+#[test]
+fn shortener_links_give_no_url_features() {
+    let raw = "From: a@b.example\r\nSubject: hello there friend\r\n\r\n\
+               Click https://bit.ly/3xYz9Qk and https://login.evil.example/a/b/c now\r\n";
+    let engine = crate::Engine::with_defaults();
+    let report = engine.analyze(raw.as_bytes(), &crate::Input::default());
+    assert!(
+        report.urls.iter().any(|u| u.shortener),
+        "the engine marks bit.ly as a shortener: {:?}",
+        report.urls
+    );
+    let f = features(&report, None);
+    assert!(!f.domains.iter().any(|d| d == "bit.ly"), "{:?}", f.domains);
+    assert!(
+        !f.url_templates.iter().any(|t| t.starts_with("bit.ly")),
+        "{:?}",
+        f.url_templates
+    );
+    assert!(f.domains.iter().any(|d| d == "evil.example"));
+}
+
+/// Regression (phishing corpus): unrelated spam hotlinking pictures from one image host was
+/// merged through the host's folded URL template.
+#[test]
+fn shared_image_hosts_give_no_url_templates() {
+    let raw = "From: a@b.example\r\nSubject: hello there friend\r\nContent-Type: text/html\r\n\r\n\
+               <img src=\"https://www.zupimages.net/up/24/05/abcd1234.png\">\
+               <a href=\"https://offers.evil.example/a/b/c\">go</a>\r\n";
+    let engine = crate::Engine::with_defaults();
+    let report = engine.analyze(raw.as_bytes(), &crate::Input::default());
+    let f = features(&report, None);
+    assert!(
+        f.domains.iter().any(|d| d == "zupimages.net"),
+        "the domain stays a facet: {:?}",
+        f.domains
+    );
+    assert!(
+        !f.url_templates.iter().any(|t| t.contains("zupimages")),
+        "{:?}",
+        f.url_templates
+    );
+    assert!(
+        f.url_templates
+            .iter()
+            .any(|t| t.starts_with("offers.evil.example"))
+    );
+}

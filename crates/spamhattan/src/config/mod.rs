@@ -545,11 +545,15 @@ mod example_tests {
         assert!(format!("{e:#}").contains("named \"a\""), "{e:#}");
         let ftp = "[[alerts.webhook]]\nname = \"a\"\nurl = \"ftp://127.0.0.1/x\"\n";
         assert!(alerts_config(ftp).is_err(), "only http(s) webhooks");
-        let typo = "[[alerts.syslog]]\nname = \"s\"\naddress = \"127.0.0.1:514\"\ntransprot = \"tcp\"\n";
+        let typo =
+            "[[alerts.syslog]]\nname = \"s\"\naddress = \"127.0.0.1:514\"\ntransprot = \"tcp\"\n";
         assert!(alerts_config(typo).is_err(), "unknown keys are errors");
         let rules = "[alerts]\nrules = \"/nonexistent/alerts.toml\"\n";
         let e = alerts_config(rules).expect_err("missing rules file");
-        assert!(format!("{e:#}").contains("/nonexistent/alerts.toml"), "{e:#}");
+        assert!(
+            format!("{e:#}").contains("/nonexistent/alerts.toml"),
+            "{e:#}"
+        );
     }
 
     #[test]

