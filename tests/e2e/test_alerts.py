@@ -7,6 +7,7 @@ import base64
 import io
 import json
 import smtplib
+import socket
 import time
 import zipfile
 from email.message import EmailMessage
@@ -44,12 +45,13 @@ def send(trap, raw):
         s.sendmail("bounce@src.example", ["user@trap.example"], raw)
 
 
-def config(hook, syslog=None):
+def config(hook, syslog=None, siem_address=None):
     text = ('[analysis]\nworkers = 1\n[analysis.auth]\nenabled = false\n'
             f'[[alerts.webhook]]\nname = "hook"\nurl = "{hook.url}"\nsecret = "{SECRET}"\n'
             'min_severity = "info"\nmax_per_minute = 1000\n')
-    if syslog is not None:
-        text += (f'[[alerts.syslog]]\nname = "siem"\naddress = "{syslog.address}"\n'
+    address = syslog.address if syslog is not None else siem_address
+    if address is not None:
+        text += (f'[[alerts.syslog]]\nname = "siem"\naddress = "{address}"\n'
                  'transport = "tcp"\nmin_severity = "high"\n')
     return text
 
@@ -106,11 +108,20 @@ def test_a_new_malware_campaign_alerts_a_signed_webhook_and_syslog_once(trap_fac
         assert [c["messages"] for c in exported] == [2], exported
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def test_alerts_survive_a_receiver_outage_and_a_restart_and_arrive_once(trap_factory):
+    # The syslog receiver's port is chosen now but nobody listens on it until the end: its
+    # deliveries are refused (connection refused) through the outage and the restart.
+    siem = SyslogReceiver("tcp", port=free_port())
     with WebhookReceiver(SECRET) as hook:
         hook.down()
         trap = trap_factory()
-        trap.config_text = config(hook)
+        trap.config_text = config(hook, siem_address=f"127.0.0.1:{siem._want_port}")
         trap.start()
         for n in range(3):
             send(trap, dropper(n, campaign="b"))
@@ -119,16 +130,24 @@ def test_alerts_survive_a_receiver_outage_and_a_restart_and_arrive_once(trap_fac
         assert trap.stop() == 0
         raised = {a["id"] for a in alerts(trap)}
         assert raised, "alerts were raised"
-        pending = [a for a in alerts(trap) if a["deliveries"][0]["state"] == "pending"]
+        pending = [a for a in alerts(trap)
+                   if any(d["state"] == "pending" for d in a["deliveries"])]
         assert pending, "the outage left deliveries pending"
+        high = {a["id"] for a in alerts(trap) if a["severity"] in ("high", "critical")}
+        assert high, "the malware campaign alert is high"
         hook.up()
+        siem.start()
         trap.start()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             got = {r.id for r in hook.wait_for(len(raised), deadline - time.monotonic())}
             if got >= raised:
                 break
+        lines = siem.wait_for(len(high), max(1.0, deadline - time.monotonic()))
         trap.stop()
+        siem.stop()
+        assert len(lines) == len(high), f"syslog got {len(lines)} lines for {len(high)} alerts"
+        assert all(any(f'id="{i}"' in l for l in lines) for i in high), lines
         ids = [r.id for r in hook.received]
         assert set(ids) == raised, f"raised {raised}, received {set(ids)}"
         assert len(ids) == len(set(ids)), f"an alert arrived twice: {ids}"
