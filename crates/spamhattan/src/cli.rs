@@ -243,6 +243,14 @@ pub enum AlertsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Queue deliveries that a receiver refused for good (4xx) again, after fixing it.
+    Redeliver {
+        #[command(flatten)]
+        common: Common,
+        /// Only deliveries to this receiver.
+        #[arg(long)]
+        receiver: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -165,6 +165,23 @@ pub(crate) fn record(
     Ok(())
 }
 
+/// Puts deliveries that failed for good back in the queue, due now (after an operator fixed
+/// the receiver); only those to `receiver` when given. Returns how many.
+pub(crate) fn redeliver(
+    conn: &mut Connection,
+    receiver: Option<&str>,
+    now: Timestamp,
+) -> Result<u64> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let n = tx.execute(
+        "UPDATE alert_deliveries SET state = 'pending', next_at = ?2
+         WHERE state = 'failed' AND (?1 IS NULL OR receiver = ?1)",
+        (receiver, unix_nanos(now)),
+    )?;
+    tx.commit()?;
+    Ok(n as u64)
+}
+
 /// Alerts newest first, with their delivery states.
 pub(crate) fn list(
     conn: &Connection,

@@ -543,6 +543,11 @@ impl Store {
         self.read(alerts::next_due)
     }
 
+    /// Queues deliveries that failed for good again (all receivers, or one).
+    pub fn redeliver_failed(&self, receiver: Option<&str>) -> Result<u64> {
+        self.with_jobs_mut(|c| alerts::redeliver(c, receiver, model::now()))
+    }
+
     /// Records the outcome of a delivery attempt.
     pub fn record_delivery(&self, d: &Delivery, outcome: &Attempt) -> Result<()> {
         self.with_jobs_mut(|c| alerts::record(c, d.alert_seq, &d.receiver, outcome, model::now()))

@@ -231,6 +231,37 @@ fn alerts_are_raised_once_and_their_deliveries_tracked() {
 }
 
 #[test]
+fn failed_deliveries_can_be_queued_again() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open(dir.path());
+    let receivers = vec!["hook".to_string(), "siem".to_string()];
+    store
+        .cluster(|tx| -> Result<bool, StoreError> { tx.raise(&alert("k", 1), &receivers) })
+        .expect("step");
+    for d in store.due_deliveries(model::now(), 10).expect("due") {
+        let failed = Attempt::Failed {
+            error: "401 unauthorized".into(),
+        };
+        store.record_delivery(&d, &failed).expect("record");
+    }
+    assert!(
+        store
+            .due_deliveries(model::now(), 10)
+            .expect("due")
+            .is_empty()
+    );
+    assert_eq!(store.redeliver_failed(Some("siem")).expect("redeliver"), 1);
+    let due = store.due_deliveries(model::now(), 10).expect("due");
+    assert_eq!(due.len(), 1);
+    assert_eq!((due[0].receiver.as_str(), due[0].attempts), ("siem", 1));
+    assert_eq!(
+        store.redeliver_failed(None).expect("redeliver"),
+        1,
+        "the hook's"
+    );
+}
+
+#[test]
 fn novelty_is_true_once_per_value() {
     let dir = tempfile::tempdir().expect("tmp");
     let store = open(dir.path());

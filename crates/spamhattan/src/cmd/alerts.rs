@@ -1,4 +1,4 @@
-//! `spamhattan alerts list`: alerts with the state of each delivery.
+//! `spamhattan alerts list|redeliver`: alerts with the state of each delivery.
 
 use crate::config::Config;
 use anyhow::Result;
@@ -46,5 +46,13 @@ pub fn list(cfg: &Config, limit: usize, since: Option<&str>, json: bool) -> Resu
             title
         )?;
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A running `serve` (or `worker`) delivers them within its idle check (1 s).
+pub fn redeliver(cfg: &Config, receiver: Option<&str>) -> Result<ExitCode> {
+    let store = super::open_store(cfg)?;
+    let n = store.redeliver_failed(receiver)?;
+    eprintln!("spamhattan: {n} failed deliveries queued again");
     Ok(ExitCode::SUCCESS)
 }

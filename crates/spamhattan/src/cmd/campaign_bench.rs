@@ -96,9 +96,12 @@ pub fn run(dir: &Path, args: &BenchArgs) -> Result<ExitCode> {
             timings.get(i).copied().unwrap_or_default()
         };
         let mean = timings.iter().sum::<Duration>() / timings.len().max(1) as u32;
-        let db = std::fs::metadata(dir.join("spamhattan.sqlite"))
+        // The database and its write-ahead log (recent pages live there until a checkpoint).
+        let db: u64 = ["spamhattan.sqlite", "spamhattan.sqlite-wal"]
+            .iter()
+            .filter_map(|f| std::fs::metadata(dir.join(f)).ok())
             .map(|m| m.len())
-            .unwrap_or(0);
+            .sum();
         writeln!(
             out,
             "| {} | {} | {}/{} | {} | {} | {} | {} | {} | {:.1} |",

@@ -65,6 +65,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             since,
             json,
         }) => alerts::list(&resolve(&common)?, limit, since.as_deref(), json),
+        Command::Alerts(AlertsCommand::Redeliver { common, receiver }) => {
+            alerts::redeliver(&resolve(&common)?, receiver.as_deref())
+        }
     }
 }
 
