@@ -74,6 +74,26 @@ class _Waitable:
         with self._cond:
             return list(self._records)
 
+    def _serve(self):
+        """Runs self._server (made by the subclass's start) on a daemon thread."""
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join()
+            self._server = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
     def wait_for(self, n, timeout):
         """Waits until at least n records arrived; returns them (may be fewer on timeout)."""
         with self._cond:
@@ -167,23 +187,8 @@ class WebhookReceiver(_Waitable):
                 pass
 
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", self._want_port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
+        return self._serve()
 
-    def stop(self):
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join()
-            self._server = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
 
 def _read_frames(stream):
@@ -254,23 +259,8 @@ class SyslogReceiver(_Waitable):
         self._server = server_class(("127.0.0.1", self._want_port), Handler)
         if self.transport == "udp":
             self._server.max_packet_size = 65535
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
+        return self._serve()
 
-    def stop(self):
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join()
-            self._server = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
 
 def _post(url, body, headers):
