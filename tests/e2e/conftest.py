@@ -118,7 +118,7 @@ class Trap:
             pytest.fail(f"serve exited {code} before the ready line\n{self.stderr_tail()}")
         # Under a wrapper (strace) signals go to the server itself, the wrapper's only child.
         self.server_pid = only_child(self.proc.pid) if self.wrapper else self.proc.pid
-        ready = json.loads(line)
+        ready = self.ready = json.loads(line)
         assert ready["ready"] is True, line
         self.listeners = ready["listeners"]
         smtp = next(l for l in self.listeners if l["name"] == "smtp")

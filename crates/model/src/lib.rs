@@ -9,7 +9,8 @@
 //! `session.rs` (TLS, AUTH, transcript, session record), `anomaly.rs` (protocol and content
 //! anomalies), `sighting.rs` (one arrival of one message), `event.rs` (the event log contract),
 //! `report/` (what the analysis found: headers, URLs, artefacts, verdict), `campaign.rs`
-//! (campaigns and what clustering compares), `alert.rs` (early-warning alerts).
+//! (campaigns and what clustering compares), `alert.rs` (early-warning alerts), `intel.rs` (indicator rows and campaign briefs for the
+//! feeds).
 //!
 //! This crate has no I/O and depends on no other crate of the workspace.
 
@@ -18,6 +19,7 @@ mod anomaly;
 pub mod campaign;
 mod envelope;
 mod event;
+pub mod intel;
 mod message_id;
 pub mod report;
 mod session;

@@ -58,12 +58,47 @@ pub struct ServeArgs {
     /// The name the trap announces (banner, EHLO, certificate).
     #[arg(long, env = "SPAMHATTAN_HOSTNAME")]
     pub hostname: Option<String>,
+    /// HTTP listener for TAXII 2.1 and `/feeds/` (off unless given here or as `[http] listen`).
+    #[arg(long, env = "SPAMHATTAN_HTTP_LISTEN")]
+    pub http_listen: Option<String>,
+}
+
+/// Options of `export`.
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// stix, misp, csv-urls, csv-payloads, csv-iocs, txt-urls, txt-domains, txt-ips,
+    /// txt-sha256, hosts, rpz, jsonl.
+    #[arg(long)]
+    pub format: String,
+    /// The audience whose TLP ceiling and filters apply (`[[feeds.audience]]`); default `local`
+    /// (everything) when none is configured.
+    #[arg(long)]
+    pub audience: Option<String>,
+    /// A delta: only what changed since this RFC 3339 time or age (`90m`, `12h`, `7d`).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Output file (`-` for stdout); for `misp`, a directory.
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the trap.
     Serve(ServeArgs),
+    /// Export intel feeds (STIX 2.1, MISP, CSV, text lists, RPZ, JSON lines) for an audience.
+    Export(ExportArgs),
+    /// Fill a scratch store with synthetic campaigns and indicators (feed benchmark).
+    #[command(hide = true)]
+    FeedsBenchFill {
+        dir: PathBuf,
+        #[arg(long, default_value_t = 1_000_000)]
+        indicators: usize,
+        #[arg(long, default_value_t = 10_000)]
+        campaigns: usize,
+    },
     /// Configuration.
     #[command(subcommand)]
     Config(ConfigCommand),

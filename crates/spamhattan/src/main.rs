@@ -4,12 +4,13 @@
 //!
 //! Layout: `cli.rs` (flags), `config/` (file ← env ← flags), `eventlog.rs` (JSON-lines
 //! events), `cmd/` (one file per subcommand), `worker/` (analysis pool, clustering step),
-//! `outbox.rs` (alert delivery).
+//! `outbox.rs` (alert delivery), `intel/` (feed exports and their publication).
 
 mod cli;
 mod cmd;
 mod config;
 mod eventlog;
+mod intel;
 mod outbox;
 mod worker;
 

@@ -267,9 +267,15 @@ pub(crate) fn annotate(
 ) -> Result<bool> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let n = tx.execute(
-        "UPDATE campaigns SET label = coalesce(?2, label), notes = coalesce(?3, notes)
+        "UPDATE campaigns SET label = coalesce(?2, label), notes = coalesce(?3, notes),
+                              changed_at = ?4
          WHERE id = ?1",
-        (id, label, notes),
+        (
+            id,
+            label,
+            notes,
+            crate::intel::clock(&tx, unix_nanos(model::now()))?,
+        ),
     )?;
     tx.commit()?;
     Ok(n == 1)

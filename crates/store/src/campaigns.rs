@@ -198,6 +198,20 @@ impl CampaignTx<'_> {
         self.tx
             .prepare_cached("UPDATE reports SET campaign = ?2 WHERE seq = ?1")?
             .execute((seq, id))?;
+        // Feeds: the message's indicators without a campaign now have one, and the campaign
+        // changed (intel.rs).
+        let changed = crate::intel::clock(&self.tx, unix_nanos(model::now()))?;
+        self.tx
+            .prepare_cached(
+                "UPDATE indicators SET campaign = ?2, changed_at = ?3
+                 WHERE campaign IS NULL AND id IN (
+                     SELECT l.indicator FROM indicator_sightings l
+                     JOIN reports r ON r.sighting_id = l.sighting WHERE r.seq = ?1)",
+            )?
+            .execute((seq, id, changed))?;
+        self.tx
+            .prepare_cached("UPDATE campaigns SET changed_at = ?2 WHERE id = ?1")?
+            .execute((id, changed))?;
         let t = unix_nanos(at);
         let old: String = self
             .tx
@@ -308,6 +322,15 @@ impl CampaignTx<'_> {
         tx.execute(
             "UPDATE reports SET campaign = ?2 WHERE campaign = ?1",
             (from, into),
+        )?;
+        let changed = crate::intel::clock(tx, unix_nanos(model::now()))?;
+        tx.execute(
+            "UPDATE indicators SET campaign = ?2, changed_at = ?3 WHERE campaign = ?1",
+            (from, into, changed),
+        )?;
+        tx.execute(
+            "UPDATE campaigns SET changed_at = ?2 WHERE id IN (?1, ?3)",
+            (from, changed, into),
         )?;
         tx.execute(
             "INSERT OR IGNORE INTO campaign_keys (key, campaign)

@@ -64,6 +64,7 @@ mod config;
 mod disk;
 mod error;
 mod index;
+mod intel;
 mod jobs;
 mod query;
 mod recovery;
@@ -85,6 +86,7 @@ pub use config::{
 };
 pub use error::StoreError;
 pub use index::KEY_BATCH as BLOB_KEY_BATCH;
+pub use intel::{BRIEF_FACET_VALUES, IntelCursor};
 pub use jobs::Job;
 pub use query::{SightingQuery, StoreStats};
 pub use reports::{IndicatorQuery, IndicatorRecord, ReportSave};
@@ -409,6 +411,77 @@ impl Store {
             |n| Some(n.saturating_sub(completed)),
         );
         Ok(())
+    }
+
+    /// Live campaigns changed strictly after `after`, in change order (feeds, TAXII).
+    pub fn intel_campaigns(
+        &self,
+        after: Option<IntelCursor>,
+        limit: usize,
+    ) -> Result<Vec<model::intel::CampaignBrief>> {
+        self.read(|c| intel::campaigns(c, after, limit))
+    }
+
+    /// One campaign's brief by id (live or merged).
+    pub fn intel_campaign(
+        &self,
+        id: model::CampaignId,
+    ) -> Result<Option<model::intel::CampaignBrief>> {
+        self.read(|c| intel::campaign(c, id))
+    }
+
+    /// One campaign's brief by its public UUID.
+    pub fn intel_campaign_by_uuid(
+        &self,
+        uuid: uuid::Uuid,
+    ) -> Result<Option<model::intel::CampaignBrief>> {
+        self.read(|c| intel::campaign_by_uuid(c, uuid))
+    }
+
+    /// Indicators of `kinds` changed strictly after `after`, in change order (feeds, TAXII).
+    pub fn intel_indicators(
+        &self,
+        after: Option<IntelCursor>,
+        kinds: &[model::report::IndicatorKind],
+        limit: usize,
+    ) -> Result<Vec<model::intel::IndicatorRow>> {
+        self.read(|c| intel::indicators(c, after, kinds, limit))
+    }
+
+    /// One indicator by its UUID.
+    pub fn intel_indicator_by_uuid(
+        &self,
+        uuid: uuid::Uuid,
+    ) -> Result<Option<model::intel::IndicatorRow>> {
+        self.read(|c| intel::indicator_by_uuid(c, uuid))
+    }
+
+    /// Streams the indicators of one campaign (`None`: in no campaign yet) of `kinds` changed
+    /// after `since`, in change order, from one read snapshot. Returns how many were passed.
+    pub fn for_each_campaign_indicator(
+        &self,
+        campaign: Option<model::CampaignId>,
+        since: Option<Timestamp>,
+        kinds: &[model::report::IndicatorKind],
+        f: &mut dyn FnMut(model::intel::IndicatorRow) -> Result<()>,
+    ) -> Result<u64> {
+        self.read(|c| intel::for_each_of_campaign(c, campaign, since, kinds, f))
+    }
+
+    /// Trap domains mail was accepted for (from the campaigns), at most `max`: feeds must
+    /// never name them, even when the configuration no longer lists them.
+    pub fn trap_domains_seen(&self, max: usize) -> Result<Vec<String>> {
+        self.read(|c| intel::trap_domains_seen(c, max))
+    }
+
+    /// The installation secret that keys stable feed ids and pseudonyms (made on first use).
+    pub fn feed_secret(&self) -> Result<[u8; 32]> {
+        self.with_jobs_mut(intel::feed_secret)
+    }
+
+    /// The next publication serial (`YYYYMMDDnn`, always increasing).
+    pub fn next_feed_serial(&self) -> Result<u32> {
+        self.with_jobs_mut(|c| intel::next_serial(c, model::now()))
     }
 
     /// The report of one sighting, if it was analysed.

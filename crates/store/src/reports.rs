@@ -1,4 +1,4 @@
-//! Analysis reports and the indicator index (schema v5).
+//! Analysis reports and the indicator index (schema v5; feed columns v7, see `intel.rs`).
 //!
 //! One report per sighting (authentication depends on the arrival, not only on the bytes).
 //! Every indicator of a report is upserted into `indicators` with first/last seen (the
@@ -70,11 +70,20 @@ pub(crate) fn save(conn: &mut Connection, batch: &[ReportSave<'_>], now: Timesta
         )?;
         let mut uncount =
             tx.prepare_cached("UPDATE indicators SET count = count - 1 WHERE id = ?1")?;
+        // `changed_at` moves only when what a feed says changes (first or last seen, file
+        // facts); a re-analysis of an old sighting leaves it alone.
+        let changed = crate::intel::clock(&tx, now)?;
         let mut upsert = tx.prepare_cached(
-            "INSERT INTO indicators (kind, value, first_seen, last_seen, count)
-             VALUES (?1, ?2, ?3, ?3, 0)
-             ON CONFLICT(kind, value) DO UPDATE SET first_seen = min(first_seen, ?3),
-                                                    last_seen = max(last_seen, ?3)
+            "INSERT INTO indicators (kind, value, first_seen, last_seen, count, uuid, changed_at,
+                                     detail)
+             VALUES (?1, ?2, ?3, ?3, 0, ?4, ?5, ?6)
+             ON CONFLICT(kind, value) DO UPDATE SET
+                 first_seen = min(first_seen, ?3),
+                 last_seen = max(last_seen, ?3),
+                 changed_at = CASE WHEN ?3 < first_seen OR ?3 > last_seen
+                                     OR (detail IS NULL AND ?6 IS NOT NULL)
+                              THEN ?5 ELSE changed_at END,
+                 detail = coalesce(detail, ?6)
              RETURNING id",
         )?;
         let mut link = tx.prepare_cached(
@@ -100,8 +109,22 @@ pub(crate) fn save(conn: &mut Connection, batch: &[ReportSave<'_>], now: Timesta
             ))?;
             let mut new_ids = Vec::with_capacity(item.report.indicators.len());
             for ind in &item.report.indicators {
-                let id: i64 =
-                    upsert.query_row((ind.kind.as_str(), &ind.value, received), |r| r.get(0))?;
+                let detail = match ind.kind {
+                    IndicatorKind::Sha256 => crate::intel::file_facts(item.report, &ind.value),
+                    _ => None,
+                };
+                let uuid = crate::intel::new_indicator_uuid();
+                let id: i64 = upsert.query_row(
+                    (
+                        ind.kind.as_str(),
+                        &ind.value,
+                        received,
+                        uuid.as_bytes().to_vec(),
+                        changed,
+                        detail,
+                    ),
+                    |r| r.get(0),
+                )?;
                 if link.execute((id, &sid))? == 1 {
                     count.execute([id])?;
                 }

@@ -287,10 +287,27 @@ const MIGRATIONS: &[(i64, &str)] = &[
     CREATE INDEX alert_deliveries_due ON alert_deliveries(next_at) WHERE state = 'pending';
     ",
     ),
+    (
+        7,
+        "
+    -- Intel feeds (intel.rs): what changed when, the campaign of each indicator, file facts.
+    ALTER TABLE indicators ADD COLUMN uuid BLOB;           -- random v4, last 4 bits 0 (STIX id)
+    ALTER TABLE indicators ADD COLUMN campaign INTEGER;    -- first campaign it was seen in
+    ALTER TABLE indicators ADD COLUMN changed_at INTEGER NOT NULL DEFAULT 0;  -- change clock
+    ALTER TABLE indicators ADD COLUMN detail TEXT;         -- model::intel::FileFacts JSON (sha256)
+    CREATE UNIQUE INDEX indicators_by_uuid ON indicators(uuid);
+    CREATE INDEX indicators_by_change ON indicators(changed_at, id);
+    CREATE INDEX indicators_by_campaign ON indicators(campaign, changed_at);
+    ALTER TABLE campaigns ADD COLUMN changed_at INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX campaigns_by_change ON campaigns(changed_at, id);
+    -- Installation secret, publication serial.
+    CREATE TABLE feed_state (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+    ",
+    ),
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// Opens a connection with the store's pragmas.
 ///
@@ -373,6 +390,9 @@ fn migrate_now(conn: &mut Connection) -> Result<()> {
             "INSERT INTO migrations (version, applied_at) VALUES (?1, ?2)",
             (version, crate::unix_nanos(model::now())),
         )?;
+        if *version == 7 {
+            crate::intel::backfill_v7(&tx)?;
+        }
         tracing::info!(version, "store schema migrated");
     }
     tx.commit()?;

@@ -5,6 +5,8 @@ mod analyze;
 mod campaign_bench;
 mod campaigns;
 mod config_check;
+mod export;
+mod feeds_bench;
 mod import;
 mod indicators;
 mod messages;
@@ -23,6 +25,12 @@ use std::process::ExitCode;
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve::run(&resolve_serve(&args)?),
+        Command::Export(args) => export::run(&resolve(&args.common)?, &args),
+        Command::FeedsBenchFill {
+            dir,
+            indicators,
+            campaigns,
+        } => feeds_bench::run(&dir, indicators, campaigns),
         Command::Config(ConfigCommand::Check(args)) => config_check::run(&args),
         Command::Messages(MessagesCommand::List {
             common,
@@ -89,6 +97,7 @@ pub(crate) fn resolve_serve(args: &ServeArgs) -> Result<Config> {
     o.trap_domains = args.trap_domain.clone();
     o.smtp_listen = args.smtp_listen.clone();
     o.smtps_listen = args.smtps_listen.clone();
+    o.http_listen = args.http_listen.clone();
     config::resolve(&o)
 }
 

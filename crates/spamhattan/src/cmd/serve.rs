@@ -12,6 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use trap::{EventSink, Trap};
 
+/// How long requests in flight (a large feed download) may finish at shutdown.
+const HTTP_DRAIN: Duration = Duration::from_secs(5);
+
 /// How often the retention budgets are applied while serving.
 const RETENTION_EVERY: Duration = Duration::from_secs(60);
 
@@ -81,7 +84,41 @@ async fn serve(cfg: &Config, store: store::Store, events: Arc<EventLog>) -> Resu
         .into_iter()
         .map(|l| serde_json::json!({"name": l.name, "address": l.address.to_string(), "tls": l.tls.as_str()}))
         .collect();
-    let ready = serde_json::json!({"ready": true, "listeners": listeners});
+    let feeds = Arc::new(crate::intel::Feeds::prepare(cfg, &store)?);
+    let (stop_feeds, feeds_stopped) = tokio::sync::watch::channel(false);
+    let scheduler = cfg.feeds.refresh.map(|every| {
+        tokio::spawn(crate::intel::run_scheduler(
+            store.clone(),
+            Arc::clone(&feeds),
+            every,
+            feeds_stopped.clone(),
+        ))
+    });
+    let http = match cfg.feeds.http_listen {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot bind the HTTP listener {addr}"))?;
+            let local = listener.local_addr()?;
+            let service = Arc::new(web::FeedService::new(
+                Arc::new(store.clone()),
+                (*feeds.policy).clone(),
+                feeds.producer.clone(),
+                cfg.feeds.audiences.clone(),
+                Some(cfg.feeds.publish_dir.clone()),
+            ));
+            let mut stopped = feeds_stopped.clone();
+            let task = tokio::spawn(web::serve(listener, web::router(service), async move {
+                let _ = stopped.changed().await;
+            }));
+            Some((local, task))
+        }
+        None => None,
+    };
+    let mut ready = serde_json::json!({"ready": true, "listeners": listeners});
+    if let Some((addr, _)) = &http {
+        ready["http"] = serde_json::Value::String(addr.to_string());
+    }
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "{ready}")?;
@@ -91,6 +128,21 @@ async fn serve(cfg: &Config, store: store::Store, events: Arc<EventLog>) -> Resu
     let retention = tokio::spawn(retention_loop(store, sink));
     trap.run(shutdown).await;
     retention.abort();
+    let _ = stop_feeds.send(true);
+    if let Some((_, task)) = http {
+        // Graceful: requests in flight finish; new connections are refused.
+        match tokio::time::timeout(HTTP_DRAIN, task).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "HTTP server stopped with an error"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "HTTP server task failed"),
+            Err(_) => tracing::warn!("HTTP requests still running at shutdown were cut"),
+        }
+    }
+    if let Some(s) = scheduler {
+        // Not awaited: a publication in progress may take minutes on a large store. Files are
+        // replaced by rename, so one cut short leaves only its temporary file behind.
+        s.abort();
+    }
     tracing::info!("trap stopped");
     Ok(())
 }

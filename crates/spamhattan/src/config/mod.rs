@@ -10,8 +10,10 @@ use trap::{AddressPolicy, Limits, ListenerConfig, TlsMode, TlsSource, TrapConfig
 
 mod alerts;
 mod analysis;
+mod feeds;
 pub use self::alerts::{AlertSettings, AlertsFile, CampaignsFile};
 pub use self::analysis::{AnalysisFile, AnalysisSettings, DEFAULT_MAX_BACKLOG};
+pub use self::feeds::{FeedSettings, FeedsFile, HttpFile};
 
 /// The config file's shape. Every field is optional; the resolved form has them all.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -33,6 +35,8 @@ pub struct FileConfig {
     pub analysis: Option<AnalysisFile>,
     pub campaigns: Option<CampaignsFile>,
     pub alerts: Option<AlertsFile>,
+    pub feeds: Option<FeedsFile>,
+    pub http: Option<HttpFile>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -110,6 +114,7 @@ pub struct Overrides {
     pub trap_domains: Vec<String>,
     pub smtp_listen: Vec<String>,
     pub smtps_listen: Vec<String>,
+    pub http_listen: Option<String>,
 }
 
 /// The resolved configuration.
@@ -122,6 +127,7 @@ pub struct Config {
     pub event_log: String,
     pub analysis: AnalysisSettings,
     pub alerts: AlertSettings,
+    pub feeds: FeedSettings,
 }
 
 /// The default SMTP listener for a newcomer: loopback, unprivileged port.
@@ -168,6 +174,9 @@ pub fn resolve(o: &Overrides) -> Result<Config> {
     }
     if let Some(h) = &o.hostname {
         file.hostname = Some(h.clone());
+    }
+    if let Some(h) = &o.http_listen {
+        file.http.get_or_insert_with(HttpFile::default).listen = Some(h.clone());
     }
     if !o.trap_domains.is_empty() {
         file.trap_domains = Some(o.trap_domains.clone());
@@ -354,6 +363,13 @@ fn build(file: FileConfig) -> Result<Config> {
         store.min_free_bytes = s.min_free_bytes.unwrap_or(store.min_free_bytes);
     }
     let event_log = file.event_log.clone().unwrap_or_default();
+    let feeds = feeds::build(
+        &file.feeds.clone().unwrap_or_default(),
+        &file.http.clone().unwrap_or_default(),
+        &trap.hostname,
+        &data_dir,
+        alerts.clustering,
+    )?;
     Ok(Config {
         file,
         data_dir,
@@ -362,6 +378,7 @@ fn build(file: FileConfig) -> Result<Config> {
         event_log,
         analysis,
         alerts,
+        feeds,
     })
 }
 
@@ -387,7 +404,7 @@ impl Config {
 mod tests {
     use super::*;
 
-    fn from_toml(text: &str) -> Result<Config> {
+    pub(super) fn from_toml(text: &str) -> Result<Config> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("c.toml");
         std::fs::write(&path, text)?;
@@ -498,6 +515,33 @@ mod example_tests {
 
     /// The documented example must stay a valid configuration with every key.
     #[test]
+    fn bad_feed_settings_are_refused_with_the_field_named() {
+        for (text, words) in [
+            ("[feeds]\ntlp = \"purple\"\n", "feeds.tlp"),
+            ("[feeds]\nrefresh_secs = 5\n", "refresh_secs"),
+            ("[feeds]\nrpz_origin = \"no-dot\"\n", "rpz_origin"),
+            ("[feeds]\ntlp_by_kind = { md5 = \"red\" }\n", "tlp_by_kind"),
+            (
+                "[[feeds.audience]]\nname = \"a b\"\ntlp = \"green\"\n",
+                "audience name",
+            ),
+            (
+                "[[feeds.audience]]\nname = \"x\"\ntlp = \"green\"\ntokens = [\"short\"]\n",
+                "16 characters",
+            ),
+            (
+                "[[feeds.audience]]\nname = \"x\"\ntlp = \"green\"\nformats = [\"xml\"]\n",
+                "unknown feed format",
+            ),
+            ("[http]\nlisten = \"localhost\"\n", "http.listen"),
+        ] {
+            let text = format!("hostname = \"mx.example\"\n{text}");
+            let err = format!("{:#}", super::tests::from_toml(&text).expect_err(&text));
+            assert!(err.contains(words), "{text}: {err}");
+        }
+    }
+
+    #[test]
     fn the_example_config_in_docs_is_valid() -> Result<()> {
         let text = include_str!("../../../../docs/spamhattan.example.toml");
         let file: FileConfig = toml::from_str(text)?;
@@ -514,6 +558,14 @@ mod example_tests {
             Some(Duration::from_secs(365 * 86_400))
         );
         assert_eq!(cfg.analysis.workers, 2);
+        assert_eq!(cfg.feeds.audiences.len(), 2);
+        assert_eq!(cfg.feeds.rpz_origin, "rpz.example.org.");
+        assert_eq!(cfg.feeds.http_listen.map(|a| a.port()), Some(8025));
+        let printed = cfg.to_toml()?;
+        assert!(
+            !printed.contains("change-me") && printed.contains("<redacted>"),
+            "feed credentials never print"
+        );
         assert_eq!(
             cfg.analysis.engine.passwords,
             vec!["invoice2026".to_string()]

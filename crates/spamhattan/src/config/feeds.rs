@@ -1,0 +1,237 @@
+//! The `[feeds]` and `[http]` sections: what the trap shares, with which audiences, where the
+//! published files go, and the HTTP listener that serves them (TAXII, `/feeds/`).
+
+use anyhow::{Result, bail};
+use feeds::intel::policy::{Audience, TtlDays};
+use feeds::intel::{Redactor, SharingPolicy, Tlp};
+use model::VerdictClass;
+use model::report::IndicatorKind;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Shortest publishing interval: a full export of a large store takes seconds per format.
+pub const MIN_REFRESH_SECS: u64 = 30;
+/// Default publishing interval.
+pub const DEFAULT_REFRESH_SECS: u64 = 600;
+/// Most audiences: each is a TAXII collection and a directory of files refreshed per cycle.
+pub const MAX_AUDIENCES: usize = 64;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedsFile {
+    /// Producer name (STIX identity, MISP `Orgc`). Default `spamhattan at <hostname>`.
+    pub producer: Option<String>,
+    /// Contact address published with the identity.
+    pub contact: Option<String>,
+    /// Marking of everything published (default `green`).
+    pub tlp: Option<String>,
+    /// Per-kind markings, e.g. `{ email = "amber" }`.
+    pub tlp_by_kind: Option<BTreeMap<String, String>>,
+    /// Campaign verdicts whose indicators are shared (default: spam, phishing, malware,
+    /// ransomware-delivery, scam).
+    pub verdicts: Option<Vec<VerdictClass>>,
+    pub ttl_days: Option<TtlDays>,
+    /// Publish expired indicators in full snapshots too (default false).
+    pub include_expired: Option<bool>,
+    /// Publish indicators whose message is in no campaign (default false: they are
+    /// published with their campaign once clustered; true when `[campaigns]` is off).
+    pub include_unclustered: Option<bool>,
+    /// Where the scheduler writes `<audience>/<file>` (relative to the data dir; default `feeds`).
+    pub publish_dir: Option<PathBuf>,
+    /// Seconds between publications (default 600; 0 disables the scheduler).
+    pub refresh_secs: Option<u64>,
+    /// Origin of the RPZ zone (default `rpz.spamhattan.invalid.`).
+    pub rpz_origin: Option<String>,
+    /// More never-listed domains, one per line, `shared <domain>` for services whose URLs
+    /// are listed but not the domain (same format as the shipped
+    /// `crates/feeds/data/well-known-domains.txt`).
+    pub allowlist: Option<PathBuf>,
+    pub audience: Option<Vec<Audience>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpFile {
+    /// Listener for TAXII 2.1 and `/feeds/` (none by default). Bind it to loopback and put a
+    /// TLS-terminating proxy in front when it must be reachable from outside.
+    pub listen: Option<String>,
+}
+
+/// The resolved `[feeds]` and `[http]` sections.
+#[derive(Debug, Clone)]
+pub struct FeedSettings {
+    pub producer: String,
+    pub contact: String,
+    pub tlp: Tlp,
+    pub tlp_by_kind: BTreeMap<IndicatorKind, Tlp>,
+    pub verdicts: Vec<VerdictClass>,
+    pub ttl: TtlDays,
+    pub include_expired: bool,
+    pub include_unclustered: bool,
+    pub publish_dir: PathBuf,
+    /// `None`: no scheduler.
+    pub refresh: Option<Duration>,
+    pub rpz_origin: String,
+    pub allowlist: feeds::intel::allowlist::Allowlist,
+    pub audiences: Vec<Audience>,
+    pub http_listen: Option<SocketAddr>,
+}
+
+impl FeedSettings {
+    /// The sharing policy, keyed with the store's secret, protecting the trap's names.
+    pub fn policy(
+        &self,
+        secret: [u8; 32],
+        trap_names: &[String],
+        hosts: &[String],
+    ) -> SharingPolicy {
+        let mut p = SharingPolicy::new(self.tlp, Redactor::new(trap_names, hosts, secret));
+        p.tlp_by_kind = self.tlp_by_kind.clone();
+        p.verdicts = self.verdicts.clone();
+        p.ttl = self.ttl.clone();
+        p.include_expired = self.include_expired;
+        p.include_unclustered = self.include_unclustered;
+        p.allowlist = self.allowlist.clone();
+        p
+    }
+
+    /// An audience by name; with none configured, `local` is everything up to the policy's
+    /// TLP (the operator's own exports).
+    pub fn audience(&self, name: Option<&str>) -> Result<Audience> {
+        match name {
+            None if self.audiences.is_empty() => Ok(Audience::local(Tlp::Red)),
+            None => bail!(
+                "choose an audience with --audience (configured: {})",
+                self.audience_names()
+            ),
+            Some("local") if self.audiences.iter().all(|a| a.name != "local") => {
+                Ok(Audience::local(Tlp::Red))
+            }
+            Some(n) => match self.audiences.iter().find(|a| a.name == n) {
+                Some(a) => Ok(a.clone()),
+                None => bail!("no audience {n:?} (configured: {})", self.audience_names()),
+            },
+        }
+    }
+
+    fn audience_names(&self) -> String {
+        let names: Vec<&str> = self.audiences.iter().map(|a| a.name.as_str()).collect();
+        if names.is_empty() {
+            "none; `local` is everything".to_string()
+        } else {
+            names.join(", ")
+        }
+    }
+}
+
+pub(super) fn build(
+    f: &FeedsFile,
+    h: &HttpFile,
+    hostname: &str,
+    data_dir: &std::path::Path,
+    clustering: bool,
+) -> Result<FeedSettings> {
+    let tlp = parse_tlp(f.tlp.as_deref().unwrap_or("green"), "feeds.tlp")?;
+    let mut tlp_by_kind = BTreeMap::new();
+    for (k, v) in f.tlp_by_kind.clone().unwrap_or_default() {
+        let Some(kind) =
+            IndicatorKind::parse(&k).filter(|k| feeds::intel::policy::FEED_KINDS.contains(k))
+        else {
+            bail!(
+                "feeds.tlp_by_kind: unknown indicator kind {k:?} (url, domain, ip, email, sha256)"
+            );
+        };
+        tlp_by_kind.insert(kind, parse_tlp(&v, "feeds.tlp_by_kind")?);
+    }
+    let audiences = f.audience.clone().unwrap_or_default();
+    if audiences.len() > MAX_AUDIENCES {
+        bail!("feeds.audience: at most {MAX_AUDIENCES} audiences");
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for a in &audiences {
+        a.validate().map_err(anyhow::Error::msg)?;
+        if !names.insert(a.name.clone()) {
+            bail!("two feeds.audience entries are named {:?}", a.name);
+        }
+    }
+    let refresh = match f.refresh_secs.unwrap_or(DEFAULT_REFRESH_SECS) {
+        0 => None,
+        s if s < MIN_REFRESH_SECS => {
+            bail!("feeds.refresh_secs must be 0 (off) or at least {MIN_REFRESH_SECS}")
+        }
+        s => Some(Duration::from_secs(s)),
+    };
+    let rpz_origin = f
+        .rpz_origin
+        .clone()
+        .unwrap_or_else(|| "rpz.spamhattan.invalid.".to_string());
+    if !valid_origin(&rpz_origin) {
+        bail!("feeds.rpz_origin {rpz_origin:?} is not a DNS name ending in a dot");
+    }
+    let http_listen = match &h.listen {
+        Some(a) => Some(a.parse::<SocketAddr>().map_err(|e| {
+            anyhow::anyhow!("http.listen {a:?} is not an address such as 127.0.0.1:8025: {e}")
+        })?),
+        None => None,
+    };
+    let publish_dir = f
+        .publish_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("feeds"));
+    let mut allowlist = feeds::intel::allowlist::Allowlist::shipped();
+    if let Some(path) = &f.allowlist {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            anyhow::anyhow!("feeds.allowlist {} cannot be read: {e}", path.display())
+        })?;
+        allowlist
+            .add_text(&text)
+            .map_err(|e| anyhow::anyhow!("feeds.allowlist {}: {e}", path.display()))?;
+    }
+    Ok(FeedSettings {
+        producer: f
+            .producer
+            .clone()
+            .unwrap_or_else(|| format!("spamhattan at {hostname}")),
+        contact: f.contact.clone().unwrap_or_default(),
+        tlp,
+        tlp_by_kind,
+        verdicts: f.verdicts.clone().unwrap_or_else(|| {
+            SharingPolicy::new(Tlp::Clear, Redactor::new(&[], &[], [0; 32])).verdicts
+        }),
+        ttl: f.ttl_days.clone().unwrap_or_default(),
+        include_expired: f.include_expired.unwrap_or(false),
+        include_unclustered: f.include_unclustered.unwrap_or(!clustering),
+        publish_dir: if publish_dir.is_absolute() {
+            publish_dir
+        } else {
+            data_dir.join(publish_dir)
+        },
+        refresh,
+        rpz_origin,
+        allowlist,
+        audiences,
+        http_listen,
+    })
+}
+
+fn parse_tlp(s: &str, field: &str) -> Result<Tlp> {
+    Tlp::parse(s).ok_or_else(|| {
+        anyhow::anyhow!(
+            "{field}: {s:?} is not a TLP level (clear, green, amber, amber+strict, red)"
+        )
+    })
+}
+
+fn valid_origin(s: &str) -> bool {
+    s.ends_with('.')
+        && s.len() <= 254
+        && s.trim_end_matches('.').split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
