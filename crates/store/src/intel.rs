@@ -374,6 +374,26 @@ pub(crate) fn trap_domains_seen(conn: &Connection, max: usize) -> Result<Vec<Str
     Ok(rows)
 }
 
+/// A value kept for the feeds (a connector's cursor, say) under `key`.
+pub(crate) fn state(conn: &Connection, key: &str) -> Result<Option<Vec<u8>>> {
+    Ok(conn
+        .prepare_cached("SELECT value FROM feed_state WHERE key = ?1")?
+        .query_row([key], |r| r.get(0))
+        .optional()?)
+}
+
+/// Sets a feed state value (durable with the next commit of the index).
+pub(crate) fn set_state(conn: &mut Connection, key: &str, value: &[u8]) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute(
+        "INSERT INTO feed_state (key, value) VALUES (?1, ?2)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
 /// The installation secret for stable feed ids and pseudonyms, made on first use.
 pub(crate) fn feed_secret(conn: &mut Connection) -> Result<[u8; 32]> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

@@ -474,6 +474,20 @@ impl Store {
         self.read(|c| intel::trap_domains_seen(c, max))
     }
 
+    /// A feed state value (a submission connector's cursor, say); keys `secret` and
+    /// `serial` are the store's own.
+    pub fn feed_state(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        self.read(|c| intel::state(c, key))
+    }
+
+    /// Sets a feed state value. The keys `secret` and `serial` are refused.
+    pub fn set_feed_state(&self, key: &str, value: &[u8]) -> Result<()> {
+        if key == "secret" || key == "serial" {
+            return Err(StoreError::corrupt(format!("feed state key {key:?} is reserved")));
+        }
+        self.with_jobs_mut(|c| intel::set_state(c, key, value))
+    }
+
     /// The installation secret that keys stable feed ids and pseudonyms (made on first use).
     pub fn feed_secret(&self) -> Result<[u8; 32]> {
         self.with_jobs_mut(intel::feed_secret)

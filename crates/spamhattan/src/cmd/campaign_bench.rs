@@ -13,13 +13,13 @@ use anyhow::{Context, Result, bail};
 use model::report::{
     BodyPart, BudgetUse, Headers, Indicator, IndicatorKind, Report, UrlRecord, Verdict,
 };
-use model::{Envelope, MessageId, Sighting, SightingSource, Timings, VerdictClass};
+use model::{MessageId, VerdictClass};
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
-use store::{ReportSave, Store, StoreConfig};
+use store::{Store, StoreConfig};
 
 /// Words of the synthetic vocabulary; texts draw from it, so unrelated texts share few
 /// shingles, as unrelated spam does.
@@ -130,29 +130,14 @@ fn store_batch() -> usize {
 /// Captures and saves one analysed message per campaign number in `which`; with `variant`,
 /// the text is a variant of that campaign's (some words replaced, a name inserted).
 fn add(store: &Store, which: &[usize], mut variant: Option<&mut Rng>, rng: &mut Rng) -> Result<()> {
-    let mut items = Vec::with_capacity(which.len());
+    let mut messages = Vec::with_capacity(which.len());
     for &c in which {
         let nonce = rng.next();
         let (raw, report) = synthetic(c, variant.as_deref_mut(), nonce);
-        let sighting = sighting(&raw);
-        let ticket = store.capture(raw, sighting.clone());
-        items.push((ticket, sighting, report));
+        let sighting = super::bench_fill::sighting(&raw, "192.0.2.7:40000");
+        messages.push((raw, sighting, report));
     }
-    let mut saved = Vec::with_capacity(items.len());
-    for (ticket, sighting, report) in items {
-        ticket.wait()?;
-        saved.push((sighting, report));
-    }
-    let batch: Vec<ReportSave<'_>> = saved
-        .iter()
-        .map(|(s, r)| ReportSave {
-            job: None,
-            sighting: s,
-            report: r,
-        })
-        .collect();
-    store.save_reports(&batch)?;
-    Ok(())
+    super::bench_fill::capture_and_save(store, messages)
 }
 
 /// The raw bytes and report of a message of campaign `c`.
@@ -223,26 +208,6 @@ fn synthetic(c: usize, variant: Option<&mut Rng>, nonce: u64) -> (Vec<u8>, Repor
         budget: BudgetUse::default(),
     };
     (raw, report)
-}
-
-fn sighting(raw: &[u8]) -> Sighting {
-    Sighting {
-        id: uuid::Uuid::now_v7(),
-        message_id: MessageId::of(raw),
-        received_at: model::now(),
-        source: SightingSource::Smtp,
-        size: raw.len() as u64,
-        session_id: uuid::Uuid::now_v7(),
-        listener: "smtp".into(),
-        peer: "192.0.2.7:40000".into(),
-        local: "127.0.0.1:2525".into(),
-        helo: Some("bench.example".into()),
-        tls: None,
-        envelope: Envelope::default(),
-        anomalies: vec![],
-        timings: Timings::default(),
-        queue_id: String::new(),
-    }
 }
 
 fn peak_rss_mib() -> f64 {

@@ -14,10 +14,10 @@ use model::campaign::CampaignProfile;
 use model::report::{
     Artifact, BudgetUse, Hashes, Headers, Indicator, IndicatorKind, Report, Verdict,
 };
-use model::{Envelope, MessageId, Sighting, SightingSource, Timings, VerdictClass};
+use model::{MessageId, VerdictClass};
 use std::path::Path;
 use std::process::ExitCode;
-use store::{ReportSave, Store, StoreConfig, StoreError};
+use store::{Store, StoreConfig, StoreError};
 
 /// Campaigns captured, saved and clustered per batch.
 const BATCH: usize = 200;
@@ -41,27 +41,14 @@ pub fn run(dir: &Path, indicators: usize, campaigns: usize) -> Result<ExitCode> 
     let mut c = 0;
     while c < campaigns {
         let n = BATCH.min(campaigns - c);
-        let mut items = Vec::with_capacity(n);
-        for i in c..c + n {
-            let (raw, report) = synthetic(i, per);
-            let s = sighting(&raw, i);
-            let ticket = store.capture(raw, s.clone());
-            items.push((ticket, s, report));
-        }
-        let mut saved = Vec::with_capacity(n);
-        for (ticket, s, r) in items {
-            ticket.wait()?;
-            saved.push((s, r));
-        }
-        let batch: Vec<ReportSave<'_>> = saved
-            .iter()
-            .map(|(s, r)| ReportSave {
-                job: None,
-                sighting: s,
-                report: r,
+        let messages = (c..c + n)
+            .map(|i| {
+                let (raw, report) = synthetic(i, per);
+                let s = super::bench_fill::sighting(&raw, &format!("{}:40000", ip(i, 0)));
+                (raw, s, report)
             })
             .collect();
-        store.save_reports(&batch)?;
+        super::bench_fill::capture_and_save(&store, messages)?;
         store.cluster(|tx| -> Result<(), StoreError> {
             for u in tx.pending(n)? {
                 let id = tx.create(u.sighting.received_at, &CampaignProfile::default())?;
@@ -189,24 +176,4 @@ fn synthetic(k: usize, per: usize) -> (Vec<u8>, Report) {
         budget: BudgetUse::default(),
     };
     (raw, report)
-}
-
-fn sighting(raw: &[u8], k: usize) -> Sighting {
-    Sighting {
-        id: uuid::Uuid::now_v7(),
-        message_id: MessageId::of(raw),
-        received_at: model::now(),
-        source: SightingSource::Smtp,
-        size: raw.len() as u64,
-        session_id: uuid::Uuid::now_v7(),
-        listener: "smtp".into(),
-        peer: format!("{}:40000", ip(k, 0)),
-        local: "127.0.0.1:2525".into(),
-        helo: Some("bench.example".into()),
-        tls: None,
-        envelope: Envelope::default(),
-        anomalies: vec![],
-        timings: Timings::default(),
-        queue_id: String::new(),
-    }
 }

@@ -2,6 +2,7 @@
 
 mod alerts;
 mod analyze;
+mod bench_fill;
 mod campaign_bench;
 mod campaigns;
 mod config_check;

@@ -8,7 +8,9 @@
 
 use super::Feeds;
 use anyhow::{Context, Result};
-use feeds::intel::{FeedMeta, Format, IntelCampaign, Target};
+use feeds::intel::{Audience, FeedMeta, FeedWriter, Format, IntelCampaign, SharingPolicy, Target};
+use model::Timestamp;
+use model::intel::IndicatorRow;
 use model::report::IndicatorKind;
 use std::sync::Arc;
 
@@ -32,20 +34,23 @@ pub fn export(
     format: Format,
     target: Target,
 ) -> Result<ExportStats> {
-    let audience = &meta.audience;
     let kinds: Vec<IndicatorKind> = format
         .kinds()
         .iter()
         .copied()
-        .filter(|k| audience.kinds.contains(k))
+        .filter(|k| meta.audience.kinds.contains(k))
         .collect();
-    let mut writer = feeds::intel::writers::writer(format, meta, target)
+    let writer = feeds::intel::writers::writer(format, meta, target)
         .with_context(|| format!("cannot start the {format} export"))?;
-    let policy = &feeds.policy;
-    let now = meta.generated_at;
+    let mut out = Emitter {
+        writer,
+        policy: &feeds.policy,
+        audience: &meta.audience,
+        now: meta.generated_at,
+        stats: ExportStats::default(),
+        failure: None,
+    };
     let since = meta.since;
-    let mut stats = ExportStats::default();
-    let mut failure: Option<std::io::Error> = None;
     let mut after = None;
     loop {
         let page = store
@@ -57,82 +62,101 @@ pub fn export(
             id: last.id,
         });
         for brief in page {
-            let Some(c) = policy.campaign(brief) else {
+            let Some(c) = out.policy.campaign(brief) else {
                 continue;
             };
-            if !audience.admits_campaign(&c) {
+            if !out.audience.admits_campaign(&c) {
                 continue;
             }
             let c: Arc<IntelCampaign> = Arc::new(c);
             let mut announced = false;
             if since.is_none_or(|s| c.brief.changed_at > s) {
-                writer.campaign(&c).context("cannot write a campaign")?;
-                announced = true;
-                stats.campaigns += 1;
+                out.announce(&c, &mut announced)?;
             }
             if kinds.is_empty() {
                 continue;
             }
-            store
-                .for_each_campaign_indicator(Some(c.id()), since, &kinds, &mut |row| {
-                    stats.rows += 1;
-                    let Some(ioc) = policy.ioc(row, Some(c.clone()), now) else {
-                        return Ok(());
-                    };
-                    if !audience.admits(&ioc) {
-                        return Ok(());
-                    }
-                    let written = (|| {
-                        if !announced {
-                            writer.campaign(&c)?;
-                            announced = true;
-                            stats.campaigns += 1;
-                        }
-                        writer.ioc(&ioc)
-                    })();
-                    match written {
-                        Ok(()) => {
-                            stats.indicators += 1;
-                            Ok(())
-                        }
-                        Err(e) => {
-                            failure = Some(e);
-                            Err(store::StoreError::Closed)
-                        }
-                    }
-                })
-                .map_err(|e| match failure.take() {
-                    Some(io) => anyhow::Error::new(io).context("cannot write the export"),
-                    None => anyhow::Error::new(e).context("cannot read indicators"),
-                })?;
+            let scanned =
+                store.for_each_campaign_indicator(Some(c.id()), since, &kinds, &mut |row| {
+                    out.offer(row, Some(&c), &mut announced)
+                });
+            out.check(scanned)?;
         }
     }
-    if policy.include_unclustered && !kinds.is_empty() {
-        store
-            .for_each_campaign_indicator(None, since, &kinds, &mut |row| {
-                stats.rows += 1;
-                let Some(ioc) = policy.ioc(row, None, now) else {
-                    return Ok(());
-                };
-                if !audience.admits(&ioc) {
-                    return Ok(());
-                }
-                match writer.ioc(&ioc) {
-                    Ok(()) => {
-                        stats.indicators += 1;
-                        Ok(())
-                    }
-                    Err(e) => {
-                        failure = Some(e);
-                        Err(store::StoreError::Closed)
-                    }
-                }
-            })
-            .map_err(|e| match failure.take() {
-                Some(io) => anyhow::Error::new(io).context("cannot write the export"),
-                None => anyhow::Error::new(e).context("cannot read indicators"),
-            })?;
+    if out.policy.include_unclustered && !kinds.is_empty() {
+        let mut announced = true;
+        let scanned = store.for_each_campaign_indicator(None, since, &kinds, &mut |row| {
+            out.offer(row, None, &mut announced)
+        });
+        out.check(scanned)?;
     }
-    writer.finish().context("cannot finish the export")?;
+    let stats = out.stats;
+    out.writer.finish().context("cannot finish the export")?;
     Ok(stats)
+}
+
+/// The writer with the filters in front of it, counting what passes.
+struct Emitter<'a> {
+    writer: Box<dyn FeedWriter>,
+    policy: &'a SharingPolicy,
+    audience: &'a Audience,
+    now: Timestamp,
+    stats: ExportStats,
+    /// The writer's error, kept while the store scan is stopped with a placeholder.
+    failure: Option<std::io::Error>,
+}
+
+impl Emitter<'_> {
+    fn announce(&mut self, c: &IntelCampaign, announced: &mut bool) -> Result<()> {
+        self.writer.campaign(c).context("cannot write a campaign")?;
+        *announced = true;
+        self.stats.campaigns += 1;
+        Ok(())
+    }
+
+    /// One store row: through policy and audience, then (announcing its campaign first when
+    /// it has not been) to the writer. A writer error stops the scan; [`Emitter::check`]
+    /// reports it.
+    fn offer(
+        &mut self,
+        row: IndicatorRow,
+        campaign: Option<&Arc<IntelCampaign>>,
+        announced: &mut bool,
+    ) -> std::result::Result<(), store::StoreError> {
+        self.stats.rows += 1;
+        let Some(ioc) = self.policy.ioc(row, campaign.cloned(), self.now) else {
+            return Ok(());
+        };
+        if !self.audience.admits(&ioc) {
+            return Ok(());
+        }
+        let written = match campaign {
+            Some(c) if !*announced => self.writer.campaign(c).map(|()| {
+                *announced = true;
+                self.stats.campaigns += 1;
+            }),
+            _ => Ok(()),
+        }
+        .and_then(|()| self.writer.ioc(&ioc));
+        match written {
+            Ok(()) => {
+                self.stats.indicators += 1;
+                Ok(())
+            }
+            Err(e) => {
+                self.failure = Some(e);
+                Err(store::StoreError::Closed)
+            }
+        }
+    }
+
+    /// The outcome of a store scan: the writer's error if it stopped the scan, else the
+    /// store's.
+    fn check(&mut self, scanned: std::result::Result<u64, store::StoreError>) -> Result<()> {
+        match (scanned, self.failure.take()) {
+            (_, Some(io)) => Err(anyhow::Error::new(io).context("cannot write the export")),
+            (Err(e), None) => Err(anyhow::Error::new(e).context("cannot read indicators")),
+            (Ok(_), None) => Ok(()),
+        }
+    }
 }
