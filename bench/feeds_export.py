@@ -28,6 +28,9 @@ import tempfile
 import time
 from pathlib import Path
 
+# Exports of fewer indicators than this are not rate-checked: process start (opening the
+# store, loading the policy) dominates them.
+MIN_RATED = 40_000
 FORMATS = ["stix", "misp", "csv-urls", "csv-payloads", "csv-iocs", "txt-urls", "txt-domains",
            "txt-ips", "txt-sha256", "hosts", "rpz", "jsonl"]
 CONFIG = """
@@ -93,7 +96,8 @@ def export_one(binary, store, cfg, fmt, out_dir, timeout):
 
 def taxii_pages(binary, store, cfg, pages, limit):
     proc = subprocess.Popen([binary, "serve", "--data-dir", str(store), "--config", str(cfg),
-                             "--smtp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"],
+                             "--smtp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+                             "--trap-domain", "bench.invalid"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL)
     try:
@@ -142,6 +146,9 @@ def main():
     ap.add_argument("--min-rate", type=float, default=100_000)
     ap.add_argument("--max-rss-mib", type=float, default=200)
     ap.add_argument("--max-page-ms", type=float, default=50)
+    ap.add_argument("--slow-ok", default="",
+                    help="formats known to be below --min-rate (reported, not failed): "
+                         "comma list, see docs/PERFORMANCE.md")
     a = ap.parse_args()
     binary = str(Path(a.bin).resolve())
     tmp = tempfile.TemporaryDirectory(prefix="feeds-bench-")
@@ -165,9 +172,15 @@ def main():
         print(f"\nTAXII: {t['pages']} pages of limit {a.limit} ({t['objects']:,} objects): "
               f"p50 {t['p50']:.1f} ms, p99 {t['p99']:.1f} ms, max {t['max']:.1f} ms")
     if a.check:
+        slow_ok = set(filter(None, a.slow_ok.split(",")))
         bad = [r["format"] for r in rows
                if r["rss_mib"] > a.max_rss_mib
-               or (r["indicators"] >= 10_000 and r["rate"] < a.min_rate)]
+               or (r["indicators"] >= MIN_RATED and r["rate"] < a.min_rate
+                   and r["format"] not in slow_ok)]
+        known = [r["format"] for r in rows if r["format"] in slow_ok and r["rate"] < a.min_rate]
+        if known:
+            print(f"below {a.min_rate:,.0f} indicators/s, known and open: {', '.join(known)}",
+                  file=sys.stderr)
         if t and t["p99"] > a.max_page_ms:
             bad.append("taxii")
         if bad:

@@ -19,6 +19,7 @@
 //! timeout); a single third-party parser call cannot be interrupted, which is why every format
 //! parser also has its own size and count limits.
 
+mod attachments;
 mod body;
 pub mod cluster;
 mod containers;
@@ -48,6 +49,7 @@ mod walk;
 pub mod warning;
 mod yara;
 
+pub use attachments::{AttachmentLimits, top_level_attachments};
 pub use engine::{DEFAULT_PASSWORDS, Engine, EngineConfig, EngineError, Input};
 pub use kind::Kind;
 pub use limits::Limits;

@@ -15,4 +15,5 @@
 //! or the event bus: the binary wires sinks to them.
 
 pub mod alert;
+pub mod http_client;
 pub mod intel;

@@ -63,7 +63,10 @@ fn benign_campaigns_and_trap_names_never_leave() {
         (IndicatorKind::Email, "someone@trap.example"),
         (IndicatorKind::Md5, "00"),
     ] {
-        assert!(p.ioc(row(kind, value), Some(c.clone()), now).is_none(), "{value}");
+        assert!(
+            p.ioc(row(kind, value), Some(c.clone()), now).is_none(),
+            "{value}"
+        );
     }
 }
 
@@ -73,26 +76,44 @@ fn well_known_domains_are_never_listed_and_shared_hosts_only_as_urls() {
     let c = sample::campaign(1);
     let now = datetime!(2016-02-16 12:00:00 UTC);
     let shared = |kind, value| p.ioc(row(kind, value), Some(c.clone()), now).is_some();
-    assert!(!shared(IndicatorKind::Url, "https://www.paypal.com/logo.png"));
+    assert!(!shared(
+        IndicatorKind::Url,
+        "https://www.paypal.com/logo.png"
+    ));
     assert!(!shared(IndicatorKind::Domain, "paypal.com"));
-    assert!(shared(IndicatorKind::Url, "https://drive.google.com/uc?id=abc"));
+    assert!(shared(
+        IndicatorKind::Url,
+        "https://drive.google.com/uc?id=abc"
+    ));
     assert!(!shared(IndicatorKind::Domain, "drive.google.com"));
-    assert!(!shared(IndicatorKind::Url, "https://b/"), "no routable host");
-    assert!(shared(IndicatorKind::Domain, "paypal.com.account-verify.example"));
+    assert!(
+        !shared(IndicatorKind::Url, "https://b/"),
+        "no routable host"
+    );
+    assert!(shared(
+        IndicatorKind::Domain,
+        "paypal.com.account-verify.example"
+    ));
 }
 
 #[test]
 fn audiences_see_up_to_their_tlp_confidence_and_kinds() {
     let iocs = sample::iocs(1);
     let mut a = Audience::local(Tlp::Clear);
-    assert!(iocs.iter().all(|i| !a.admits(i)), "everything is green, the ceiling clear");
+    assert!(
+        iocs.iter().all(|i| !a.admits(i)),
+        "everything is green, the ceiling clear"
+    );
     a.tlp = Tlp::Green;
     assert!(iocs.iter().all(|i| a.admits(i)));
     a.min_confidence = 95;
     assert!(iocs.iter().any(|i| !a.admits(i)) && iocs.iter().any(|i| a.admits(i)));
     a.min_confidence = 0;
     a.kinds = vec![IndicatorKind::Url];
-    assert!(iocs.iter().all(|i| a.admits(i) == (i.kind == IndicatorKind::Url)));
+    assert!(
+        iocs.iter()
+            .all(|i| a.admits(i) == (i.kind == IndicatorKind::Url))
+    );
     assert_eq!(FEED_KINDS.len(), 5);
 }
 
@@ -107,5 +128,8 @@ fn audience_names_and_credentials_are_checked() {
     a.tokens = vec!["x".repeat(16)];
     assert!(a.validate().is_ok());
     let printed = format!("{a:?}");
-    assert!(!printed.contains(&"x".repeat(16)), "tokens never print: {printed}");
+    assert!(
+        !printed.contains(&"x".repeat(16)),
+        "tokens never print: {printed}"
+    );
 }

@@ -84,12 +84,31 @@ pub struct ExportArgs {
     pub out: PathBuf,
 }
 
+/// Options of `submit`.
+#[derive(Debug, Clone, Args)]
+pub struct SubmitArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// The connector's `name`.
+    #[arg(long)]
+    pub connector: String,
+    /// Print the requests (one JSON object per line, keys redacted) instead of sending them;
+    /// the cursor does not move.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// At most this many indicators in this pass.
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the trap.
     Serve(ServeArgs),
     /// Export intel feeds (STIX 2.1, MISP, CSV, text lists, RPZ, JSON lines) for an audience.
     Export(ExportArgs),
+    /// Push indicators and samples to one submission connector (`[[feeds.connector]]`), once.
+    Submit(SubmitArgs),
     /// Fill a scratch store with synthetic campaigns and indicators (feed benchmark).
     #[command(hide = true)]
     FeedsBenchFill {

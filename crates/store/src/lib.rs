@@ -483,7 +483,9 @@ impl Store {
     /// Sets a feed state value. The keys `secret` and `serial` are refused.
     pub fn set_feed_state(&self, key: &str, value: &[u8]) -> Result<()> {
         if key == "secret" || key == "serial" {
-            return Err(StoreError::corrupt(format!("feed state key {key:?} is reserved")));
+            return Err(StoreError::corrupt(format!(
+                "feed state key {key:?} is reserved"
+            )));
         }
         self.with_jobs_mut(|c| intel::set_state(c, key, value))
     }

@@ -198,7 +198,10 @@ fn the_secret_is_made_once_and_serials_always_grow() {
     assert_ne!(s, [0; 32]);
     assert_eq!(store.feed_state("submit:x").expect("read"), None);
     store.set_feed_state("submit:x", b"abc").expect("set");
-    assert_eq!(store.feed_state("submit:x").expect("read"), Some(b"abc".to_vec()));
+    assert_eq!(
+        store.feed_state("submit:x").expect("read"),
+        Some(b"abc".to_vec())
+    );
     assert!(store.set_feed_state("secret", b"mine").is_err(), "reserved");
     let a = store.next_feed_serial().expect("serial");
     let b = store.next_feed_serial().expect("serial");

@@ -24,6 +24,7 @@ pub mod redact;
 pub mod rpz;
 pub mod sample;
 pub mod stix;
+pub mod submit;
 pub mod text;
 pub mod tlp;
 pub mod writers;

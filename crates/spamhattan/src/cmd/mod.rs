@@ -13,6 +13,7 @@ mod indicators;
 mod messages;
 mod serve;
 mod store;
+mod submit;
 mod worker;
 
 use crate::cli::{
@@ -27,6 +28,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve::run(&resolve_serve(&args)?),
         Command::Export(args) => export::run(&resolve(&args.common)?, &args),
+        Command::Submit(args) => submit::run(&resolve(&args.common)?, &args),
         Command::FeedsBenchFill {
             dir,
             indicators,

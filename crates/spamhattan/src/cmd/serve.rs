@@ -94,6 +94,14 @@ async fn serve(cfg: &Config, store: store::Store, events: Arc<EventLog>) -> Resu
             feeds_stopped.clone(),
         ))
     });
+    // Submission connectors (opt-in: none runs unless configured), stopped with the feeds.
+    let submitter = (!cfg.feeds.connectors.is_empty()).then(|| {
+        tokio::spawn(crate::intel::run_connectors(
+            store.clone(),
+            Arc::clone(&feeds),
+            feeds_stopped.clone(),
+        ))
+    });
     let http = match cfg.feeds.http_listen {
         Some(addr) => {
             let listener = tokio::net::TcpListener::bind(addr)
@@ -137,6 +145,11 @@ async fn serve(cfg: &Config, store: store::Store, events: Arc<EventLog>) -> Resu
             Ok(Err(e)) => tracing::warn!(error = %e, "HTTP server task failed"),
             Err(_) => tracing::warn!("HTTP requests still running at shutdown were cut"),
         }
+    }
+    if let Some(s) = submitter {
+        // Not awaited: a pass stops at its next request boundary; the cursor only moves after
+        // an accepted batch, so a pass cut short is sent again by the next run.
+        s.abort();
     }
     if let Some(s) = scheduler {
         // Not awaited: a publication in progress may take minutes on a large store. Files are

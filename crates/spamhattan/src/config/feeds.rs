@@ -3,6 +3,7 @@
 
 use anyhow::{Result, bail};
 use feeds::intel::policy::{Audience, TtlDays};
+use feeds::intel::submit::ConnectorConfig;
 use feeds::intel::{Redactor, SharingPolicy, Tlp};
 use model::VerdictClass;
 use model::report::IndicatorKind;
@@ -18,6 +19,8 @@ pub const MIN_REFRESH_SECS: u64 = 30;
 pub const DEFAULT_REFRESH_SECS: u64 = 600;
 /// Most audiences: each is a TAXII collection and a directory of files refreshed per cycle.
 pub const MAX_AUDIENCES: usize = 64;
+/// Most submission connectors: each runs its own pass on a timer.
+pub const MAX_CONNECTORS: usize = 32;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,6 +53,8 @@ pub struct FeedsFile {
     /// `crates/feeds/data/well-known-domains.txt`).
     pub allowlist: Option<PathBuf>,
     pub audience: Option<Vec<Audience>>,
+    /// Submission connectors (`[[feeds.connector]]`): nothing is pushed anywhere without one.
+    pub connector: Option<Vec<ConnectorConfig>>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -77,6 +82,8 @@ pub struct FeedSettings {
     pub rpz_origin: String,
     pub allowlist: feeds::intel::allowlist::Allowlist,
     pub audiences: Vec<Audience>,
+    /// Validated: unique names, an existing audience, an http(s) URL.
+    pub connectors: Vec<ConnectorConfig>,
     pub http_listen: Option<SocketAddr>,
 }
 
@@ -157,6 +164,24 @@ pub(super) fn build(
             bail!("two feeds.audience entries are named {:?}", a.name);
         }
     }
+    let connectors = f.connector.clone().unwrap_or_default();
+    if connectors.len() > MAX_CONNECTORS {
+        bail!("feeds.connector: at most {MAX_CONNECTORS} connectors");
+    }
+    let mut connector_names = std::collections::BTreeSet::new();
+    for c in &connectors {
+        c.validate().map_err(anyhow::Error::msg)?;
+        if !connector_names.insert(c.name.clone()) {
+            bail!("two feeds.connector entries are named {:?}", c.name);
+        }
+        if !names.contains(&c.audience) {
+            bail!(
+                "feeds.connector {}: no feeds.audience named {:?} (connectors push only what a configured audience may read)",
+                c.name,
+                c.audience
+            );
+        }
+    }
     let refresh = match f.refresh_secs.unwrap_or(DEFAULT_REFRESH_SECS) {
         0 => None,
         s if s < MIN_REFRESH_SECS => {
@@ -213,6 +238,7 @@ pub(super) fn build(
         rpz_origin,
         allowlist,
         audiences,
+        connectors,
         http_listen,
     })
 }

@@ -5,9 +5,11 @@
 
 mod export;
 mod publish;
+mod submit;
 
 pub use export::{ExportStats, export};
 pub use publish::run_scheduler;
+pub use submit::{CLI_ATTEMPTS, Connector, Delivery, pass, run_connectors};
 
 use crate::config::Config;
 use anyhow::{Context, Result};

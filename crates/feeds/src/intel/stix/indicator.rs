@@ -9,14 +9,14 @@ use super::ids::{
     SLOT_BASED_ON, SLOT_INDICATES, SLOT_INDICATOR, SLOT_OBSERVED_DATA, SLOT_SIGHTING,
     campaign_stix_id, identity_id, slot, stix_id,
 };
-use super::objects::{domain_object, stix_time, to_millis, versions};
+use super::json::Props;
+use super::objects::{domain_object_with, stix_time, to_millis, versions};
 use super::observables::observables;
 use super::pattern::pattern;
 use crate::intel::format::FeedMeta;
 use crate::intel::policy::Ioc;
 use model::Timestamp;
 use model::report::IndicatorKind;
-use serde_json::json;
 
 /// Largest `number_observed` and sighting `count` STIX allows.
 pub const MAX_OBSERVED: u64 = 999_999_999;
@@ -76,71 +76,78 @@ pub fn ioc_objects(ioc: &Ioc, meta: &FeedMeta) -> Vec<StixObject> {
     let indicator = id_of("indicator", SLOT_INDICATOR);
     let observed = id_of("observed-data", SLOT_OBSERVED_DATA);
     let tlp = ioc.tlp;
+    let identity = identity_id(meta.producer.uuid);
+    let (first_s, last_s) = (stix_time(first), stix_time(last));
+    let object = |kind: &'static str, id: String, props: Props| {
+        domain_object_with(kind, id, version, tlp, &identity, props)
+    };
 
-    let mut out: Vec<StixObject> = scos
-        .iter()
-        .map(|o| StixObject {
-            id: o.id.clone(),
-            kind: o.kind,
-            version: to_millis(ioc.changed_at),
-            json: o.json.to_string(),
-        })
-        .collect();
+    let mut out: Vec<StixObject> = Vec::with_capacity(scos.len() + 5);
+    out.extend(scos.iter().map(|o| StixObject {
+        id: o.id.clone(),
+        kind: o.kind,
+        version: to_millis(ioc.changed_at),
+        json: o.json.clone(),
+    }));
     let sco_ids: Vec<&str> = scos.iter().map(|o| o.id.as_str()).collect();
     if !sco_ids.is_empty() {
-        let props = json!({
-            "first_observed": stix_time(first),
-            "last_observed": stix_time(last),
-            "number_observed": count,
-            "object_refs": sco_ids,
-        });
-        let o = domain_object("observed-data", observed.clone(), version, tlp, meta, props);
-        out.push(o);
+        let props = Props::new()
+            .str("first_observed", &first_s)
+            .str("last_observed", &last_s)
+            .num("number_observed", count)
+            .strs("object_refs", &sco_ids);
+        out.push(object("observed-data", observed.clone(), props));
     }
 
-    let props = json!({
-        "name": format!("{}: {}", label(ioc.kind), clip(&ioc.value, MAX_NAME_VALUE_CHARS)),
-        "description": description(ioc, first, last),
-        "indicator_types": ["malicious-activity"],
-        "pattern": pattern,
-        "pattern_type": "stix",
-        "pattern_version": "2.1",
-        "valid_from": stix_time(first),
-        "valid_until": stix_time(valid_until),
-        "kill_chain_phases": [
-            {"kill_chain_name": "lockheed-martin-cyber-kill-chain", "phase_name": "delivery"}
-        ],
-        "confidence": ioc.confidence.min(100),
-    });
-    let o = domain_object("indicator", indicator.clone(), version, tlp, meta, props);
-    out.push(o);
+    let name = format!(
+        "{}: {}",
+        label(ioc.kind),
+        clip(&ioc.value, MAX_NAME_VALUE_CHARS)
+    );
+    let props = Props::new()
+        .str("name", &name)
+        .str("description", &description(ioc, first, last))
+        .strs("indicator_types", &["malicious-activity"])
+        .str("pattern", &pattern)
+        .str("pattern_type", "stix")
+        .str("pattern_version", "2.1")
+        .str("valid_from", &first_s)
+        .str("valid_until", &stix_time(valid_until))
+        .raw("kill_chain_phases", KILL_CHAIN_DELIVERY)
+        .num("confidence", u64::from(ioc.confidence.min(100)));
+    out.push(object("indicator", indicator.clone(), props));
 
-    let mut props = json!({
-        "sighting_of_ref": indicator,
-        "where_sighted_refs": [identity_id(meta.producer.uuid)],
-        "first_seen": stix_time(first),
-        "last_seen": stix_time(last),
-        "count": count,
-    });
+    let mut props = Props::new()
+        .str("sighting_of_ref", &indicator)
+        .strs("where_sighted_refs", &[&identity])
+        .str("first_seen", &first_s)
+        .str("last_seen", &last_s)
+        .num("count", count);
     if !scos.is_empty() {
-        props["observed_data_refs"] = json!([observed]);
+        props = props.strs("observed_data_refs", &[&observed]);
     }
-    let sighting = id_of("sighting", SLOT_SIGHTING);
-    out.push(domain_object(
-        "sighting", sighting, version, tlp, meta, props,
-    ));
+    out.push(object("sighting", id_of("sighting", SLOT_SIGHTING), props));
 
-    let mut relationship = |kind: &str, n: u8, target: String| {
-        let props =
-            json!({"relationship_type": kind, "source_ref": indicator, "target_ref": target});
-        let id = id_of("relationship", n);
-        out.push(domain_object("relationship", id, version, tlp, meta, props));
+    let relationship = |kind: &str, n: u8, target: &str| {
+        let props = Props::new()
+            .str("relationship_type", kind)
+            .str("source_ref", &indicator)
+            .str("target_ref", target);
+        object("relationship", id_of("relationship", n), props)
     };
     if let Some(c) = &ioc.campaign {
-        relationship("indicates", SLOT_INDICATES, campaign_stix_id(c.brief.uuid));
+        out.push(relationship(
+            "indicates",
+            SLOT_INDICATES,
+            &campaign_stix_id(c.brief.uuid),
+        ));
     }
     if !scos.is_empty() {
-        relationship("based-on", SLOT_BASED_ON, observed);
+        out.push(relationship("based-on", SLOT_BASED_ON, &observed));
     }
     out
 }
+
+/// The Lockheed Martin kill chain phase every malspam indicator is in.
+const KILL_CHAIN_DELIVERY: &str =
+    r#"[{"kill_chain_name":"lockheed-martin-cyber-kill-chain","phase_name":"delivery"}]"#;

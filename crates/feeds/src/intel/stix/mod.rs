@@ -6,6 +6,7 @@
 
 pub mod ids;
 mod indicator;
+pub mod json;
 pub mod objects;
 pub mod observables;
 pub mod pattern;

@@ -4,11 +4,12 @@
 
 use super::StixObject;
 use super::ids::{campaign_stix_id, identity_id, malware_id, uses_id};
+use super::json::Props;
 use crate::intel::format::FeedMeta;
 use crate::intel::policy::IntelCampaign;
 use crate::intel::tlp::Tlp;
 use model::{Timestamp, VerdictClass};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use time::macros::datetime;
 
 /// `created` of the OASIS TLP 2.0 marking definitions.
@@ -61,30 +62,46 @@ pub fn versions(created: Timestamp, changed: Timestamp) -> (Timestamp, Timestamp
 pub fn domain_object(
     kind: &'static str,
     id: String,
-    (created, modified): (Timestamp, Timestamp),
+    versions: (Timestamp, Timestamp),
     tlp: Tlp,
     meta: &FeedMeta,
     props: Value,
 ) -> StixObject {
-    let mut m = Map::new();
-    m.insert("type".into(), kind.into());
-    m.insert("spec_version".into(), "2.1".into());
-    m.insert("id".into(), id.clone().into());
-    m.insert("created".into(), stix_time(created).into());
-    m.insert("modified".into(), stix_time(modified).into());
-    m.insert(
-        "created_by_ref".into(),
-        identity_id(meta.producer.uuid).into(),
-    );
-    m.insert("object_marking_refs".into(), json!([tlp.stix_marking_id()]));
-    if let Value::Object(extra) = props {
-        m.extend(extra);
-    }
+    let identity = identity_id(meta.producer.uuid);
+    domain_object_with(
+        kind,
+        id,
+        versions,
+        tlp,
+        &identity,
+        Props::new().value(&props),
+    )
+}
+
+/// [`domain_object`] for the hot path: the creator's id given once, properties as text.
+pub fn domain_object_with(
+    kind: &'static str,
+    id: String,
+    (created, modified): (Timestamp, Timestamp),
+    tlp: Tlp,
+    identity: &str,
+    props: Props,
+) -> StixObject {
+    let json = Props::new()
+        .str("type", kind)
+        .str("spec_version", "2.1")
+        .str("id", &id)
+        .str("created", &stix_time(created))
+        .str("modified", &stix_time(modified))
+        .str("created_by_ref", identity)
+        .strs("object_marking_refs", &[tlp.stix_marking_id()])
+        .extend(props)
+        .object();
     StixObject {
         id,
         kind,
         version: modified,
-        json: Value::Object(m).to_string(),
+        json,
     }
 }
 

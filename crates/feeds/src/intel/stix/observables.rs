@@ -12,12 +12,12 @@
 //! `to_refs`, `received_lines` or raw messages.
 
 use super::ids::{file_sco_id, value_sco_id};
+use super::json::Props;
 use super::pattern::{ip_type, sha256_hex};
 use super::shape;
 use crate::intel::policy::Ioc;
 use model::intel::FileFacts;
 use model::report::IndicatorKind;
-use serde_json::{Map, Value, json};
 
 /// Longest file name published (longer ones are clipped to this many characters).
 pub const MAX_FILE_NAME_CHARS: usize = 255;
@@ -56,12 +56,12 @@ const REGISTERED_MIME: [&str; 29] = [
     "image/jpeg",
 ];
 
-/// One observable: its id and its JSON object.
+/// One observable: its id and its JSON object (as text).
 #[derive(Debug, Clone)]
 pub struct Observable {
     pub id: String,
     pub kind: &'static str,
-    pub json: Value,
+    pub json: String,
 }
 
 /// The observables of `ioc` (none for a kind STIX does not carry, a value the schema
@@ -70,26 +70,28 @@ pub fn observables(ioc: &Ioc) -> Vec<Observable> {
     let marking = ioc.tlp.stix_marking_id();
     let v = ioc.value.as_str();
     let obs = match ioc.kind {
-        IndicatorKind::Url if shape::is_uri(v) => value_object("url", v),
-        IndicatorKind::Domain if shape::is_hostname(v) => value_object("domain-name", v),
-        IndicatorKind::Ip if shape::is_ip(v) => value_object(ip_type(v), v),
-        IndicatorKind::Email if shape::is_email(v) => value_object("email-addr", v),
-        IndicatorKind::Sha256 => match file_object(&ioc.value, ioc.file.as_ref()) {
+        IndicatorKind::Url if shape::is_uri(v) => value_object("url", v, marking),
+        IndicatorKind::Domain if shape::is_hostname(v) => value_object("domain-name", v, marking),
+        IndicatorKind::Ip if shape::is_ip(v) => value_object(ip_type(v), v, marking),
+        IndicatorKind::Email if shape::is_email(v) => value_object("email-addr", v, marking),
+        IndicatorKind::Sha256 => match file_object(&ioc.value, ioc.file.as_ref(), marking) {
             Some(o) => o,
             None => return Vec::new(),
         },
         _ => return Vec::new(),
     };
-    let mut obs = obs;
-    if let Value::Object(m) = &mut obs.json {
-        m.insert("object_marking_refs".into(), json!([marking]));
-    }
     vec![obs]
 }
 
-fn value_object(kind: &'static str, value: &str) -> Observable {
+fn value_object(kind: &'static str, value: &str, marking: &str) -> Observable {
     let id = value_sco_id(kind, value);
-    let json = json!({"type": kind, "spec_version": "2.1", "id": id, "value": value});
+    let json = Props::new()
+        .str("type", kind)
+        .str("spec_version", "2.1")
+        .str("id", &id)
+        .str("value", value)
+        .strs("object_marking_refs", &[marking])
+        .object();
     Observable { id, kind, json }
 }
 
@@ -126,7 +128,7 @@ pub fn registered_mime(declared: &str) -> Option<&'static str> {
         .find(|m| m.eq_ignore_ascii_case(essence))
 }
 
-fn file_object(sha256: &str, facts: Option<&FileFacts>) -> Option<Observable> {
+fn file_object(sha256: &str, facts: Option<&FileFacts>, marking: &str) -> Option<Observable> {
     let sha256 = sha256_hex(sha256)?;
     // Output order; the id takes MD5 if present (see `file_sco_id`).
     let mut hashes: Vec<(&'static str, String)> = Vec::new();
@@ -146,28 +148,29 @@ fn file_object(sha256: &str, facts: Option<&FileFacts>) -> Option<Observable> {
         .map(|n| n.chars().take(MAX_FILE_NAME_CHARS).collect());
     let pairs: Vec<(&str, &str)> = hashes.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let id = file_sco_id(&pairs, name.as_deref());
-    let mut m = Map::new();
-    m.insert("type".into(), "file".into());
-    m.insert("spec_version".into(), "2.1".into());
-    m.insert("id".into(), id.clone().into());
-    let hash_map: Map<String, Value> = hashes
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), Value::String(v)))
-        .collect();
-    m.insert("hashes".into(), Value::Object(hash_map));
+    let hashes = pairs
+        .iter()
+        .fold(Props::new(), |p, (k, v)| p.str(k, v))
+        .object();
+    let mut p = Props::new()
+        .str("type", "file")
+        .str("spec_version", "2.1")
+        .str("id", &id)
+        .raw("hashes", &hashes);
     if let Some(f) = facts {
-        m.insert("size".into(), f.size.into());
+        p = p.num("size", f.size);
         if let Some(mime) = f.mime.as_deref().and_then(registered_mime) {
-            m.insert("mime_type".into(), mime.into());
+            p = p.str("mime_type", mime);
         }
     }
-    if let Some(n) = name {
-        m.insert("name".into(), n.into());
+    if let Some(n) = &name {
+        p = p.str("name", n);
     }
+    let json = p.strs("object_marking_refs", &[marking]).object();
     Some(Observable {
         id,
         kind: "file",
-        json: Value::Object(m),
+        json,
     })
 }
 
