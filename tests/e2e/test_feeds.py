@@ -259,3 +259,37 @@ def test_published_feeds_are_served_with_etags(http_trap):
     assert status == 404, "another audience's feed is invisible"
     status, _, _ = get(f"{base}/feeds/isp/..%2f..%2ffeeds.toml", auth)
     assert status == 404
+
+
+def test_one_campaign_exports_as_its_own_valid_bundle(fed_trap, tmp_path):
+    out = fed_trap.cli("campaigns", "list", "--json")
+    assert out.returncode == 0, out.stderr
+    shared = [c for c in map(json.loads, out.stdout.splitlines())
+              if c["verdict"] in ("phishing", "malware", "ransomware-delivery", "scam")]
+    assert shared, out.stdout[:500]
+    cid = shared[0]["id"]
+    export(fed_trap, "stix", tmp_path / "one.json", "--audience", "cert", "--campaign", str(cid))
+    oracle("check_stix.py", tmp_path / "one.json")
+    objects = json.loads((tmp_path / "one.json").read_text())["objects"]
+    campaigns = [o for o in objects if o["type"] == "campaign"]
+    assert len(campaigns) == 1, campaigns
+    targets = {o["target_ref"] for o in objects
+               if o["type"] == "relationship" and o["relationship_type"] == "indicates"}
+    assert targets == {campaigns[0]["id"]}, targets
+    r = fed_trap.cli("export", "--config", str(fed_trap.cfg), "--format", "stix",
+                     "--audience", "cert", "--campaign", "999999", "--out", str(tmp_path / "x"))
+    assert r.returncode == 2 and b"no campaign 999999" in r.stderr, r.stderr
+
+
+def test_senders_are_email_messages_and_urls_are_misp_url_objects(exports):
+    objects = json.loads(exports["stix"].read_text())["objects"]
+    addrs = {o["id"] for o in objects if o["type"] == "email-addr"}
+    messages = [o for o in objects if o["type"] == "email-message"]
+    assert addrs and messages and all(m["from_ref"] in addrs and m["is_multipart"] is False
+                                      and "to_refs" not in m for m in messages)
+    events = [json.loads(p.read_text())["Event"] for p in exports["misp"].glob("*-*.json")]
+    urls = [o for e in events for o in e["Object"] if o["name"] == "url"]
+    assert urls and all(any(a["object_relation"] == "url" and a["to_ids"] for a in o["Attribute"])
+                        for o in urls)
+    assert not any(a["type"] == "url" for e in events for a in e["Attribute"]), \
+        "URLs travel as url objects"

@@ -222,6 +222,8 @@ def test_misp_adds_one_event_per_campaign_then_edits(setup):
     adds = [e for e in stand.accepted["misp"] if e["_op"] == "add"]
     assert adds, stand.refused
     values = {a["value"] for e in adds for a in e.get("Attribute", [])}
+    values |= {a["value"] for e in adds for o in e.get("Object", [])
+               for a in o.get("Attribute", [])}
     assert PAYLOAD_URL in values
     assert len({e["uuid"] for e in adds}) == len(adds)
     ok(submit(trap, "misp-again"))

@@ -82,6 +82,9 @@ pub struct ExportArgs {
     /// Output file (`-` for stdout); for `misp`, a directory.
     #[arg(long)]
     pub out: PathBuf,
+    /// Only this campaign (a per-campaign STIX bundle, MISP event, list...).
+    #[arg(long)]
+    pub campaign: Option<i64>,
 }
 
 /// Options of `submit`.

@@ -41,7 +41,7 @@ pub fn run(cfg: &Config, args: &ExportArgs) -> Result<ExitCode> {
                 .with_context(|| format!("cannot create {}", args.out.display()))?,
         ))
     };
-    let stats = export(&store, &feeds, &meta, format, target)?;
+    let stats = export(&store, &feeds, &meta, format, target, args.campaign)?;
     eprintln!(
         "spamhattan: exported {} indicators of {} campaigns as {format} for {}",
         stats.indicators, stats.campaigns, meta.audience.name

@@ -26,13 +26,15 @@ pub struct ExportStats {
     pub rows: u64,
 }
 
-/// Writes `format` for `meta.audience` to `target`.
+/// Writes `format` for `meta.audience` to `target`: every campaign, or only `only` (a
+/// per-campaign bundle or event).
 pub fn export(
     store: &store::Store,
     feeds: &Feeds,
     meta: &FeedMeta,
     format: Format,
     target: Target,
+    only: Option<model::CampaignId>,
 ) -> Result<ExportStats> {
     let kinds: Vec<IndicatorKind> = format
         .kinds()
@@ -51,6 +53,41 @@ pub fn export(
         failure: None,
     };
     let since = meta.since;
+    let emit = |out: &mut Emitter<'_>, brief: model::intel::CampaignBrief| -> Result<()> {
+        let Some(c) = out.policy.campaign(brief) else {
+            return Ok(());
+        };
+        if !out.audience.admits_campaign(&c) {
+            return Ok(());
+        }
+        let c: Arc<IntelCampaign> = Arc::new(c);
+        let mut announced = false;
+        if since.is_none_or(|s| c.brief.changed_at > s) {
+            out.announce(&c, &mut announced)?;
+        }
+        if kinds.is_empty() {
+            return Ok(());
+        }
+        let scanned = store.for_each_campaign_indicator(Some(c.id()), since, &kinds, &mut |row| {
+            out.offer(row, Some(&c), &mut announced)
+        });
+        out.check(scanned)
+    };
+    if let Some(id) = only {
+        let brief = store
+            .intel_campaign(id)
+            .context("cannot read the campaign")?
+            .ok_or_else(|| anyhow::anyhow!("no campaign {id}"))?;
+        if let Some(c) = store.campaign(id).context("cannot read the campaign")?
+            && let Some(into) = c.merged_into
+        {
+            anyhow::bail!("campaign {id} was merged into {into}: export {into}");
+        }
+        emit(&mut out, brief)?;
+        let stats = out.stats;
+        out.writer.finish().context("cannot finish the export")?;
+        return Ok(stats);
+    }
     let mut after = None;
     loop {
         let page = store
@@ -62,25 +99,7 @@ pub fn export(
             id: last.id,
         });
         for brief in page {
-            let Some(c) = out.policy.campaign(brief) else {
-                continue;
-            };
-            if !out.audience.admits_campaign(&c) {
-                continue;
-            }
-            let c: Arc<IntelCampaign> = Arc::new(c);
-            let mut announced = false;
-            if since.is_none_or(|s| c.brief.changed_at > s) {
-                out.announce(&c, &mut announced)?;
-            }
-            if kinds.is_empty() {
-                continue;
-            }
-            let scanned =
-                store.for_each_campaign_indicator(Some(c.id()), since, &kinds, &mut |row| {
-                    out.offer(row, Some(&c), &mut announced)
-                });
-            out.check(scanned)?;
+            emit(&mut out, brief)?;
         }
     }
     if out.policy.include_unclustered && !kinds.is_empty() {

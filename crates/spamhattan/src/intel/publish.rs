@@ -68,7 +68,14 @@ fn publish_one(
             std::fs::remove_dir_all(&target)?;
         }
         std::fs::create_dir_all(&target)?;
-        let stats = export(store, feeds, meta, format, Target::Dir(target.clone()))?;
+        let stats = export(
+            store,
+            feeds,
+            meta,
+            format,
+            Target::Dir(target.clone()),
+            None,
+        )?;
         sync_dir(&target)?;
         let link_tmp = dir.join(format!(".{}.link", format.file_name()));
         let _ = std::fs::remove_file(&link_tmp);
@@ -88,7 +95,14 @@ fn publish_one(
     let file =
         std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     let handle = file.try_clone()?;
-    let stats = export(store, feeds, meta, format, Target::File(Box::new(file)))?;
+    let stats = export(
+        store,
+        feeds,
+        meta,
+        format,
+        Target::File(Box::new(file)),
+        None,
+    )?;
     handle.sync_all()?;
     std::fs::rename(&tmp, &final_path)?;
     sync_dir(dir)?;

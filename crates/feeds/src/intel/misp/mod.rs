@@ -122,7 +122,7 @@ impl MispWriter {
         let mut f = BufWriter::new(File::create(self.dir.join(format!("{name}.json")))?);
         serde_json::to_writer(&mut f, &built.event)?;
         f.flush()?;
-        for v in event::attribute_values(&built.event) {
+        for v in built.event.attribute_values() {
             writeln!(self.hashes, "{},{name}", md5::md5_hex(v.as_bytes()))?;
         }
         self.manifest.insert(name, built.manifest);

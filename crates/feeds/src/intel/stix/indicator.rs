@@ -10,7 +10,7 @@ use super::ids::{
     campaign_stix_id, identity_id, slot, stix_id,
 };
 use super::json::Props;
-use super::objects::{domain_object_with, stix_time, to_millis, versions};
+use super::objects::{domain_object_text, stix_time, to_millis, versions};
 use super::observables::observables;
 use super::pattern::pattern;
 use crate::intel::format::FeedMeta;
@@ -78,8 +78,9 @@ pub fn ioc_objects(ioc: &Ioc, meta: &FeedMeta) -> Vec<StixObject> {
     let tlp = ioc.tlp;
     let identity = identity_id(meta.producer.uuid);
     let (first_s, last_s) = (stix_time(first), stix_time(last));
+    let times = (stix_time(version.0), stix_time(version.1));
     let object = |kind: &'static str, id: String, props: Props| {
-        domain_object_with(kind, id, version, tlp, &identity, props)
+        domain_object_text(kind, id, version.1, &times, tlp, &identity, props)
     };
 
     let mut out: Vec<StixObject> = Vec::with_capacity(scos.len() + 5);
@@ -92,8 +93,8 @@ pub fn ioc_objects(ioc: &Ioc, meta: &FeedMeta) -> Vec<StixObject> {
     let sco_ids: Vec<&str> = scos.iter().map(|o| o.id.as_str()).collect();
     if !sco_ids.is_empty() {
         let props = Props::new()
-            .str("first_observed", &first_s)
-            .str("last_observed", &last_s)
+            .plain("first_observed", &first_s)
+            .plain("last_observed", &last_s)
             .num("number_observed", count)
             .strs("object_refs", &sco_ids);
         out.push(object("observed-data", observed.clone(), props));
@@ -109,19 +110,19 @@ pub fn ioc_objects(ioc: &Ioc, meta: &FeedMeta) -> Vec<StixObject> {
         .str("description", &description(ioc, first, last))
         .strs("indicator_types", &["malicious-activity"])
         .str("pattern", &pattern)
-        .str("pattern_type", "stix")
-        .str("pattern_version", "2.1")
-        .str("valid_from", &first_s)
-        .str("valid_until", &stix_time(valid_until))
+        .plain("pattern_type", "stix")
+        .plain("pattern_version", "2.1")
+        .plain("valid_from", &first_s)
+        .plain("valid_until", &stix_time(valid_until))
         .raw("kill_chain_phases", KILL_CHAIN_DELIVERY)
         .num("confidence", u64::from(ioc.confidence.min(100)));
     out.push(object("indicator", indicator.clone(), props));
 
     let mut props = Props::new()
-        .str("sighting_of_ref", &indicator)
+        .plain("sighting_of_ref", &indicator)
         .strs("where_sighted_refs", &[&identity])
-        .str("first_seen", &first_s)
-        .str("last_seen", &last_s)
+        .plain("first_seen", &first_s)
+        .plain("last_seen", &last_s)
         .num("count", count);
     if !scos.is_empty() {
         props = props.strs("observed_data_refs", &[&observed]);
@@ -130,9 +131,9 @@ pub fn ioc_objects(ioc: &Ioc, meta: &FeedMeta) -> Vec<StixObject> {
 
     let relationship = |kind: &str, n: u8, target: &str| {
         let props = Props::new()
-            .str("relationship_type", kind)
-            .str("source_ref", &indicator)
-            .str("target_ref", target);
+            .plain("relationship_type", kind)
+            .plain("source_ref", &indicator)
+            .plain("target_ref", target);
         object("relationship", id_of("relationship", n), props)
     };
     if let Some(c) = &ioc.campaign {

@@ -6,25 +6,52 @@
 
 use serde_json::Value;
 
-/// A JSON object's properties, in order, written as text.
-#[derive(Debug, Clone, Default)]
+/// A JSON object's properties, in order, written as text. The buffer starts with the `{`,
+/// so [`Props::object`] only closes it.
+#[derive(Debug, Clone)]
 pub struct Props {
     buf: String,
 }
 
+impl Default for Props {
+    fn default() -> Self {
+        Props::new()
+    }
+}
+
 impl Props {
     pub fn new() -> Props {
-        Props {
-            buf: String::with_capacity(256),
-        }
+        Props::with_capacity(768)
     }
 
+    /// With room for `n` bytes of text (a whole STIX object is 300 to 1,000).
+    pub fn with_capacity(n: usize) -> Props {
+        let mut buf = String::with_capacity(n);
+        buf.push('{');
+        Props { buf }
+    }
+
+    /// Keys are our own constants (STIX property names): written as they are, after a
+    /// debug check that they need no escaping.
     fn key(&mut self, k: &str) {
-        if !self.buf.is_empty() {
+        debug_assert!(plain(k), "key {k:?} needs escaping");
+        if self.buf.len() > 1 {
             self.buf.push(',');
         }
-        escape_into(&mut self.buf, k);
-        self.buf.push(':');
+        self.buf.push('"');
+        self.buf.push_str(k);
+        self.buf.push_str("\":");
+    }
+
+    /// A value we made that cannot need escaping (an id, a timestamp, a vocabulary term):
+    /// written without looking at it. A debug check guards the promise.
+    pub fn plain(mut self, k: &str, v: &str) -> Props {
+        debug_assert!(plain(v), "value {v:?} needs escaping");
+        self.key(k);
+        self.buf.push('"');
+        self.buf.push_str(v);
+        self.buf.push('"');
+        self
     }
 
     pub fn str(mut self, k: &str, v: &str) -> Props {
@@ -78,22 +105,20 @@ impl Props {
 
     /// Appends `other`'s properties after these.
     pub fn extend(mut self, other: Props) -> Props {
-        if !other.buf.is_empty() {
-            if !self.buf.is_empty() {
+        let rest = &other.buf[1..];
+        if !rest.is_empty() {
+            if self.buf.len() > 1 {
                 self.buf.push(',');
             }
-            self.buf.push_str(&other.buf);
+            self.buf.push_str(rest);
         }
         self
     }
 
     /// The object: `{...}`.
-    pub fn object(self) -> String {
-        let mut s = String::with_capacity(self.buf.len() + 2);
-        s.push('{');
-        s.push_str(&self.buf);
-        s.push('}');
-        s
+    pub fn object(mut self) -> String {
+        self.buf.push('}');
+        self.buf
     }
 }
 
@@ -105,7 +130,7 @@ fn itoa(v: u64) -> String {
 /// is copied; anything else goes through serde_json, so the escaping is serde_json's. (Keys
 /// are written in the order given, as serde_json's `preserve_order` would.)
 pub fn escape_into(buf: &mut String, s: &str) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    if plain(s) {
         buf.push('"');
         buf.push_str(s);
         buf.push('"');
@@ -116,6 +141,14 @@ pub fn escape_into(buf: &mut String, s: &str) {
             Err(_) => buf.push_str("\"\""),
         }
     }
+}
+
+/// No quote, backslash or control character: the JSON string is the text in quotes.
+fn plain(s: &str) -> bool {
+    // No early exit: a branch-free fold over the bytes vectorises.
+    !s.bytes().fold(false, |acc, b| {
+        acc | (b < 0x20) | (b == b'"') | (b == b'\\')
+    })
 }
 
 #[cfg(test)]

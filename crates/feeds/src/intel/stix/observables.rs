@@ -11,7 +11,7 @@
 //! carries them exactly (see `shape.rs`). Trap data never gets here: no recipients,
 //! `to_refs`, `received_lines` or raw messages.
 
-use super::ids::{file_sco_id, value_sco_id};
+use super::ids::{Jcs, file_sco_id, sco_id, value_sco_id};
 use super::json::Props;
 use super::pattern::{ip_type, sha256_hex};
 use super::shape;
@@ -73,7 +73,13 @@ pub fn observables(ioc: &Ioc) -> Vec<Observable> {
         IndicatorKind::Url if shape::is_uri(v) => value_object("url", v, marking),
         IndicatorKind::Domain if shape::is_hostname(v) => value_object("domain-name", v, marking),
         IndicatorKind::Ip if shape::is_ip(v) => value_object(ip_type(v), v, marking),
-        IndicatorKind::Email if shape::is_email(v) => value_object("email-addr", v, marking),
+        IndicatorKind::Email if shape::is_email(v) => {
+            // The address, and the message it sent: an `email-message` whose `from_ref` is
+            // the address (never `to_refs`: those would be the trap's).
+            let addr = value_object("email-addr", v, marking);
+            let message = email_message(&addr.id, marking);
+            return vec![addr, message];
+        }
         IndicatorKind::Sha256 => match file_object(&ioc.value, ioc.file.as_ref(), marking) {
             Some(o) => o,
             None => return Vec::new(),
@@ -85,14 +91,32 @@ pub fn observables(ioc: &Ioc) -> Vec<Observable> {
 
 fn value_object(kind: &'static str, value: &str, marking: &str) -> Observable {
     let id = value_sco_id(kind, value);
-    let json = Props::new()
-        .str("type", kind)
-        .str("spec_version", "2.1")
-        .str("id", &id)
+    let json = Props::with_capacity(256)
+        .plain("type", kind)
+        .plain("spec_version", "2.1")
+        .plain("id", &id)
         .str("value", value)
         .strs("object_marking_refs", &[marking])
         .object();
     Observable { id, kind, json }
+}
+
+/// An `email-message` sent from `from`: not multipart, no body, no recipients.
+fn email_message(from: &str, marking: &str) -> Observable {
+    let id = sco_id("email-message", vec![("from_ref", Jcs::Str(from))]);
+    let json = Props::with_capacity(256)
+        .plain("type", "email-message")
+        .plain("spec_version", "2.1")
+        .plain("id", &id)
+        .bool("is_multipart", false)
+        .plain("from_ref", from)
+        .strs("object_marking_refs", &[marking])
+        .object();
+    Observable {
+        id,
+        kind: "email-message",
+        json,
+    }
 }
 
 fn hex_of_len(v: &str, len: usize) -> Option<String> {

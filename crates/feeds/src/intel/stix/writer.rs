@@ -112,7 +112,7 @@ impl StixWriter {
 fn is_observable(kind: &str) -> bool {
     matches!(
         kind,
-        "url" | "domain-name" | "ipv4-addr" | "ipv6-addr" | "email-addr" | "file"
+        "url" | "domain-name" | "ipv4-addr" | "ipv6-addr" | "email-addr" | "email-message" | "file"
     )
 }
 
