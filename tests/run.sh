@@ -35,6 +35,9 @@ if ! python3 -c 'import pytest, pytest_timeout' 2>/dev/null; then
     echo "pytest missing: python3 -m pip install -r tests/requirements.txt" >&2
     exit 1
 fi
+# Every trap the tests start gets its own HTTP port (the default 127.0.0.1:8025 would collide
+# between parallel traps and with a console running on this machine).
+export SPAMHATTAN_HTTP_LISTEN="${SPAMHATTAN_HTTP_LISTEN:-127.0.0.1:0}"
 echo "== pytest tests/e2e (SPAMHATTAN_BIN=$SPAMHATTAN_BIN)"
 python3 -m pytest -q tests/e2e "$@" || failed+=("pytest tests/e2e")
 

@@ -58,7 +58,8 @@ pub struct ServeArgs {
     /// The name the trap announces (banner, EHLO, certificate).
     #[arg(long, env = "SPAMHATTAN_HOSTNAME")]
     pub hostname: Option<String>,
-    /// HTTP listener for TAXII 2.1 and `/feeds/` (off unless given here or as `[http] listen`).
+    /// HTTP listener for the console, the REST API, metrics, TAXII 2.1 and `/feeds/`
+    /// (default 127.0.0.1:8025; `off` for none).
     #[arg(long, env = "SPAMHATTAN_HTTP_LISTEN")]
     pub http_listen: Option<String>,
 }

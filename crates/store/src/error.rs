@@ -37,6 +37,9 @@ pub enum StoreError {
     /// The database was written by a newer spamhattan.
     #[error("database schema version {found} is newer than this build supports ({supported})")]
     SchemaTooNew { found: i64, supported: i64 },
+    /// The caller asked for something the store refuses (a bad account name, a duplicate).
+    #[error("{detail}")]
+    Invalid { detail: String },
     /// The group-commit batch holding this request failed; the cause is shared by the batch.
     #[error("the write batch failed: {0}")]
     WriteFailed(#[source] Arc<StoreError>),
@@ -56,6 +59,12 @@ impl StoreError {
 
     pub(crate) fn corrupt(detail: impl Into<String>) -> Self {
         StoreError::Corrupt {
+            detail: detail.into(),
+        }
+    }
+
+    pub(crate) fn invalid(detail: impl Into<String>) -> Self {
+        StoreError::Invalid {
             detail: detail.into(),
         }
     }

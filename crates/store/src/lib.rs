@@ -57,6 +57,7 @@
 //! their delivery outbox). On disk: `spamhattan.sqlite` (+ `-wal`, `-shm`) and
 //! `spool/seg-<unix nanos>-<pid>.dat`.
 
+mod accounts;
 mod alerts;
 mod campaign_read;
 mod campaigns;
@@ -75,6 +76,7 @@ mod segment;
 mod verify;
 mod writer;
 
+pub use accounts::{MAX_ACCOUNT_NAME, Role, Token, User, WebSession, valid_account_name};
 pub use alerts::{AlertRecord, Attempt, Delivery, DeliveryState, MAX_ERROR_CHARS};
 pub use campaign_read::{CampaignQuery, FACET_VALUES_SHOWN, Member};
 pub use campaigns::{

@@ -304,10 +304,40 @@ const MIGRATIONS: &[(i64, &str)] = &[
     CREATE TABLE feed_state (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
     ",
     ),
+    (
+        8,
+        "
+    -- Console accounts (accounts.rs): users, API tokens, login sessions. Secrets are never
+    -- stored: passwords as argon2id PHC strings, tokens and session ids as SHA-256 digests.
+    CREATE TABLE users (
+        name          TEXT PRIMARY KEY,
+        role          TEXT NOT NULL,     -- admin | reader
+        password_hash TEXT NOT NULL,     -- argon2id PHC string
+        created_at    INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE api_tokens (
+        id         INTEGER PRIMARY KEY,
+        name       TEXT NOT NULL UNIQUE,
+        role       TEXT NOT NULL,
+        digest     BLOB NOT NULL UNIQUE,  -- SHA-256 of the token
+        created_at INTEGER NOT NULL,
+        last_used  INTEGER
+    );
+    CREATE TABLE web_sessions (
+        digest     BLOB PRIMARY KEY,      -- SHA-256 of the cookie value
+        user       TEXT NOT NULL,
+        csrf       TEXT NOT NULL,         -- the session's CSRF token (forms echo it)
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX web_sessions_by_user ON web_sessions(user);
+    ",
+    ),
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// Opens a connection with the store's pragmas.
 ///

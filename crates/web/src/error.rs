@@ -122,10 +122,44 @@ impl IntoResponse for PlainError {
     }
 }
 
+/// An error answered as JSON, for `/api/v1`:
+/// `{"error": {"status": 400, "title": "Bad Request", "description": "..."}}`.
+#[derive(Debug)]
+pub struct JsonError(pub ApiError);
+
+impl From<ApiError> for JsonError {
+    fn from(e: ApiError) -> Self {
+        JsonError(e)
+    }
+}
+
+impl IntoResponse for JsonError {
+    fn into_response(self) -> Response {
+        let e = self.0;
+        let body = serde_json::json!({"error": {
+            "status": e.status.as_u16(),
+            "title": e.title,
+            "description": e.description,
+        }});
+        let r = (
+            e.status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body.to_string(),
+        )
+            .into_response();
+        e.with_challenge(r)
+    }
+}
+
 /// Unknown paths: 404 in the shape of the part of the site they fall in.
 pub async fn not_found(uri: Uri) -> Response {
     if uri.path().starts_with("/taxii2/") {
         TaxiiError(ApiError::not_found()).into_response()
+    } else if uri.path().starts_with("/api/") {
+        JsonError(ApiError::not_found()).into_response()
     } else {
         PlainError(ApiError::not_found()).into_response()
     }

@@ -1,5 +1,10 @@
-//! The HTTP face of spamhattan's intel: a read-only TAXII 2.1 server and the published feed
-//! files under `/feeds/`.
+//! The HTTP face of spamhattan: the analyst's console, the REST API under `/api/v1`,
+//! operations endpoints (`/metrics`, `/healthz`, `/readyz`), a read-only TAXII 2.1 server and
+//! the published feed files under `/feeds/`.
+//!
+//! [`app`] puts them together on one listener. The console, the API and the operations
+//! endpoints share [`Console`] (`state.rs`); who is asking is a [`principal::Principal`]
+//! (API token or login session, `principal.rs`).
 //!
 //! Main types: [`FeedService`] (the state every handler shares: the store, the sharing
 //! policy, the producer, the audiences and the directory the feed scheduler publishes to),
@@ -10,20 +15,30 @@
 //! read; whatever lies outside that set is invisible (404), and a request without credentials
 //! that reaches something protected gets 401 with a `WWW-Authenticate` challenge.
 //!
-//! Layout: `service.rs` (state, the STIX renderer seam), `auth.rs`, `guard.rs` (request size
-//! and time limits), `error.rs` (error responses), `feeds_http.rs` and `file_body.rs`
-//! (`/feeds/`), `taxii/` (media types, query parsing, paging tokens, collection content,
-//! handlers).
+//! Layout:
+//! - console and API: `state.rs` (shared state), `principal.rs` (tokens and sessions),
+//!   `api/` (REST API and its OpenAPI document), `console/` (server-rendered pages),
+//!   `ops.rs` (metrics and health);
+//! - intel: `service.rs` (state, the STIX renderer seam), `auth.rs` (feed audiences),
+//!   `feeds_http.rs` and `file_body.rs` (`/feeds/`), `taxii/` (media types, query parsing,
+//!   paging tokens, collection content, handlers);
+//! - shared: `guard.rs` (request size and time limits), `error.rs` (error responses).
 
+pub mod api;
 pub mod auth;
+pub mod console;
 pub mod error;
 mod feeds_http;
 mod file_body;
 mod guard;
+pub mod ops;
+pub mod principal;
 pub mod service;
+pub mod state;
 pub mod taxii;
 
 pub use service::{FeedService, Render, StixRender};
+pub use state::{Console, ConsoleSettings, Operations};
 
 use axum::Router;
 use axum::routing::get;
@@ -48,8 +63,33 @@ pub const MAX_HEADERS: usize = 64;
 /// machine is overloaded; the client then gets 503 and may retry.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// All routes: TAXII under `/taxii2/`, published files under `/feeds/`.
+/// Everything on one listener: the console, `/api/v1`, the operations endpoints and, when
+/// feeds are configured, TAXII and `/feeds/`.
+pub fn app(console: Arc<Console>) -> Router {
+    let feeds = console.feeds.clone();
+    let own = Router::new()
+        .merge(api::routes())
+        .merge(console::routes())
+        .merge(ops::routes())
+        .with_state(console);
+    let routes = match feeds {
+        Some(service) => own.merge(intel_routes().with_state(service)),
+        None => own,
+    };
+    routes
+        .fallback(error::not_found)
+        .layer(axum::middleware::from_fn(guard::limits))
+}
+
+/// The intel routes alone: TAXII under `/taxii2/`, published files under `/feeds/`.
 pub fn router(service: Arc<FeedService>) -> Router {
+    intel_routes()
+        .fallback(error::not_found)
+        .layer(axum::middleware::from_fn(guard::limits))
+        .with_state(service)
+}
+
+fn intel_routes() -> Router<Arc<FeedService>> {
     Router::new()
         .route("/taxii2/", get(taxii::discovery))
         .route("/taxii2/{root}/", get(taxii::api_root))
@@ -74,9 +114,6 @@ pub fn router(service: Arc<FeedService>) -> Router {
         .route("/feeds/", get(feeds_http::index))
         .route("/feeds/{audience}/{file}", get(feeds_http::file))
         .route("/feeds/{audience}/misp/{file}", get(feeds_http::misp_file))
-        .fallback(error::not_found)
-        .layer(axum::middleware::from_fn(guard::limits))
-        .with_state(service)
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets requests in flight

@@ -108,15 +108,20 @@ async fn serve(cfg: &Config, store: store::Store, events: Arc<EventLog>) -> Resu
                 .await
                 .with_context(|| format!("cannot bind the HTTP listener {addr}"))?;
             let local = listener.local_addr()?;
+            let shared_store = Arc::new(store.clone());
             let service = Arc::new(web::FeedService::new(
-                Arc::new(store.clone()),
+                Arc::clone(&shared_store),
                 (*feeds.policy).clone(),
                 feeds.producer.clone(),
                 cfg.feeds.audiences.clone(),
                 Some(cfg.feeds.publish_dir.clone()),
             ));
+            let console = Arc::new(
+                web::Console::new(shared_store, web::ConsoleSettings::default())
+                    .with_feeds(service),
+            );
             let mut stopped = feeds_stopped.clone();
-            let task = tokio::spawn(web::serve(listener, web::router(service), async move {
+            let task = tokio::spawn(web::serve(listener, web::app(console), async move {
                 let _ = stopped.changed().await;
             }));
             Some((local, task))

@@ -65,6 +65,11 @@ pub struct HttpFile {
     pub listen: Option<String>,
 }
 
+/// Where the console, the API and TAXII listen unless `[http] listen` says otherwise:
+/// loopback only, so a fresh install never exposes the console to the network.
+pub const DEFAULT_HTTP_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8025);
+
 /// The resolved `[feeds]` and `[http]` sections.
 #[derive(Debug, Clone)]
 pub struct FeedSettings {
@@ -196,11 +201,14 @@ pub(super) fn build(
     if !valid_origin(&rpz_origin) {
         bail!("feeds.rpz_origin {rpz_origin:?} is not a DNS name ending in a dot");
     }
-    let http_listen = match &h.listen {
+    let http_listen = match h.listen.as_deref() {
+        Some("off") => None,
         Some(a) => Some(a.parse::<SocketAddr>().map_err(|e| {
-            anyhow::anyhow!("http.listen {a:?} is not an address such as 127.0.0.1:8025: {e}")
+            anyhow::anyhow!(
+                "http.listen {a:?} is not an address such as 127.0.0.1:8025 (or \"off\"): {e}"
+            )
         })?),
-        None => None,
+        None => Some(DEFAULT_HTTP_LISTEN),
     };
     let publish_dir = f
         .publish_dir
