@@ -122,6 +122,13 @@ pub enum Command {
         #[arg(long, default_value_t = 10_000)]
         campaigns: usize,
     },
+    /// Fill a scratch store with synthetic analysed messages (console benchmark).
+    #[command(hide = true)]
+    ConsoleBenchFill {
+        dir: PathBuf,
+        #[arg(long, default_value_t = 1_000_000)]
+        messages: usize,
+    },
     /// Configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -161,6 +168,12 @@ pub enum Command {
     /// Alerts raised by the early-warning rules, with their delivery state.
     #[command(subcommand)]
     Alerts(AlertsCommand),
+    /// Console users who log in with a password.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// API tokens for automation (`Authorization: Bearer <token>`).
+    #[command(subcommand)]
+    Tokens(TokensCommand),
     /// Import .eml files, directories, mbox files and Maildirs as sightings with source `import`.
     Import {
         #[command(flatten)]
@@ -308,6 +321,60 @@ pub enum AlertsCommand {
         /// Only deliveries to this receiver.
         #[arg(long)]
         receiver: Option<String>,
+    },
+}
+
+/// What an account may do: `admin` changes things, `reader` only reads.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    Admin,
+    Reader,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create a user, or give an existing one a new role and password (which ends its
+    /// sessions). The password is one line on standard input, 12 characters at least.
+    Add {
+        #[command(flatten)]
+        common: Common,
+        name: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+    },
+    /// Users, one JSON object per line (never a password hash).
+    List {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Remove a user and end its sessions.
+    Remove {
+        #[command(flatten)]
+        common: Common,
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Create a token and print it on standard output, once; the store keeps only its digest.
+    Create {
+        #[command(flatten)]
+        common: Common,
+        name: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+    },
+    /// Tokens, one JSON object per line, with when each was last used (never the token).
+    List {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Revoke a token: requests with it get 401 from now on.
+    Revoke {
+        #[command(flatten)]
+        common: Common,
+        name: String,
     },
 }
 

@@ -4,13 +4,15 @@
 //!
 //! Layout: `cli.rs` (flags), `config/` (file ← env ← flags), `eventlog.rs` (JSON-lines
 //! events), `cmd/` (one file per subcommand), `worker/` (analysis pool, clustering step),
-//! `outbox.rs` (alert delivery), `intel/` (feed exports and their publication).
+//! `outbox.rs` (alert delivery), `intel/` (feed exports and their publication), `metrics/`
+//! (Prometheus counters of `serve`).
 
 mod cli;
 mod cmd;
 mod config;
 mod eventlog;
 mod intel;
+mod metrics;
 mod outbox;
 mod worker;
 

@@ -51,7 +51,8 @@
 //! Layout: `config.rs` (configuration, named limits), `error.rs` ([`StoreError`]), `schema.rs`
 //! (connections, pragmas, migrations), `segment.rs` (record format, append/scan), `index.rs`
 //! (indexing records, shared by writer and recovery), `writer.rs` (the group-commit thread),
-//! `recovery.rs` (journal replay), `query.rs` (reads, stats), `verify.rs`, `retention.rs`,
+//! `recovery.rs` (journal replay), `query.rs` (reads, stats), `usage.rs` (scrape-cheap
+//! figures, no table scans), `verify.rs`, `retention.rs`,
 //! `jobs.rs`, `disk.rs` (free space), `reports.rs` (reports, indicator index), `campaigns.rs`
 //! (the clustering transaction), `campaign_read.rs` (campaign records), `alerts.rs` (alerts and
 //! their delivery outbox). On disk: `spamhattan.sqlite` (+ `-wal`, `-shm`) and
@@ -72,7 +73,9 @@ mod recovery;
 mod reports;
 mod retention;
 mod schema;
+mod search;
 mod segment;
+mod usage;
 mod verify;
 mod writer;
 
@@ -94,10 +97,16 @@ pub use query::{SightingQuery, StoreStats};
 pub use reports::{IndicatorQuery, IndicatorRecord, ReportSave};
 pub use retention::RetentionReport;
 pub use schema::SCHEMA_VERSION;
+pub use search::{
+    Count, DASHBOARD_TOP, Dashboard, HourVolume, MAX_DASHBOARD_HOURS, MAX_INDEXED_BODY,
+    MAX_INDEXED_FILENAMES, MAX_PAGE, MAX_TERM_BYTES, MAX_TERMS, MessageFilter, MessageRow,
+    fts_phrase,
+};
 pub use segment::{
     HEADER_LEN, RECORD_MAGIC, RecordKind, SESSION_MAGIC, SIGHTING_MAGIC, ScannedRecord,
     SegmentScan, scan_segment,
 };
+pub use usage::{MAX_COUNTED_JOBS, StoreUsage};
 pub use verify::VerifyReport;
 
 use error::Result;

@@ -95,6 +95,7 @@ pub(crate) fn save(conn: &mut Connection, batch: &[ReportSave<'_>], now: Timesta
         for item in batch {
             let sid = item.sighting.id.as_bytes().to_vec();
             let received = unix_nanos(item.sighting.received_at);
+            crate::search::index_report(&tx, item.sighting, item.report)?;
             let json = serde_json::to_string(item.report)
                 .map_err(|e| crate::StoreError::corrupt(format!("report JSON: {e}")))?;
             put.execute((

@@ -334,10 +334,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     CREATE INDEX web_sessions_by_user ON web_sessions(user);
     ",
     ),
+    (9, crate::search::MIGRATION_V9),
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 /// Opens a connection with the store's pragmas.
 ///
@@ -422,6 +423,9 @@ fn migrate_now(conn: &mut Connection) -> Result<()> {
         )?;
         if *version == 7 {
             crate::intel::backfill_v7(&tx)?;
+        }
+        if *version == 9 {
+            crate::search::backfill_v9(&tx)?;
         }
         tracing::info!(version, "store schema migrated");
     }

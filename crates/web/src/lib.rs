@@ -17,12 +17,14 @@
 //!
 //! Layout:
 //! - console and API: `state.rs` (shared state), `principal.rs` (tokens and sessions),
+//!   `login/` (passwords, login and logout, throttle, `PageUser` for pages),
 //!   `api/` (REST API and its OpenAPI document), `console/` (server-rendered pages),
 //!   `ops.rs` (metrics and health);
 //! - intel: `service.rs` (state, the STIX renderer seam), `auth.rs` (feed audiences),
 //!   `feeds_http.rs` and `file_body.rs` (`/feeds/`), `taxii/` (media types, query parsing,
 //!   paging tokens, collection content, handlers);
-//! - shared: `guard.rs` (request size and time limits), `error.rs` (error responses).
+//! - shared: `guard.rs` (request size and time limits), `headers.rs` (security headers),
+//!   `error.rs` (error responses), `tls.rs` (TLS on the listener).
 
 pub mod api;
 pub mod auth;
@@ -31,11 +33,16 @@ pub mod error;
 mod feeds_http;
 mod file_body;
 mod guard;
+pub mod headers;
+pub mod login;
+pub mod mail_view;
 pub mod ops;
 pub mod principal;
+pub mod search;
 pub mod service;
 pub mod state;
 pub mod taxii;
+pub mod tls;
 
 pub use service::{FeedService, Render, StixRender};
 pub use state::{Console, ConsoleSettings, Operations};
@@ -70,6 +77,7 @@ pub fn app(console: Arc<Console>) -> Router {
     let own = Router::new()
         .merge(api::routes())
         .merge(console::routes())
+        .merge(login::routes())
         .merge(ops::routes())
         .with_state(console);
     let routes = match feeds {
@@ -79,6 +87,7 @@ pub fn app(console: Arc<Console>) -> Router {
     routes
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn(guard::limits))
+        .layer(axum::middleware::from_fn(headers::security))
 }
 
 /// The intel routes alone: TAXII under `/taxii2/`, published files under `/feeds/`.
@@ -117,13 +126,34 @@ fn intel_routes() -> Router<Arc<FeedService>> {
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets requests in flight
-/// finish.
+/// finish. Handlers see the peer address as `ConnectInfo<SocketAddr>` (the login throttle).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// [`serve`] over TLS: handshakes with `tls` (see [`tls::server_config`]) before HTTP.
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    // `tap_io` only to reuse axum's `ConnectInfo<SocketAddr>` for listeners other than TCP.
+    let listener = tls::TlsListener::new(listener, tls)?.tap_io(|_| {});
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -13,9 +13,12 @@ pub const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
 
 /// What the process running the console tells the operations endpoints (`/metrics`,
 /// `/readyz`). The binary implements it: the web crate sees neither the trap nor the
-/// workers (they meet in the store), so their counters arrive through this seam.
+/// workers (they meet in the store), so their counters arrive through this seam. The store's
+/// own gauges (queue depth, spool, disk, pressure) are rendered by `ops.rs` from
+/// [`Console::store`]; the process renders everything else, under other names.
 pub trait Operations: Send + Sync + std::fmt::Debug {
-    /// The Prometheus text exposition of every metric the process keeps.
+    /// The Prometheus text exposition (format 0.0.4) of every metric the process keeps. Called
+    /// on a blocking thread, once per scrape.
     fn render_metrics(&self) -> String;
     /// `Ok` when the process serves its purpose (listeners bound, store writable), else why not.
     fn ready(&self) -> Result<(), String>;
@@ -28,6 +31,9 @@ pub struct ConsoleSettings {
     pub secure_cookies: bool,
     /// Lifetime of a login session.
     pub session_ttl: Duration,
+    /// SHA-256 of `[http] metrics_token`: when set, `/metrics` wants `Authorization: Bearer`
+    /// with that token. `None`: open, like `/healthz` (the listener is loopback by default).
+    pub metrics_token: Option<[u8; 32]>,
 }
 
 impl Default for ConsoleSettings {
@@ -35,6 +41,7 @@ impl Default for ConsoleSettings {
         ConsoleSettings {
             secure_cookies: false,
             session_ttl: SESSION_TTL,
+            metrics_token: None,
         }
     }
 }

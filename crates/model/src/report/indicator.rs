@@ -32,20 +32,21 @@ impl IndicatorKind {
         }
     }
 
+    /// Every kind, in the order lists and documents show them.
+    pub const ALL: [IndicatorKind; 9] = [
+        IndicatorKind::Url,
+        IndicatorKind::Domain,
+        IndicatorKind::Ip,
+        IndicatorKind::Email,
+        IndicatorKind::Md5,
+        IndicatorKind::Sha1,
+        IndicatorKind::Sha256,
+        IndicatorKind::Filename,
+        IndicatorKind::Yara,
+    ];
+
     pub fn parse(s: &str) -> Option<IndicatorKind> {
-        [
-            IndicatorKind::Url,
-            IndicatorKind::Domain,
-            IndicatorKind::Ip,
-            IndicatorKind::Email,
-            IndicatorKind::Md5,
-            IndicatorKind::Sha1,
-            IndicatorKind::Sha256,
-            IndicatorKind::Filename,
-            IndicatorKind::Yara,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
+        IndicatorKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
 

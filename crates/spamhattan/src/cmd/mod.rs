@@ -1,11 +1,13 @@
 //! One file per subcommand; `run` dispatches.
 
+mod accounts;
 mod alerts;
 mod analyze;
 mod bench_fill;
 mod campaign_bench;
 mod campaigns;
 mod config_check;
+mod console_bench;
 mod export;
 mod feeds_bench;
 mod import;
@@ -34,6 +36,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             indicators,
             campaigns,
         } => feeds_bench::run(&dir, indicators, campaigns),
+        Command::ConsoleBenchFill { dir, messages } => console_bench::run(&dir, messages),
         Command::Config(ConfigCommand::Check(args)) => config_check::run(&args),
         Command::Messages(MessagesCommand::List {
             common,
@@ -70,6 +73,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Store(StoreCommand::Prune { common }) => store::prune(&resolve(&common)?),
         Command::Import { common, paths } => import::run(&resolve(&common)?, &paths),
         Command::Campaigns(c) => campaigns::run(c),
+        Command::Users(c) => accounts::users(c),
+        Command::Tokens(c) => accounts::tokens(c),
         Command::Alerts(AlertsCommand::List {
             common,
             limit,

@@ -23,6 +23,9 @@ pub fn run(cfg: &Config) -> Result<ExitCode> {
     raise_fd_limit();
     let store = super::open_store(cfg)?;
     let events = Arc::new(EventLog::open(&cfg.event_log, &cfg.data_dir)?);
+    // Every event passes the metrics counters on its way to the log (`metrics/sink.rs`).
+    let metrics = crate::metrics::Metrics::install(Some(Arc::clone(&events)))?;
+    let sink: Arc<dyn EventSink> = Arc::new(crate::metrics::CountingSink::new(events.clone()));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -30,10 +33,15 @@ pub fn run(cfg: &Config) -> Result<ExitCode> {
     // The analysis pool starts before the listeners: a bad rule file stops `serve` before the
     // ready line, and a backlog left by the last run is worked off at once.
     let wake = Arc::new(tokio::sync::Notify::new());
-    let outbox = super::worker::build_outbox(cfg, &store, &runtime, events.clone())?;
+    let outbox = super::worker::build_outbox(cfg, &store, &runtime, Arc::clone(&sink))?;
     let pool = if cfg.analysis.workers > 0 {
-        let sink: Arc<dyn EventSink> = events.clone();
-        let worker = super::worker::build_worker(cfg, &store, &runtime, sink, Arc::clone(&wake))?;
+        let worker = super::worker::build_worker(
+            cfg,
+            &store,
+            &runtime,
+            Arc::clone(&sink),
+            Arc::clone(&wake),
+        )?;
         Some(Pool::start(
             worker,
             cfg.analysis.workers,
@@ -48,7 +56,7 @@ pub fn run(cfg: &Config) -> Result<ExitCode> {
     let runner = runtime.spawn(outbox.run(wake, async move {
         let _ = outbox_stopped.await;
     }));
-    let result = runtime.block_on(serve(cfg, store.clone(), Arc::clone(&events)));
+    let result = runtime.block_on(serve(cfg, store.clone(), sink, metrics));
     if let Some(pool) = pool {
         pool.stop();
     }
@@ -73,11 +81,15 @@ pub fn run(cfg: &Config) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve(cfg: &Config, store: store::Store, events: Arc<EventLog>) -> Result<()> {
+async fn serve(
+    cfg: &Config,
+    store: store::Store,
+    sink: Arc<dyn EventSink>,
+    metrics: Arc<crate::metrics::Metrics>,
+) -> Result<()> {
     // Signal handlers first: a SIGTERM that arrives right after the ready line must stop the
     // trap gracefully, not kill it with the default action.
     let shutdown = shutdown_signal()?;
-    let sink: Arc<dyn EventSink> = events.clone();
     let trap = Trap::bind(&cfg.trap, store.clone(), Arc::clone(&sink)).await?;
     let listeners: Vec<_> = trap
         .local_addrs()
@@ -104,6 +116,7 @@ async fn serve(cfg: &Config, store: store::Store, events: Arc<EventLog>) -> Resu
     });
     let http = match cfg.feeds.http_listen {
         Some(addr) => {
+            let tls = super::accounts::console_tls(cfg)?;
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("cannot bind the HTTP listener {addr}"))?;
@@ -116,14 +129,28 @@ async fn serve(cfg: &Config, store: store::Store, events: Arc<EventLog>) -> Resu
                 cfg.feeds.audiences.clone(),
                 Some(cfg.feeds.publish_dir.clone()),
             ));
+            let mut settings = super::accounts::console_settings(cfg);
+            settings.metrics_token = cfg
+                .feeds
+                .metrics_token
+                .as_deref()
+                .map(web::principal::digest);
+            let operations: Arc<dyn web::Operations> = metrics.clone();
             let console = Arc::new(
-                web::Console::new(shared_store, web::ConsoleSettings::default())
-                    .with_feeds(service),
+                web::Console::new(shared_store, settings)
+                    .with_feeds(service)
+                    .with_operations(operations),
             );
+            super::accounts::announce_first_user(&store);
             let mut stopped = feeds_stopped.clone();
-            let task = tokio::spawn(web::serve(listener, web::app(console), async move {
+            let stop = async move {
                 let _ = stopped.changed().await;
-            }));
+            };
+            let router = web::app(console);
+            let task = match tls {
+                Some(tls) => tokio::spawn(web::serve_tls(listener, tls, router, stop)),
+                None => tokio::spawn(web::serve(listener, router, stop)),
+            };
             Some((local, task))
         }
         None => None,
@@ -138,9 +165,13 @@ async fn serve(cfg: &Config, store: store::Store, events: Arc<EventLog>) -> Resu
         out.flush()?;
     }
     tracing::info!(listeners = %serde_json::Value::Array(listeners), data_dir = %cfg.data_dir.display(), "trap ready");
+    metrics.set_ready(None);
+    let upkeep = tokio::spawn(Arc::clone(&metrics).run_upkeep());
     let retention = tokio::spawn(retention_loop(store, sink));
     trap.run(shutdown).await;
+    metrics.set_ready(Some("shutting down"));
     retention.abort();
+    upkeep.abort();
     let _ = stop_feeds.send(true);
     if let Some((_, task)) = http {
         // Graceful: requests in flight finish; new connections are refused.

@@ -63,7 +63,23 @@ pub struct HttpFile {
     /// Listener for TAXII 2.1 and `/feeds/` (none by default). Bind it to loopback and put a
     /// TLS-terminating proxy in front when it must be reachable from outside.
     pub listen: Option<String>,
+    /// PEM certificate chain; with `tls_key` the listener speaks HTTPS (and cookies are
+    /// `Secure`).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// Mark the session cookie `Secure` without TLS on this listener: the console is
+    /// behind a TLS-terminating proxy (default false; always true with `tls_cert`). The
+    /// proxy must pass the browser's `Host` header (the login form's `Origin` is checked
+    /// against it), and every client then shares the proxy's failed-login budget.
+    pub secure_cookies: Option<bool>,
+    /// Bearer token `/metrics` asks for (none by default: open, like the health probes).
+    pub metrics_token: Option<String>,
 }
+
+/// Shortest `[http] metrics_token`: a short one can be guessed by anyone who reaches the
+/// listener, and a long random one costs the operator nothing.
+pub const MIN_METRICS_TOKEN_CHARS: usize = 16;
 
 /// Where the console, the API and TAXII listen unless `[http] listen` says otherwise:
 /// loopback only, so a fresh install never exposes the console to the network.
@@ -90,6 +106,12 @@ pub struct FeedSettings {
     /// Validated: unique names, an existing audience, an http(s) URL.
     pub connectors: Vec<ConnectorConfig>,
     pub http_listen: Option<SocketAddr>,
+    /// `[http] tls_cert`/`tls_key`: HTTPS on the listener.
+    pub http_tls: Option<super::http::HttpTls>,
+    /// Session cookies get `Secure` (TLS here or at a proxy).
+    pub secure_cookies: bool,
+    /// `[http] metrics_token`: `/metrics` wants it as a bearer token.
+    pub metrics_token: Option<String>,
 }
 
 impl FeedSettings {
@@ -210,6 +232,14 @@ pub(super) fn build(
         })?),
         None => Some(DEFAULT_HTTP_LISTEN),
     };
+    let (http_tls, secure_cookies) = super::http::tls(h)?;
+    let metrics_token = match &h.metrics_token {
+        Some(t) if t.trim() != t || t.chars().count() < MIN_METRICS_TOKEN_CHARS => bail!(
+            "http.metrics_token must be at least {MIN_METRICS_TOKEN_CHARS} characters, without \
+             surrounding spaces (try `openssl rand -hex 32`)"
+        ),
+        t => t.clone(),
+    };
     let publish_dir = f
         .publish_dir
         .clone()
@@ -248,6 +278,9 @@ pub(super) fn build(
         audiences,
         connectors,
         http_listen,
+        http_tls,
+        secure_cookies,
+        metrics_token,
     })
 }
 

@@ -11,6 +11,7 @@ use trap::{AddressPolicy, Limits, ListenerConfig, TlsMode, TlsSource, TrapConfig
 mod alerts;
 mod analysis;
 mod feeds;
+mod http;
 pub use self::alerts::{AlertSettings, AlertsFile, CampaignsFile};
 pub use self::analysis::{AnalysisFile, AnalysisSettings, DEFAULT_MAX_BACKLOG};
 pub use self::feeds::{FeedSettings, FeedsFile, HttpFile};

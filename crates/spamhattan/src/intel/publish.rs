@@ -144,6 +144,7 @@ pub async fn run_scheduler(
         let started = std::time::Instant::now();
         match tokio::task::spawn_blocking(move || publish_all(&s, &f)).await {
             Ok(Ok(done)) => {
+                crate::metrics::feeds_published(done.iter().map(|p| p.format), started.elapsed());
                 for p in &done {
                     tracing::debug!(
                         audience = %p.audience,
@@ -161,8 +162,14 @@ pub async fn run_scheduler(
                     "feeds published"
                 );
             }
-            Ok(Err(e)) => tracing::warn!(error = format!("{e:#}"), "feed publication failed"),
-            Err(e) => tracing::warn!(error = %e, "feed publication task failed"),
+            Ok(Err(e)) => {
+                crate::metrics::feeds_failed(started.elapsed());
+                tracing::warn!(error = format!("{e:#}"), "feed publication failed");
+            }
+            Err(e) => {
+                crate::metrics::feeds_failed(started.elapsed());
+                tracing::warn!(error = %e, "feed publication task failed");
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(refresh) => {}

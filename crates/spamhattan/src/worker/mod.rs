@@ -171,6 +171,7 @@ impl Worker {
             .collect();
         self.store.save_reports(&batch)?;
         for i in items {
+            crate::metrics::report_saved(i.sighting.received_at);
             self.events.emit(analyzed_event(&i.sighting, &i.report));
         }
         self.cluster_pending();
