@@ -37,7 +37,11 @@ impl Api {
     }
 
     async fn get_as(&self, uri: &str, token: Option<&str>) -> (StatusCode, Value) {
-        let mut req = Request::get(uri);
+        self.send("GET", uri, token).await
+    }
+
+    async fn send(&self, method: &str, uri: &str, token: Option<&str>) -> (StatusCode, Value) {
+        let mut req = Request::builder().method(method).uri(uri);
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
         }
@@ -148,25 +152,29 @@ async fn openapi_document_and_route_table_agree() {
         .chain(web::api::DOWNLOAD_ROUTES.iter().map(|p| p.to_string()))
         .collect();
     assert_eq!(documented, served);
-    // Every documented route is really served: without credentials it answers 401 (the
-    // fallback would say 404), except the document itself.
+    // Every documented operation is really served: without credentials it answers 401 (the
+    // fallback would say 404, a missing method 405), except the document itself.
     for path in &served {
         let uri = path
             .replace("{id}", "00000000-0000-7000-8000-000000000000")
             .replace("{kind}", "url")
             .replace("{value}", "x")
             .replace("{part}", "1");
-        let (status, body) = api.get_as(&uri, None).await;
-        let want = if path.ends_with("openapi.json") {
-            StatusCode::OK
-        } else {
-            StatusCode::UNAUTHORIZED
-        };
-        assert_eq!(status, want, "{uri}: {body}");
-        assert!(
-            doc["paths"][path]["get"]["responses"][status.as_str()].is_object(),
-            "{path} documents {status}"
-        );
+        let methods = doc["paths"][path].as_object().expect("operations");
+        assert!(!methods.is_empty(), "{path}");
+        for method in methods.keys() {
+            let (status, body) = api.send(&method.to_uppercase(), &uri, None).await;
+            let want = if path.ends_with("openapi.json") {
+                StatusCode::OK
+            } else {
+                StatusCode::UNAUTHORIZED
+            };
+            assert_eq!(status, want, "{method} {uri}: {body}");
+            assert!(
+                doc["paths"][path][method]["responses"][status.as_str()].is_object(),
+                "{method} {path} documents {status}"
+            );
+        }
     }
 }
 

@@ -100,17 +100,21 @@ pub struct CampaignDetail {
     indicators_truncated: bool,
 }
 
+/// A campaign id from the path: a positive number.
+pub(super) fn campaign_id(id: &str) -> Result<i64, ApiError> {
+    id.parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| ApiError::bad_request("the campaign id must be a positive number"))
+}
+
 /// One campaign (merged ones too) with members, merges and indicators.
 pub async fn campaign(
     State(console): State<Arc<Console>>,
     _who: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<CampaignDetail>, JsonError> {
-    let id = id
-        .parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| ApiError::bad_request("the campaign id must be a positive number"))?;
+    let id = campaign_id(&id)?;
     let detail = blocking(&console, move |s| {
         let err = store_err("campaign read");
         let campaign = s

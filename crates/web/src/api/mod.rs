@@ -8,9 +8,11 @@
 //! built from and which a test compares with `openapi.json` both ways.
 //!
 //! Layout: `messages.rs` (list, search, detail), `catalog.rs` (campaigns, indicators, alerts,
-//! sensors, stats), `common.rs` (query parsing, store calls off the async threads),
+//! sensors, stats), `admin.rs` (campaign labels and notes, alert redelivery; admin role),
+//! `common.rs` (query parsing, store calls off the async threads),
 //! `download.rs` (raw mail and attachments as password-protected zips).
 
+pub(crate) mod admin;
 mod catalog;
 mod common;
 pub mod download;
@@ -18,7 +20,7 @@ mod messages;
 
 use crate::state::Console;
 use axum::Router;
-use axum::routing::{MethodRouter, get};
+use axum::routing::{MethodRouter, get, post};
 use std::sync::Arc;
 
 pub use common::{DEFAULT_LIMIT, MAX_CAMPAIGN_INDICATORS, MAX_CAMPAIGN_MEMBERS, MAX_LIMIT};
@@ -29,18 +31,22 @@ pub const OPENAPI: &str = include_str!("../../openapi.json");
 /// Builds one route's handlers (a plain function so the table can be a `const`).
 pub type RouteFn = fn() -> MethodRouter<Arc<Console>>;
 
-/// Every `/api/v1` route served from this module, with its GET handler.
+/// Every `/api/v1` route served from this module, with its handlers: GET for reading, and the
+/// admin actions (`admin.rs`): PATCH of a campaign, POST of an alert redelivery.
 pub const ROUTES: &[(&str, RouteFn)] = &[
     ("/api/v1/openapi.json", || get(openapi)),
     ("/api/v1/messages", || get(messages::list)),
     ("/api/v1/messages/{id}", || get(messages::detail)),
     ("/api/v1/campaigns", || get(catalog::campaigns)),
-    ("/api/v1/campaigns/{id}", || get(catalog::campaign)),
+    ("/api/v1/campaigns/{id}", || {
+        get(catalog::campaign).patch(admin::annotate_campaign)
+    }),
     ("/api/v1/indicators", || get(catalog::indicators)),
     ("/api/v1/indicators/{kind}/{value}", || {
         get(catalog::indicator)
     }),
     ("/api/v1/alerts", || get(catalog::alerts)),
+    ("/api/v1/alerts/redeliver", || post(admin::redeliver_alerts)),
     ("/api/v1/sensors", || get(catalog::sensors)),
     ("/api/v1/stats", || get(catalog::stats)),
 ];

@@ -194,6 +194,51 @@ pub(super) async fn campaign(
     .into_response())
 }
 
+/// The campaign page's label form (admins only).
+#[derive(Debug, Deserialize)]
+pub(super) struct LabelForm {
+    csrf: String,
+    label: String,
+    notes: String,
+}
+
+/// `POST /campaigns/{id}/label`: an admin names and annotates a campaign from its page.
+/// Same checks as `PATCH /api/v1/campaigns/{id}`; empty fields clear the label or notes.
+pub(super) async fn campaign_label(
+    State(console): State<Arc<Console>>,
+    user: PageUser,
+    Path(id): Path<String>,
+    axum::Form(f): axum::Form<LabelForm>,
+) -> Result<Response, PlainError> {
+    use crate::api::admin::{MAX_LABEL_CHARS, MAX_NOTES_CHARS, clean};
+    if !user.is_admin() {
+        return Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "Forbidden",
+            "labelling campaigns needs the admin role",
+        )
+        .into());
+    }
+    user.principal().check_csrf(Some(&f.csrf))?;
+    let id: CampaignId = id
+        .parse()
+        .map_err(|_| ApiError::bad_request("a campaign is named by its number"))?;
+    let label = clean("label", Some(f.label.trim().to_owned()), MAX_LABEL_CHARS)?;
+    let notes = clean("notes", Some(f.notes), MAX_NOTES_CHARS)?;
+    blocking(&console, move |s| {
+        if s.annotate_campaign(id, label.as_deref(), notes.as_deref())
+            .map_err(store_error)?
+        {
+            Ok(())
+        } else {
+            Err(ApiError::not_found())
+        }
+    })
+    .await?;
+    tracing::info!(admin = %user.name(), campaign = id, "campaign annotated");
+    Ok(axum::response::Redirect::to(&format!("/campaigns/{id}")).into_response())
+}
+
 #[derive(Debug, Clone)]
 pub struct IndicatorRow {
     pub kind: String,

@@ -25,7 +25,7 @@ use crate::error::{ApiError, PlainError};
 use crate::login::PageUser;
 use crate::principal::Via;
 use crate::state::Console;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Extension, Router};
 use std::sync::Arc;
 
@@ -38,6 +38,7 @@ pub fn routes() -> Router<Arc<Console>> {
         .route("/messages/{id}/body", get(messages::body))
         .route("/campaigns", get(intel::campaigns))
         .route("/campaigns/{id}", get(intel::campaign))
+        .route("/campaigns/{id}/label", post(intel::campaign_label))
         .route("/indicators", get(intel::indicators))
         .route("/indicators/{kind}/{value}", get(intel::indicator))
         .route("/alerts", get(intel::alerts))
