@@ -42,6 +42,11 @@ pub struct Recipient {
     pub verdict: RcptVerdict,
     /// The reply line the trap sent, e.g. `250 2.1.5 Ok`.
     pub reply: String,
+    /// The recipient's trap domain is in its quiet period (`new`, see `model::domain`): RCPT
+    /// was answered `250` so the message is kept, but the end of DATA is answered `550` unless
+    /// another recipient is not quiet.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub quiet: bool,
 }
 
 /// The envelope of a captured message: only accepted recipients receive it, but every attempt is

@@ -10,29 +10,34 @@
 //! anomalies), `sighting.rs` (one arrival of one message), `event.rs` (the event log contract),
 //! `report/` (what the analysis found: headers, URLs, artefacts, verdict), `campaign.rs`
 //! (campaigns and what clustering compares), `alert.rs` (early-warning alerts), `intel.rs` (indicator rows and campaign briefs for the
-//! feeds).
+//! feeds), `seed.rs` (minted trap addresses, bait visits), `domain.rs` (trap domains and their
+//! lifecycle).
 //!
 //! This crate has no I/O and depends on no other crate of the workspace.
 
 pub mod alert;
 mod anomaly;
 pub mod campaign;
+pub mod domain;
 mod envelope;
 mod event;
 pub mod intel;
 mod message_id;
 pub mod report;
+pub mod seed;
 mod session;
 mod sighting;
 
 pub use alert::{Alert, Severity};
 pub use anomaly::{Anomaly, AnomalyKind};
 pub use campaign::{Campaign, CampaignId, CampaignProfile, CampaignStatus, Features};
+pub use domain::{DomainState, TrapDomain};
 pub use envelope::{Envelope, MailFrom, RcptVerdict, Recipient};
 pub use event::{Event, EventKind};
 pub use message_id::{MessageId, ParseMessageIdError};
 pub use report::{Report, VerdictClass};
 pub use session::{AuthAttempt, Direction, SessionRecord, TlsInfo, Transcript, TranscriptLine};
+pub use seed::{BaitForm, BaitVisit, NewSeed, SeedOrigin};
 pub use sighting::{Sighting, SightingSource, Timings};
 
 /// Time stamps are UTC, serialised as RFC 3339 with sub-second precision.

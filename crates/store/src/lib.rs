@@ -74,6 +74,7 @@ mod reports;
 mod retention;
 mod schema;
 mod search;
+mod seeds;
 mod segment;
 mod usage;
 mod verify;
@@ -101,6 +102,10 @@ pub use search::{
     Count, DASHBOARD_TOP, Dashboard, HourVolume, MAX_DASHBOARD_HOURS, MAX_INDEXED_BODY,
     MAX_INDEXED_FILENAMES, MAX_PAGE, MAX_TERM_BYTES, MAX_TERMS, MessageFilter, MessageRow,
     fts_phrase,
+};
+pub use seeds::{
+    CampaignUse, DomainStats, HarvesterDetail, HarvesterRow, MAX_DETAIL_ROWS, MAX_MINT, MAX_SEED_PAGE,
+    SeedAttribution, SeedDetail, SeedFilter, SeedHit, SeedRecord,
 };
 pub use segment::{
     HEADER_LEN, RECORD_MAGIC, RecordKind, SESSION_MAGIC, SIGHTING_MAGIC, ScannedRecord,

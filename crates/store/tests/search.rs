@@ -18,6 +18,7 @@ fn recipient(addr: &str) -> Recipient {
         address: addr.into(),
         verdict: RcptVerdict::Accepted,
         reply: "250 ok".into(),
+        quiet: false,
     }
 }
 

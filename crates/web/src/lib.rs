@@ -28,6 +28,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod bait;
 pub mod console;
 pub mod error;
 mod feeds_http;

@@ -34,6 +34,9 @@ pub struct ConsoleSettings {
     /// SHA-256 of `[http] metrics_token`: when set, `/metrics` wants `Authorization: Bearer`
     /// with that token. `None`: open, like `/healthz` (the listener is loopback by default).
     pub metrics_token: Option<[u8; 32]>,
+    /// The configured trap domains with their lifecycle (domain views, default domain for
+    /// minting seeds).
+    pub trap_domains: Vec<model::TrapDomain>,
 }
 
 impl Default for ConsoleSettings {
@@ -42,6 +45,7 @@ impl Default for ConsoleSettings {
             secure_cookies: false,
             session_ttl: SESSION_TTL,
             metrics_token: None,
+            trap_domains: Vec::new(),
         }
     }
 }

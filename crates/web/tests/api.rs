@@ -94,6 +94,7 @@ impl Api {
                     address: rcpt.into(),
                     verdict: RcptVerdict::Accepted,
                     reply: "250 ok".into(),
+                    quiet: false,
                 }],
             },
             anomalies: vec![],

@@ -66,6 +66,7 @@ pub fn run(dir: &Path, messages: usize) -> Result<ExitCode> {
                     address: rcpt,
                     verdict: RcptVerdict::Accepted,
                     reply: "250 2.1.5 Ok".into(),
+                    quiet: false,
                 }];
                 (raw, s, report)
             })

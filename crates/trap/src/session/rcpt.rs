@@ -65,6 +65,7 @@ impl Session {
             address: address.clone(),
             verdict,
             reply: reply_line,
+            quiet: false,
         };
         if let Some(tx) = self.tx.as_mut() {
             tx.add_recipient(recipient);
