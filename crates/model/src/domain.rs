@@ -130,9 +130,15 @@ impl TrapDomain {
     }
 }
 
-/// The first of `domains` that `domain` belongs to.
+/// The configured entry that decides for `domain`: the most specific one that matches (the
+/// longest name; an exact name beats a wildcard of the same name), so `a.x.example` listed
+/// beside `*.x.example` has its own lifecycle. The SMTP policy, the statistics and the seed
+/// checks all use this one rule.
 pub fn find_domain<'a>(domains: &'a [TrapDomain], domain: &str) -> Option<&'a TrapDomain> {
-    domains.iter().find(|d| d.matches(domain))
+    domains
+        .iter()
+        .filter(|d| d.matches(domain))
+        .max_by_key(|d| (d.name.len(), !d.wildcard))
 }
 
 #[cfg(test)]
@@ -172,5 +178,20 @@ mod tests {
         assert!(!d.matches("trap.example.evil"));
         assert!(!TrapDomain::active("trap.example").matches("a.trap.example"));
         assert_eq!(d.pattern(), "*.trap.example");
+    }
+
+    #[test]
+    fn the_most_specific_entry_decides() {
+        let wide = TrapDomain::active("*.x.example");
+        let narrow = TrapDomain {
+            state: Some(DomainState::Retired),
+            ..TrapDomain::active("a.x.example")
+        };
+        let apex = TrapDomain::active("x.example");
+        let all = [wide.clone(), narrow.clone(), apex.clone()];
+        assert_eq!(find_domain(&all, "a.x.example"), Some(&narrow));
+        assert_eq!(find_domain(&all, "b.x.example"), Some(&wide));
+        assert_eq!(find_domain(&all, "x.example"), Some(&apex));
+        assert_eq!(find_domain(&all, "y.example"), None);
     }
 }

@@ -36,11 +36,12 @@ pub enum EventKind {
     AlertDelivered,
     AlertFailed,
     StoreRetention,
+    BaitVisit,
 }
 
 impl EventKind {
     /// All kinds, in documentation order.
-    pub const ALL: [EventKind; 21] = [
+    pub const ALL: [EventKind; 22] = [
         EventKind::SessionConnect,
         EventKind::SessionRefused,
         EventKind::SessionHelo,
@@ -62,6 +63,7 @@ impl EventKind {
         EventKind::AlertDelivered,
         EventKind::AlertFailed,
         EventKind::StoreRetention,
+        EventKind::BaitVisit,
     ];
 
     /// The stable string id.
@@ -88,6 +90,7 @@ impl EventKind {
             EventKind::AlertDelivered => "spamhattan.alert.delivered",
             EventKind::AlertFailed => "spamhattan.alert.failed",
             EventKind::StoreRetention => "spamhattan.store.retention",
+            EventKind::BaitVisit => "spamhattan.bait.visit",
         }
     }
 }

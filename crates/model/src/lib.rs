@@ -36,8 +36,8 @@ pub use envelope::{Envelope, MailFrom, RcptVerdict, Recipient};
 pub use event::{Event, EventKind};
 pub use message_id::{MessageId, ParseMessageIdError};
 pub use report::{Report, VerdictClass};
-pub use session::{AuthAttempt, Direction, SessionRecord, TlsInfo, Transcript, TranscriptLine};
 pub use seed::{BaitForm, BaitVisit, NewSeed, SeedOrigin};
+pub use session::{AuthAttempt, Direction, SessionRecord, TlsInfo, Transcript, TranscriptLine};
 pub use sighting::{Sighting, SightingSource, Timings};
 
 /// Time stamps are UTC, serialised as RFC 3339 with sub-second precision.

@@ -22,9 +22,8 @@ const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
 /// Common given names put in front of the token so the address looks like someone's.
 const NAMES: &[&str] = &[
     "anna", "peter", "maria", "jan", "sophie", "thomas", "laura", "daniel", "emma", "mark",
-    "julia", "kevin", "lisa", "martin", "sara", "paul", "eva", "robert", "nina", "david",
-    "claire", "frank", "ines", "hugo", "lena", "oscar", "marta", "victor", "rosa", "simon",
-    "karin", "tim",
+    "julia", "kevin", "lisa", "martin", "sara", "paul", "eva", "robert", "nina", "david", "claire",
+    "frank", "ines", "hugo", "lena", "oscar", "marta", "victor", "rosa", "simon", "karin", "tim",
 ];
 
 /// Where a seed came from.
@@ -103,7 +102,9 @@ pub fn new_token() -> String {
 /// The local part of a seed address for `token`: a given name chosen by the token, a dot, the
 /// token.
 pub fn local_part(token: &str) -> String {
-    let pick = token.bytes().fold(0usize, |acc, b| acc.wrapping_add(b as usize));
+    let pick = token
+        .bytes()
+        .fold(0usize, |acc, b| acc.wrapping_add(b as usize));
     format!("{}.{token}", NAMES[pick % NAMES.len()])
 }
 
@@ -199,7 +200,10 @@ mod tests {
         let seed = NewSeed::mint("Trap.Example", SeedOrigin::Manual, None, "forum");
         assert_eq!(seed.token.len(), SEED_TOKEN_LEN);
         assert!(seed.address.ends_with("@trap.example"));
-        assert_eq!(token_of(&seed.address).as_deref(), Some(seed.token.as_str()));
+        assert_eq!(
+            token_of(&seed.address).as_deref(),
+            Some(seed.token.as_str())
+        );
         assert_eq!(
             token_of(&seed.address.to_uppercase()).as_deref(),
             Some(seed.token.as_str())

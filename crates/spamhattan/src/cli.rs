@@ -62,6 +62,27 @@ pub struct ServeArgs {
     /// (default 127.0.0.1:8025; `off` for none).
     #[arg(long, env = "SPAMHATTAN_HTTP_LISTEN")]
     pub http_listen: Option<String>,
+    /// Public listener for the bait pages that hand out seed addresses (`[bait] listen`;
+    /// default off).
+    #[arg(long, env = "SPAMHATTAN_BAIT_LISTEN")]
+    pub bait_listen: Option<String>,
+}
+
+/// Options of `domains`.
+#[derive(Debug, Clone, Args)]
+pub struct DomainsArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Trap domains given to `serve` on its command line (as in `serve`; repeatable), listed
+    /// as active next to the config file's.
+    #[arg(long, env = "SPAMHATTAN_TRAP_DOMAINS", value_delimiter = ',')]
+    pub trap_domain: Vec<String>,
+    /// Statistics over the last N days (1 to 366).
+    #[arg(long, default_value_t = 30)]
+    pub days: u32,
+    /// One JSON object per domain, per line.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `export`.
@@ -168,6 +189,15 @@ pub enum Command {
     /// Alerts raised by the early-warning rules, with their delivery state.
     #[command(subcommand)]
     Alerts(AlertsCommand),
+    /// Trap domains: state today (new, aging, active, retired), sector, dates, and what each
+    /// received (messages, verdicts, campaigns, sensors, first message after activation).
+    Domains(DomainsArgs),
+    /// Seed addresses: mint them for manual seeding, see which received mail.
+    #[command(subcommand)]
+    Seeds(SeedsCommand),
+    /// Bait-page visitors that harvested seed addresses, and what they did with them.
+    #[command(subcommand)]
+    Harvesters(HarvestersCommand),
     /// Console users who log in with a password.
     #[command(subcommand)]
     Users(UsersCommand),
@@ -297,6 +327,79 @@ pub enum CampaignsCommand {
         probes: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SeedsCommand {
+    /// Mint seed addresses for manual seeding (a forum post, a paste site, a WHOIS record, a
+    /// leaked-list canary); prints one address per line.
+    Mint {
+        #[command(flatten)]
+        common: Common,
+        /// Where the seeds will be posted: shown with every message they receive.
+        #[arg(long)]
+        label: String,
+        /// The trap domain (or a subdomain of a `*.` one); default: the first configured
+        /// domain that is active or aging today.
+        #[arg(long)]
+        domain: Option<String>,
+        /// How many seeds (1 to 1000).
+        #[arg(long, default_value_t = 1)]
+        count: usize,
+        /// Trap domains given to `serve` on its command line (as in `serve`; repeatable).
+        #[arg(long, env = "SPAMHATTAN_TRAP_DOMAINS", value_delimiter = ',')]
+        trap_domain: Vec<String>,
+        /// One JSON record per line instead of the addresses.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Seeds, newest first (a table; `--json`: one object per line).
+    List {
+        #[command(flatten)]
+        common: Common,
+        /// Only seeds with this exact label.
+        #[arg(long)]
+        label: Option<String>,
+        /// Only seeds that received mail.
+        #[arg(long)]
+        hit: bool,
+        /// At most this many (capped at 500).
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One seed by address, token or id: where it went and the mail that came back.
+    Show {
+        #[command(flatten)]
+        common: Common,
+        key: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HarvestersCommand {
+    /// Bait-page visitors, latest visit first (a table; `--json`: one object per line).
+    List {
+        #[command(flatten)]
+        common: Common,
+        /// At most this many (capped at 500).
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One visitor: its visits, seeds, the campaigns and networks that mailed them, and how
+    /// soon after the visit.
+    Show {
+        #[command(flatten)]
+        common: Common,
+        ip: String,
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -55,15 +55,19 @@
 //! figures, no table scans), `verify.rs`, `retention.rs`,
 //! `jobs.rs`, `disk.rs` (free space), `reports.rs` (reports, indicator index), `campaigns.rs`
 //! (the clustering transaction), `campaign_read.rs` (campaign records), `alerts.rs` (alerts and
-//! their delivery outbox). On disk: `spamhattan.sqlite` (+ `-wal`, `-shm`) and
+//! their delivery outbox), `seeds.rs` (seeds and bait visits, schema v10; reads in
+//! `seeds_read.rs`, attribution at report save in `attribution.rs`), `domains.rs` (per trap
+//! domain statistics). On disk: `spamhattan.sqlite` (+ `-wal`, `-shm`) and
 //! `spool/seg-<unix nanos>-<pid>.dat`.
 
 mod accounts;
 mod alerts;
+mod attribution;
 mod campaign_read;
 mod campaigns;
 mod config;
 mod disk;
+mod domains;
 mod error;
 mod index;
 mod intel;
@@ -75,6 +79,7 @@ mod retention;
 mod schema;
 mod search;
 mod seeds;
+mod seeds_read;
 mod segment;
 mod usage;
 mod verify;
@@ -82,6 +87,7 @@ mod writer;
 
 pub use accounts::{MAX_ACCOUNT_NAME, Role, Token, User, WebSession, valid_account_name};
 pub use alerts::{AlertRecord, Attempt, Delivery, DeliveryState, MAX_ERROR_CHARS};
+pub use attribution::MAX_SEEDS_PER_MESSAGE;
 pub use campaign_read::{CampaignQuery, FACET_VALUES_SHOWN, Member};
 pub use campaigns::{
     CampaignTx, DORMANT_AFTER, MAX_FACET_VALUES, MAX_POSTING, MAX_RATE_POINTS, NEW_FOR,
@@ -90,6 +96,7 @@ pub use campaigns::{
 pub use config::{
     DISK_PROBE_INTERVAL, FAILED_HOLD, MAX_MESSAGE_BYTES, MAX_QUEUED_BYTES, Retention, StoreConfig,
 };
+pub use domains::{MAX_SENSOR, MAX_STAT_DOMAINS};
 pub use error::StoreError;
 pub use index::KEY_BATCH as BLOB_KEY_BATCH;
 pub use intel::{BRIEF_FACET_VALUES, IntelCursor};
@@ -104,9 +111,10 @@ pub use search::{
     fts_phrase,
 };
 pub use seeds::{
-    CampaignUse, DomainStats, HarvesterDetail, HarvesterRow, MAX_DETAIL_ROWS, MAX_MINT, MAX_SEED_PAGE,
-    SeedAttribution, SeedDetail, SeedFilter, SeedHit, SeedRecord,
+    CampaignUse, DomainStats, HarvesterDetail, HarvesterRow, MAX_DETAIL_ROWS, MAX_MINT,
+    MAX_SEED_ADDRESS, MAX_SEED_PAGE, SeedAttribution, SeedDetail, SeedFilter, SeedHit, SeedRecord,
 };
+pub use seeds_read::MAX_DETAIL_SCAN;
 pub use segment::{
     HEADER_LEN, RECORD_MAGIC, RecordKind, SESSION_MAGIC, SIGHTING_MAGIC, ScannedRecord,
     SegmentScan, scan_segment,

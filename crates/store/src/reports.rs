@@ -108,6 +108,8 @@ pub(crate) fn save(conn: &mut Connection, batch: &[ReportSave<'_>], now: Timesta
                 item.report.verdict.score,
                 json,
             ))?;
+            crate::attribution::attribute(&tx, item.sighting)?;
+            crate::domains::index_report(&tx, item.sighting)?;
             let mut new_ids = Vec::with_capacity(item.report.indicators.len());
             for ind in &item.report.indicators {
                 let detail = match ind.kind {

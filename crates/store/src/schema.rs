@@ -335,10 +335,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ",
     ),
     (9, crate::search::MIGRATION_V9),
+    (10, crate::seeds::MIGRATION_V10),
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 9;
+pub const SCHEMA_VERSION: i64 = 10;
 
 /// Opens a connection with the store's pragmas.
 ///
@@ -426,6 +427,9 @@ fn migrate_now(conn: &mut Connection) -> Result<()> {
         }
         if *version == 9 {
             crate::search::backfill_v9(&tx)?;
+        }
+        if *version == 10 {
+            crate::domains::backfill_v10(&tx)?;
         }
         tracing::info!(version, "store schema migrated");
     }

@@ -341,12 +341,12 @@ fn hour_of(ts: Timestamp) -> i64 {
     ts.unix_timestamp().div_euclid(3600) * 3600
 }
 
-/// Distinct domains of the accepted recipients (the trap domains this message reached).
-fn trap_domains(s: &Sighting) -> Vec<String> {
+/// Distinct domains of the accepted recipients (the trap domains this message reached);
+/// `[""]` when none was accepted. Relay attempts and refused recipients are not trap domains.
+pub(crate) fn trap_domains(s: &Sighting) -> Vec<String> {
     let mut out: Vec<String> = s
         .envelope
-        .recipients
-        .iter()
+        .accepted()
         .filter_map(|r| {
             r.address
                 .rsplit_once('@')
@@ -362,7 +362,7 @@ fn trap_domains(s: &Sighting) -> Vec<String> {
 }
 
 /// The sending network of a peer `ip:port`: IPv4 /24, IPv6 /48, `import` when there is none.
-fn network_of(peer: &str) -> String {
+pub(crate) fn network_of(peer: &str) -> String {
     let ip = peer
         .parse::<std::net::SocketAddr>()
         .map(|a| a.ip())
@@ -621,7 +621,11 @@ fn class_of(s: &str) -> VerdictClass {
         .unwrap_or(VerdictClass::Unknown)
 }
 
-fn counts(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<Vec<Count>> {
+pub(crate) fn counts(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<Count>> {
     let mut stmt = conn.prepare_cached(sql)?;
     let rows = stmt
         .query_map(params, |r| {

@@ -3,18 +3,27 @@
 //!
 //! A bait visit and the seeds minted for it are stored in one transaction
 //! ([`Store::record_bait_visit`]); manual seeds by [`Store::mint_seeds`]. Attribution happens
-//! when a report is saved (`reports.rs` calls [`attribute`]): every accepted recipient whose
-//! local part carries a token ([`model::seed::token_of`]) that names a stored seed gets a
-//! `seed_hits` row (idempotent, so `reanalyze` repeats it harmlessly) and the seed's and the
-//! harvester's counters move. Reading a harvester (one visiting IP) never scans all visits:
-//! `harvesters` keeps one row per IP, updated with each visit and each hit.
+//! when a report is saved (`reports.rs` calls `attribution::attribute`): every accepted
+//! recipient whose local part carries a token ([`model::seed::token_of`]) that names a stored
+//! seed *of the same domain* gets a `seed_hits` row (idempotent, so `reanalyze` repeats it
+//! harmlessly) and the seed's and the harvester's counters move only when that row is new.
+//! Reading a harvester (one visiting IP) never scans all visits: `harvesters` keeps one row
+//! per IP, updated with each visit and each first hit of a message.
+//!
+//! Layout: this file holds the API, the writes and the v10 schema; `seeds_read.rs` the reads;
+//! `attribution.rs` the link from a saved report to its seeds; `domains.rs` the per-domain
+//! statistics (`message_domains`, filled at report save).
 //!
 //! Limits: list reads are capped at [`MAX_SEED_PAGE`]; a detail view shows at most
-//! [`MAX_DETAIL_ROWS`] rows per list.
+//! [`MAX_DETAIL_ROWS`] rows per list. Visitor strings are cut to [`MAX_VISIT_FIELD`] again
+//! here: the store does not trust its caller to have done it.
 
+use crate::error::StoreError;
 use crate::search::Count;
-use crate::{Result, Store, Timestamp};
+use crate::{Result, Store, Timestamp, unix_nanos};
+use model::seed::{MAX_SEED_LABEL, MAX_VISIT_FIELD, token_of, truncate};
 use model::{BaitForm, BaitVisit, NewSeed, SeedOrigin};
+use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
 use serde::Serialize;
 
 /// Most rows one list read returns.
@@ -23,6 +32,8 @@ pub const MAX_SEED_PAGE: usize = 500;
 pub const MAX_DETAIL_ROWS: usize = 100;
 /// Most seeds one `mint_seeds` call creates.
 pub const MAX_MINT: usize = 1000;
+/// Longest seed address accepted: the RFC 5321 limit of a forward path.
+pub const MAX_SEED_ADDRESS: usize = 254;
 
 /// A stored seed with its hit counters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -170,69 +181,285 @@ pub struct DomainStats {
 }
 
 impl Store {
-    /// Stores one bait visit and the seeds minted for it, in one transaction.
-    pub fn record_bait_visit(&self, visit: &BaitVisit, seeds: &[NewSeed]) -> Result<Vec<SeedRecord>> {
-        let _ = (visit, seeds);
-        todo!("seeds: record_bait_visit")
+    /// Stores one bait visit and the seeds minted for it, in one transaction. A visit id
+    /// stored before, a malformed seed or a token that exists already is
+    /// [`StoreError::Invalid`] and stores nothing.
+    pub fn record_bait_visit(
+        &self,
+        visit: &BaitVisit,
+        seeds: &[NewSeed],
+    ) -> Result<Vec<SeedRecord>> {
+        self.with_jobs_mut(|c| record_visit(c, visit, seeds))
     }
 
-    /// Stores manual seeds (at most [`MAX_MINT`] per call).
+    /// Stores manual seeds (at most [`MAX_MINT`] per call), all or none.
     pub fn mint_seeds(&self, seeds: &[NewSeed]) -> Result<Vec<SeedRecord>> {
-        let _ = seeds;
-        todo!("seeds: mint_seeds")
+        if seeds.len() > MAX_MINT {
+            return Err(StoreError::invalid(format!(
+                "at most {MAX_MINT} seeds per call, not {}",
+                seeds.len()
+            )));
+        }
+        let now = model::now();
+        self.with_jobs_mut(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = insert_seeds(&tx, seeds, None, now)?;
+            tx.commit()?;
+            Ok(out)
+        })
     }
 
     /// Bait visits recorded since `since` (for the bait listener's daily cap).
     pub fn bait_visits_since(&self, since: Timestamp) -> Result<u64> {
-        let _ = since;
-        todo!("seeds: bait_visits_since")
+        self.read(|c| {
+            let n: i64 = c
+                .prepare_cached("SELECT count(*) FROM bait_visits WHERE at >= ?1")?
+                .query_row([unix_nanos(since)], |r| r.get(0))?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
     }
 
     /// Seeds, newest first.
     pub fn seeds(&self, filter: &SeedFilter) -> Result<Vec<SeedRecord>> {
-        let _ = filter;
-        todo!("seeds: seeds")
+        self.read(|c| crate::seeds_read::seeds(c, filter))
     }
 
     /// One seed by id.
     pub fn seed(&self, id: i64) -> Result<Option<SeedDetail>> {
-        let _ = id;
-        todo!("seeds: seed")
+        self.read(|c| crate::seeds_read::seed_detail(c, crate::seeds_read::SeedKey::Id(id)))
     }
 
-    /// One seed by its address or token (case-insensitive).
+    /// One seed by its address or token (case-insensitive). An address must name the seed's
+    /// domain too; anything without a token's shape finds nothing.
     pub fn seed_by_address(&self, address_or_token: &str) -> Result<Option<SeedDetail>> {
-        let _ = address_or_token;
-        todo!("seeds: seed_by_address")
+        let Some(token) = token_of(address_or_token) else {
+            return Ok(None);
+        };
+        let detail = self.read(|c| {
+            crate::seeds_read::seed_detail(c, crate::seeds_read::SeedKey::Token(&token))
+        })?;
+        Ok(detail.filter(|d| {
+            !address_or_token.contains('@') || d.seed.address.eq_ignore_ascii_case(address_or_token)
+        }))
     }
 
     /// The seeds a sighting reached (empty when none, or before its report is saved).
     pub fn seeds_of_sighting(&self, sighting: uuid::Uuid) -> Result<Vec<SeedAttribution>> {
-        let _ = sighting;
-        todo!("seeds: seeds_of_sighting")
+        self.read(|c| crate::seeds_read::seeds_of_sighting(c, sighting))
     }
 
-    /// Harvesters, latest visit first; `before` is the previous page's last `last_visit`.
-    pub fn harvesters(&self, limit: usize, before: Option<Timestamp>) -> Result<Vec<HarvesterRow>> {
-        let _ = (limit, before);
-        todo!("seeds: harvesters")
+    /// Harvesters, latest visit first (then by IP, descending); `before` is the previous
+    /// page's last `(last_visit, ip)`.
+    pub fn harvesters(
+        &self,
+        limit: usize,
+        before: Option<(Timestamp, String)>,
+    ) -> Result<Vec<HarvesterRow>> {
+        self.read(|c| crate::seeds_read::harvesters(c, limit, before))
     }
 
     /// One harvester by IP.
     pub fn harvester(&self, ip: &str) -> Result<Option<HarvesterDetail>> {
-        let _ = ip;
-        todo!("seeds: harvester")
+        self.read(|c| crate::seeds_read::harvester(c, ip))
     }
 
     /// Statistics per exact trap domain for messages received in `[since, until]`.
     pub fn domain_stats(&self, since: Timestamp, until: Timestamp) -> Result<Vec<DomainStats>> {
-        let _ = (since, until);
-        todo!("seeds: domain_stats")
+        self.read(|c| crate::domains::stats(c, since, until))
     }
 
     /// The first message to `domain` (exact) received at or after `since`.
     pub fn domain_first_since(&self, domain: &str, since: Timestamp) -> Result<Option<Timestamp>> {
-        let _ = (domain, since);
-        todo!("seeds: domain_first_since")
+        self.read(|c| crate::domains::first_since(c, domain, since))
     }
 }
+
+fn record_visit(
+    conn: &mut Connection,
+    visit: &BaitVisit,
+    seeds: &[NewSeed],
+) -> Result<Vec<SeedRecord>> {
+    if seeds.len() > MAX_MINT {
+        return Err(StoreError::invalid(format!(
+            "at most {MAX_MINT} seeds per visit"
+        )));
+    }
+    let field = |s: &str| truncate(s, MAX_VISIT_FIELD);
+    let (ip, agent) = (field(&visit.ip), field(&visit.user_agent));
+    let at = unix_nanos(visit.at);
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let id: i64 = tx
+        .prepare_cached(
+            "INSERT INTO bait_visits (uuid, at, ip, user_agent, referer, path)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+        )?
+        .query_row(
+            (
+                visit.id.as_bytes().to_vec(),
+                at,
+                &ip,
+                &agent,
+                field(&visit.referer),
+                field(&visit.path),
+            ),
+            |r| r.get(0),
+        )
+        .map_err(|e| duplicate(e, || format!("bait visit {} is stored already", visit.id)))?;
+    // The latest visit's user agent wins; visits recorded out of order do not move it back.
+    tx.prepare_cached(
+        "INSERT INTO harvesters (ip, visits, first_visit, last_visit, last_user_agent, seeds,
+                                 seeds_hit, messages)
+         VALUES (?1, 1, ?2, ?2, ?3, ?4, 0, 0)
+         ON CONFLICT(ip) DO UPDATE SET
+             visits = visits + 1,
+             first_visit = min(first_visit, ?2),
+             last_user_agent = CASE WHEN ?2 >= last_visit THEN ?3 ELSE last_user_agent END,
+             last_visit = max(last_visit, ?2),
+             seeds = seeds + ?4",
+    )?
+    .execute((&ip, at, &agent, seeds.len() as i64))?;
+    let out = insert_seeds(&tx, seeds, Some((id, visit.id)), visit.at)?;
+    tx.commit()?;
+    Ok(out)
+}
+
+/// Inserts `seeds` issued at `issued`, for the visit `(row id, uuid)` if any.
+fn insert_seeds(
+    tx: &Transaction<'_>,
+    seeds: &[NewSeed],
+    visit: Option<(i64, uuid::Uuid)>,
+    issued: Timestamp,
+) -> Result<Vec<SeedRecord>> {
+    let mut put = tx.prepare_cached(
+        "INSERT INTO seeds (token, address, domain, origin, form, label, visit, issued_at, hits)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0) RETURNING id",
+    )?;
+    let mut out = Vec::with_capacity(seeds.len());
+    for s in seeds {
+        check_seed(s)?;
+        let label = truncate(&s.label, MAX_SEED_LABEL);
+        let id: i64 = put
+            .query_row(
+                (
+                    &s.token,
+                    &s.address,
+                    &s.domain,
+                    s.origin.as_str(),
+                    s.form.map(BaitForm::as_str),
+                    &label,
+                    visit.map(|(id, _)| id),
+                    unix_nanos(issued),
+                ),
+                |r| r.get(0),
+            )
+            .map_err(|e| duplicate(e, || format!("seed token {} exists already", s.token)))?;
+        out.push(SeedRecord {
+            id,
+            token: s.token.clone(),
+            address: s.address.clone(),
+            domain: s.domain.clone(),
+            origin: s.origin,
+            form: s.form,
+            label,
+            visit: visit.map(|(_, u)| u),
+            issued_at: issued,
+            hits: 0,
+            first_hit: None,
+            last_hit: None,
+        });
+    }
+    Ok(out)
+}
+
+/// A seed must be what [`NewSeed::mint`] makes: a valid token, carried by its address, whose
+/// domain is the seed's lower-case domain. Anything else could never be attributed.
+fn check_seed(s: &NewSeed) -> Result<()> {
+    let domain_ok = s
+        .address
+        .rsplit_once('@')
+        .is_some_and(|(_, d)| d == s.domain);
+    let ok = token_of(&s.token).as_deref() == Some(s.token.as_str())
+        && token_of(&s.address).as_deref() == Some(s.token.as_str())
+        && domain_ok
+        && !s.domain.is_empty()
+        && s.domain == s.domain.to_ascii_lowercase()
+        && s.address.len() <= MAX_SEED_ADDRESS;
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::invalid(format!(
+            "not a seed address: {:?}",
+            truncate(&s.address, MAX_SEED_ADDRESS)
+        )))
+    }
+}
+
+/// A unique-constraint failure as [`StoreError::Invalid`] with `what`; other errors unchanged.
+fn duplicate(e: rusqlite::Error, what: impl FnOnce() -> String) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::ConstraintViolation) => StoreError::invalid(what()),
+        _ => StoreError::sqlite(e),
+    }
+}
+
+/// Schema v10 (appended to `schema::MIGRATIONS`; `domains::backfill_v10` fills
+/// `message_domains` from the reports stored before it).
+pub(crate) const MIGRATION_V10: &str = "
+    -- Bait visits and seeds (seeds.rs).
+    CREATE TABLE bait_visits (
+        id         INTEGER PRIMARY KEY,
+        uuid       BLOB NOT NULL UNIQUE,  -- model::BaitVisit.id (UUIDv7)
+        at         INTEGER NOT NULL,      -- unix nanoseconds
+        ip         TEXT NOT NULL,
+        user_agent TEXT NOT NULL,
+        referer    TEXT NOT NULL,
+        path       TEXT NOT NULL
+    );
+    CREATE INDEX bait_visits_by_ip ON bait_visits(ip, at);
+    CREATE INDEX bait_visits_by_time ON bait_visits(at);
+    CREATE TABLE seeds (
+        id         INTEGER PRIMARY KEY,
+        token      TEXT NOT NULL UNIQUE,  -- model::seed token, lower case
+        address    TEXT NOT NULL,
+        domain     TEXT NOT NULL,         -- lower case
+        origin     TEXT NOT NULL,         -- visit | manual
+        form       TEXT,                  -- mailto | text | obfuscated | entities (visit seeds)
+        label      TEXT NOT NULL,
+        visit      INTEGER,               -- bait_visits.id
+        issued_at  INTEGER NOT NULL,
+        hits       INTEGER NOT NULL,      -- sightings that reached it
+        first_hit  INTEGER,
+        last_hit   INTEGER
+    );
+    CREATE INDEX seeds_by_label ON seeds(label, id);
+    CREATE INDEX seeds_by_visit ON seeds(visit) WHERE visit IS NOT NULL;
+    CREATE INDEX seeds_hit ON seeds(id) WHERE hits > 0;
+    CREATE TABLE seed_hits (
+        seed        INTEGER NOT NULL,     -- seeds.id
+        seq         INTEGER NOT NULL,     -- sightings.seq
+        received_at INTEGER NOT NULL,
+        PRIMARY KEY (seed, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX seed_hits_by_seq ON seed_hits(seq);
+    -- One row per visiting IP, kept at each visit and each new hit: lists never group visits.
+    CREATE TABLE harvesters (
+        ip              TEXT PRIMARY KEY,
+        visits          INTEGER NOT NULL,
+        first_visit     INTEGER NOT NULL,
+        last_visit      INTEGER NOT NULL,
+        last_user_agent TEXT NOT NULL,
+        seeds           INTEGER NOT NULL,
+        seeds_hit       INTEGER NOT NULL,
+        messages        INTEGER NOT NULL  -- distinct sightings that reached its seeds
+    ) WITHOUT ROWID;
+    CREATE INDEX harvesters_by_last_visit ON harvesters(last_visit, ip);
+    -- Per-domain statistics (domains.rs): one row per analysed message and accepted
+    -- recipient domain. seq = reports.seq, so the class and campaign are one rowid away.
+    CREATE TABLE message_domains (
+        domain      TEXT NOT NULL,        -- exact recipient domain, lower case
+        received_at INTEGER NOT NULL,
+        seq         INTEGER NOT NULL,     -- reports.seq
+        sensor      TEXT NOT NULL,        -- the sighting's listener, 'import' when none
+        PRIMARY KEY (domain, received_at, seq)
+    ) WITHOUT ROWID;
+";

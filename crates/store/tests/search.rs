@@ -402,12 +402,13 @@ fn migration_9_backfills_reports_saved_before_it() {
         store.close().expect("close");
         a.sighting.id
     };
-    // Back to a v8 database holding that report: the index tables do not exist.
+    // Back to a v8 database holding that report: the index tables (and v10's) do not exist.
     let db = rusqlite::Connection::open(dir.path().join("spamhattan.sqlite")).expect("db");
     db.execute_batch(
         "DROP TABLE message_facts; DROP TABLE message_text; DROP TABLE message_hours;
-         DROP TABLE message_networks; 
-         DELETE FROM migrations WHERE version = 9;",
+         DROP TABLE message_networks; DROP TABLE bait_visits; DROP TABLE seeds;
+         DROP TABLE seed_hits; DROP TABLE harvesters; DROP TABLE message_domains;
+         DELETE FROM migrations WHERE version >= 9;",
     )
     .expect("downgrade");
     drop(db);

@@ -124,8 +124,9 @@ pub struct TrapConfig {
     /// The name the persona announces (banner, EHLO, certificate).
     pub hostname: String,
     pub listeners: Vec<ListenerConfig>,
-    /// Trap domains; `*.example.org` also accepts every subdomain of example.org.
-    pub trap_domains: Vec<String>,
+    /// Trap domains with their lifecycle (`model::domain`): a wildcard entry also accepts every
+    /// subdomain; the state on the day of the RCPT decides its answer (see [`crate::RelayPolicy`]).
+    pub domains: Vec<model::TrapDomain>,
     /// Per-address policies (`user@trap.example` → policy).
     pub addresses: Vec<(String, AddressPolicy)>,
     /// Persona name (`postfix`, `postfix-debian`).

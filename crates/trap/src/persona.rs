@@ -66,6 +66,7 @@ says! {
     TooManyRecipients,
     RelayDenied,
     UnknownUser,
+    UnknownUserAfterData,
     TempFail,
     StoreFailed,
     Backpressure,
@@ -235,6 +236,17 @@ impl Persona {
             Say::TooManyRecipients => (452, "4.5.3 Error: too many recipients".into()),
             Say::RelayDenied => (554, format!("5.7.1 <{}>: Relay access denied", c.addr)),
             Say::UnknownUser => (
+                550,
+                format!(
+                    "5.1.1 <{}>: Recipient address rejected: User unknown in virtual mailbox table",
+                    c.addr
+                ),
+            ),
+            // The end of a message whose recipients are all in a quiet (`new`) trap domain: the
+            // message is kept, the sender gets the bounce a vanished mailbox gives. Postfix words
+            // a recipient refused after DATA (a before-queue filter or a recipient check run at
+            // end of data) exactly as at RCPT, so this is the same line for the first recipient.
+            Say::UnknownUserAfterData => (
                 550,
                 format!(
                     "5.1.1 <{}>: Recipient address rejected: User unknown in virtual mailbox table",

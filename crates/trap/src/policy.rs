@@ -7,13 +7,18 @@
 //! `trap.example.evil.org` never pass for `trap.example`.
 
 use crate::config::AddressPolicy;
+use model::{DomainState, TrapDomain};
 use smtp_wire::{Domain, Path};
 use std::collections::HashMap;
+use time::Date;
 
 /// The decision for one recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RcptDecision {
     Accept,
+    /// A trap domain in its quiet period (`new`): answer `250` now, keep the message, and
+    /// answer its end of data `550` unless another recipient is not quiet.
+    Quiet,
     UnknownUser,
     TempFail,
     /// Refused as relaying; the string says why (for the anomaly record, never for the client).
@@ -22,19 +27,11 @@ pub enum RcptDecision {
     Syntax,
 }
 
-/// One configured trap domain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct DomainRule {
-    /// ASCII (punycode) lower-case, without a trailing dot.
-    name: String,
-    /// `*.name`: subdomains match too (the apex as well).
-    wildcard: bool,
-}
-
 /// Compiled relay policy.
 #[derive(Debug, Clone, Default)]
 pub struct RelayPolicy {
-    domains: Vec<DomainRule>,
+    /// The configured domains with normalised names.
+    domains: Vec<TrapDomain>,
     addresses: HashMap<String, AddressPolicy>,
 }
 
@@ -63,21 +60,25 @@ pub fn normalize_domain(name: &str) -> Option<String> {
     Some(ascii)
 }
 
+/// The configured domain that `domain` (normalised) belongs to: the most specific one, so
+/// `a.trap.example` configured next to `*.trap.example` keeps its own lifecycle; an exact entry
+/// wins over a wildcard of the same name.
+pub fn domain_for<'a>(domains: &'a [TrapDomain], domain: &str) -> Option<&'a TrapDomain> {
+    model::domain::find_domain(domains, domain)
+}
+
 impl RelayPolicy {
-    /// Builds the policy from configured domains (`trap.example`, `*.trap.example`) and
-    /// per-address policies.
+    /// Builds the policy from configured domains and per-address policies. Names are
+    /// normalised again here, so a caller that built a [`TrapDomain`] by hand (`bücher.example`)
+    /// gets the same matching as the config file.
     pub fn new(
-        domains: &[String],
+        domains: &[TrapDomain],
         addresses: &[(String, AddressPolicy)],
     ) -> Result<Self, BadDomain> {
-        let mut rules = Vec::new();
+        let mut rules = Vec::with_capacity(domains.len());
         for d in domains {
-            let (wildcard, name) = match d.strip_prefix("*.") {
-                Some(rest) => (true, rest),
-                None => (false, d.as_str()),
-            };
-            let name = normalize_domain(name).ok_or_else(|| BadDomain(d.clone()))?;
-            rules.push(DomainRule { name, wildcard });
+            let name = normalize_domain(&d.name).ok_or_else(|| BadDomain(d.pattern()))?;
+            rules.push(TrapDomain { name, ..d.clone() });
         }
         let mut map = HashMap::new();
         for (addr, policy) in addresses {
@@ -93,19 +94,11 @@ impl RelayPolicy {
         })
     }
 
-    /// True if `domain` (already normalised) is one of ours.
-    fn is_trap_domain(&self, domain: &str) -> bool {
-        self.domains.iter().any(|r| {
-            domain == r.name
-                || (r.wildcard
-                    && domain.len() > r.name.len()
-                    && domain.ends_with(&r.name)
-                    && domain.as_bytes()[domain.len() - r.name.len() - 1] == b'.')
-        })
-    }
-
-    /// Decides one RCPT.
-    pub fn decide(&self, path: &Path) -> RcptDecision {
+    /// Decides one RCPT on `today` (UTC), which sets each domain's lifecycle state. Relay
+    /// checks come first and do not depend on the date. A retired domain answers
+    /// `UnknownUser` whatever its address policies say; on a quiet (`new`) domain an address
+    /// policy that refuses still refuses, and an accepting one becomes `Quiet`.
+    pub fn decide(&self, path: &Path, today: Date) -> RcptDecision {
         if path.null {
             return RcptDecision::Syntax;
         }
@@ -136,16 +129,21 @@ impl RelayPolicy {
                 None => return RcptDecision::RelayDenied("invalid domain"),
             },
         };
-        if !self.is_trap_domain(&domain) {
+        let Some(trap_domain) = domain_for(&self.domains, &domain) else {
             return RcptDecision::RelayDenied("not a trap domain");
+        };
+        let state = trap_domain.state_on(today);
+        if state == DomainState::Retired {
+            return RcptDecision::UnknownUser;
         }
-        match self
+        let by_address = self
             .addresses
-            .get(&format!("{}@{domain}", local.to_lowercase()))
-        {
-            None | Some(AddressPolicy::Accept) => RcptDecision::Accept,
-            Some(AddressPolicy::UnknownUser) => RcptDecision::UnknownUser,
-            Some(AddressPolicy::TempFail) => RcptDecision::TempFail,
+            .get(&format!("{}@{domain}", local.to_lowercase()));
+        match (by_address, state) {
+            (Some(AddressPolicy::UnknownUser), _) => RcptDecision::UnknownUser,
+            (Some(AddressPolicy::TempFail), _) => RcptDecision::TempFail,
+            (_, DomainState::New) => RcptDecision::Quiet,
+            _ => RcptDecision::Accept,
         }
     }
 }

@@ -54,10 +54,10 @@ impl Shared {
     ) -> Result<Self, SetupError> {
         let persona = Persona::by_name(&config.persona, &config.hostname)
             .ok_or_else(|| SetupError::UnknownPersona(config.persona.clone()))?;
-        if config.trap_domains.is_empty() {
+        if config.domains.is_empty() {
             return Err(SetupError::NoDomains);
         }
-        let policy = RelayPolicy::new(&config.trap_domains, &config.addresses)?;
+        let policy = RelayPolicy::new(&config.domains, &config.addresses)?;
         let tls = crate::tls::server_config(&config.tls, &config.hostname)?;
         Ok(Self {
             persona,

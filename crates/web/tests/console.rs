@@ -186,8 +186,57 @@ fn hostile_alert(campaign: i64) -> Alert {
 
 /// Captures `raw`, saves its report and (optionally) puts it in a new campaign with an alert.
 fn capture(store: &Store, raw: Vec<u8>, campaign: bool) -> uuid::Uuid {
+    capture_to(store, raw, campaign, &[])
+}
+
+/// The harvester of the corpus: a bait page visitor whose request headers are payloads.
+const HARVESTER: &str = "192.0.2.66";
+
+/// A bait visit with hostile user agent, referer and path, its seeds, and a manual seed with
+/// a hostile label; returns the seeds (the visit's first, the manual one last).
+fn plant_seeds(store: &Store) -> Vec<store::SeedRecord> {
+    use model::{BaitForm, BaitVisit, NewSeed, SeedOrigin};
+    let visit = BaitVisit {
+        id: uuid::Uuid::now_v7(),
+        at: model::now() - time::Duration::hours(1),
+        ip: HARVESTER.into(),
+        user_agent: "<script>alert(1)</script>\u{202e}".into(),
+        referer: "javascript:alert(1)//\"><img src=x onerror=alert(1)>".into(),
+        path: "/\"><svg/onload=alert(1)>".into(),
+    };
+    let page: Vec<NewSeed> = BaitForm::ALL
+        .into_iter()
+        .map(|f| NewSeed::mint("trap.example", SeedOrigin::Visit, Some(f), "</textarea>"))
+        .collect();
+    let mut seeds = store.record_bait_visit(&visit, &page).expect("visit");
+    seeds.extend(
+        store
+            .mint_seeds(&[NewSeed::mint(
+                "trap.example",
+                SeedOrigin::Manual,
+                None,
+                "\"><img src=x onerror=alert(1)>\u{202e}",
+            )])
+            .expect("mint"),
+    );
+    seeds
+}
+
+/// [`capture`], addressed to `rcpts` (accepted).
+fn capture_to(store: &Store, raw: Vec<u8>, campaign: bool, rcpts: &[String]) -> uuid::Uuid {
+    let mut sighting = sighting(&raw);
+    sighting.envelope.recipients = rcpts
+        .iter()
+        .map(|a| model::Recipient {
+            raw: format!("RCPT TO:<{a}>"),
+            address: a.clone(),
+            verdict: model::RcptVerdict::Accepted,
+            reply: "250 ok".into(),
+            quiet: false,
+        })
+        .collect();
     let captured = store
-        .capture(raw.clone(), sighting(&raw))
+        .capture(raw.clone(), sighting)
         .wait()
         .expect("capture");
     let s = store
@@ -234,6 +283,8 @@ struct Site {
     store: Arc<Store>,
     router: Router,
     sighting: uuid::Uuid,
+    /// Seed numbers: the harvester's first seed and the manual one.
+    seeds: Vec<i64>,
 }
 
 struct Reply {
@@ -262,15 +313,22 @@ impl Site {
             .create_token("t", Role::Reader, &web::principal::digest(TOKEN))
             .expect("token");
         let s = store.clone();
-        let sighting = std::thread::spawn(move || capture(&s, hostile_mail(), true))
-            .join()
-            .expect("populate");
+        let (sighting, seeds) = std::thread::spawn(move || {
+            let seeds = plant_seeds(&s);
+            let to = [&seeds[0], &seeds[seeds.len() - 1]];
+            let rcpts: Vec<String> = to.iter().map(|r| r.address.clone()).collect();
+            let ids = to.iter().map(|r| r.id).collect();
+            (capture_to(&s, hostile_mail(), true, &rcpts), ids)
+        })
+        .join()
+        .expect("populate");
         let console = Arc::new(Console::new(store.clone(), ConsoleSettings::default()));
         Site {
             _dir: dir,
             store,
             router: web::app(console),
             sighting,
+            seeds,
         }
     }
 
@@ -327,6 +385,12 @@ impl Site {
             format!("/indicators/filename/{}", enc(HOSTILE_FILENAME)),
             "/alerts".into(),
             "/feeds".into(),
+            "/seeds".into(),
+            format!("/seeds/{}", self.seeds[0]),
+            format!("/seeds/{}", self.seeds[1]),
+            "/harvesters".into(),
+            format!("/harvesters/{HARVESTER}"),
+            "/domains".into(),
         ]
     }
 }
@@ -413,6 +477,20 @@ async fn hostile_text_is_escaped_on_every_page() {
     );
     assert!(message.contains("[U+202E]fdp.exe"), "RTLO is made visible");
     assert!(message.contains("javascript[:]alert(1)"), "defanged");
+    // The harvester's headers and the seed label, as text, on the message and seed pages.
+    assert!(message.contains("Harvested by"), "attribution shown");
+    assert!(message.contains("&#60;script&#62;alert(1)&#60;/script&#62;[U+202E]"));
+    let seed = site.get(&format!("/seeds/{}", site.seeds[0])).await.text();
+    assert!(
+        seed.contains("javascript[:]alert(1)//&#34;&#62;&#60;img"),
+        "referer defanged"
+    );
+    assert!(
+        seed.contains("/&#34;&#62;&#60;svg/onload=alert(1)&#62;"),
+        "path as text"
+    );
+    let manual = site.get(&format!("/seeds/{}", site.seeds[1])).await.text();
+    assert!(manual.contains("&#34;&#62;&#60;img src=x onerror=alert(1)&#62;[U+202E]"));
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 pub fn run(args: &ServeArgs) -> Result<ExitCode> {
     match super::resolve_serve(args) {
         Ok(cfg) => {
-            if cfg.trap.trap_domains.is_empty() {
+            if cfg.trap.domains.is_empty() {
                 eprintln!(
                     "warning: no trap domain configured; serve will refuse to start (give --trap-domain)"
                 );

@@ -8,12 +8,15 @@ mod campaign_bench;
 mod campaigns;
 mod config_check;
 mod console_bench;
+mod domains;
 mod export;
 mod feeds_bench;
 mod import;
 mod indicators;
 mod messages;
+mod seeds;
 mod serve;
+mod serve_bait;
 mod store;
 mod submit;
 mod worker;
@@ -73,6 +76,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Store(StoreCommand::Prune { common }) => store::prune(&resolve(&common)?),
         Command::Import { common, paths } => import::run(&resolve(&common)?, &paths),
         Command::Campaigns(c) => campaigns::run(c),
+        Command::Seeds(c) => seeds::run(c),
+        Command::Harvesters(c) => seeds::harvesters(c),
         Command::Users(c) => accounts::users(c),
         Command::Tokens(c) => accounts::tokens(c),
         Command::Alerts(AlertsCommand::List {
@@ -81,6 +86,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             since,
             json,
         }) => alerts::list(&resolve(&common)?, limit, since.as_deref(), json),
+        Command::Domains(args) => {
+            let mut o = overrides(&args.common);
+            o.trap_domains = args.trap_domain.clone();
+            domains::run(&config::resolve(&o)?, &args)
+        }
         Command::Alerts(AlertsCommand::Redeliver { common, receiver }) => {
             alerts::redeliver(&resolve(&common)?, receiver.as_deref())
         }
@@ -106,6 +116,7 @@ pub(crate) fn resolve_serve(args: &ServeArgs) -> Result<Config> {
     o.smtp_listen = args.smtp_listen.clone();
     o.smtps_listen = args.smtps_listen.clone();
     o.http_listen = args.http_listen.clone();
+    o.bait_listen = args.bait_listen.clone();
     config::resolve(&o)
 }
 

@@ -130,6 +130,7 @@ async fn serve(
                 Some(cfg.feeds.publish_dir.clone()),
             ));
             let mut settings = super::accounts::console_settings(cfg);
+            settings.trap_domains = cfg.trap.domains.clone();
             settings.metrics_token = cfg
                 .feeds
                 .metrics_token
@@ -155,9 +156,20 @@ async fn serve(
         }
         None => None,
     };
+    // The public bait pages (`[bait] listen`), stopped with the console.
+    let bait = {
+        let mut stopped = feeds_stopped.clone();
+        let stop = async move {
+            let _ = stopped.changed().await;
+        };
+        super::serve_bait::start(cfg, &store, Arc::clone(&sink), stop).await?
+    };
     let mut ready = serde_json::json!({"ready": true, "listeners": listeners});
     if let Some((addr, _)) = &http {
         ready["http"] = serde_json::Value::String(addr.to_string());
+    }
+    if let Some((addr, _)) = &bait {
+        ready["bait"] = serde_json::Value::String(addr.to_string());
     }
     {
         let mut out = std::io::stdout().lock();
@@ -180,6 +192,14 @@ async fn serve(
             Ok(Ok(Err(e))) => tracing::warn!(error = %e, "HTTP server stopped with an error"),
             Ok(Err(e)) => tracing::warn!(error = %e, "HTTP server task failed"),
             Err(_) => tracing::warn!("HTTP requests still running at shutdown were cut"),
+        }
+    }
+    if let Some((_, task)) = bait {
+        match tokio::time::timeout(HTTP_DRAIN, task).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "bait listener stopped with an error"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "bait listener task failed"),
+            Err(_) => tracing::warn!("bait requests still running at shutdown were cut"),
         }
     }
     if let Some(s) = submitter {

@@ -10,10 +10,14 @@ use trap::{AddressPolicy, Limits, ListenerConfig, TlsMode, TlsSource, TrapConfig
 
 mod alerts;
 mod analysis;
+mod bait;
+mod domains;
 mod feeds;
 mod http;
 pub use self::alerts::{AlertSettings, AlertsFile, CampaignsFile};
 pub use self::analysis::{AnalysisFile, AnalysisSettings, DEFAULT_MAX_BACKLOG};
+pub use self::bait::{BaitConfig, BaitFile};
+pub use self::domains::DomainFile;
 pub use self::feeds::{FeedSettings, FeedsFile, HttpFile};
 
 /// The config file's shape. Every field is optional; the resolved form has them all.
@@ -23,6 +27,8 @@ pub struct FileConfig {
     pub hostname: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub trap_domains: Option<Vec<String>>,
+    /// `[[domain]]`: trap domains with a lifecycle (`domains.rs`).
+    pub domain: Option<Vec<DomainFile>>,
     pub persona: Option<String>,
     /// Event log path (relative to the data dir), or `-` for stdout.
     pub event_log: Option<String>,
@@ -38,6 +44,8 @@ pub struct FileConfig {
     pub alerts: Option<AlertsFile>,
     pub feeds: Option<FeedsFile>,
     pub http: Option<HttpFile>,
+    /// `[bait]`: the public bait-page listener (`bait.rs`); absent: off.
+    pub bait: Option<BaitFile>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -116,6 +124,8 @@ pub struct Overrides {
     pub smtp_listen: Vec<String>,
     pub smtps_listen: Vec<String>,
     pub http_listen: Option<String>,
+    /// `--bait-listen`: `[bait] listen`.
+    pub bait_listen: Option<String>,
 }
 
 /// The resolved configuration.
@@ -129,6 +139,8 @@ pub struct Config {
     pub analysis: AnalysisSettings,
     pub alerts: AlertSettings,
     pub feeds: FeedSettings,
+    /// The bait listener, when `[bait] listen` is set.
+    pub bait: Option<BaitConfig>,
 }
 
 /// The default SMTP listener for a newcomer: loopback, unprivileged port.
@@ -178,6 +190,9 @@ pub fn resolve(o: &Overrides) -> Result<Config> {
     }
     if let Some(h) = &o.http_listen {
         file.http.get_or_insert_with(HttpFile::default).listen = Some(h.clone());
+    }
+    if let Some(b) = &o.bait_listen {
+        file.bait.get_or_insert_with(BaitFile::default).listen = Some(b.clone());
     }
     if !o.trap_domains.is_empty() {
         file.trap_domains = Some(o.trap_domains.clone());
@@ -243,6 +258,9 @@ fn fill_defaults(f: &mut FileConfig) {
     analysis::fill_defaults(f.analysis.get_or_insert_with(AnalysisFile::default));
     let c = f.campaigns.get_or_insert_with(CampaignsFile::default);
     c.enabled.get_or_insert(true);
+    if let Some(b) = f.bait.as_mut() {
+        bait::fill_defaults(b);
+    }
 }
 
 fn build(file: FileConfig) -> Result<Config> {
@@ -276,13 +294,10 @@ fn build(file: FileConfig) -> Result<Config> {
     for a in file.address.iter().flatten() {
         addresses.push((a.address.clone(), parse_policy(&a.policy)?));
     }
-    let trap_domains = file.trap_domains.clone().unwrap_or_default();
-    for d in &trap_domains {
-        let bare = d.strip_prefix("*.").unwrap_or(d);
-        if trap::normalize_domain(bare).is_none() {
-            bail!("not a valid trap domain: {d:?}");
-        }
-    }
+    let domains = domains::build(
+        file.trap_domains.as_deref().unwrap_or_default(),
+        file.domain.as_deref().unwrap_or_default(),
+    )?;
     let persona = file.persona.clone().unwrap_or_default();
     if !trap::PERSONAS.contains(&persona.as_str()) {
         bail!(
@@ -336,7 +351,7 @@ fn build(file: FileConfig) -> Result<Config> {
     let trap = TrapConfig {
         hostname,
         listeners,
-        trap_domains,
+        domains,
         addresses,
         persona,
         limits,
@@ -371,6 +386,11 @@ fn build(file: FileConfig) -> Result<Config> {
         &data_dir,
         alerts.clustering,
     )?;
+    let bait = bait::build(
+        &file.bait.clone().unwrap_or_default(),
+        &trap.domains,
+        model::now().date(),
+    )?;
     Ok(Config {
         file,
         data_dir,
@@ -380,6 +400,7 @@ fn build(file: FileConfig) -> Result<Config> {
         analysis,
         alerts,
         feeds,
+        bait,
     })
 }
 
@@ -441,7 +462,7 @@ mod tests {
         };
         let c = resolve(&o)?;
         assert_eq!(c.trap.hostname, "flag.example");
-        assert_eq!(c.trap.trap_domains, vec!["b.example".to_string()]);
+        assert_eq!(c.trap.domains, vec![model::TrapDomain::active("b.example")]);
         assert_eq!(c.trap.listeners[0].address.to_string(), "[::1]:2626");
         Ok(())
     }

@@ -33,7 +33,7 @@ impl Feeds {
     /// config and every one mail was accepted for, and the trap's host names.
     pub fn prepare(cfg: &Config, store: &store::Store) -> Result<Feeds> {
         let secret = store.feed_secret().context("cannot read the feed secret")?;
-        let mut names: Vec<String> = cfg.trap.trap_domains.clone();
+        let mut names: Vec<String> = cfg.trap.domains.iter().map(|d| d.pattern()).collect();
         names.extend(
             store
                 .trap_domains_seen(MAX_SEEN_TRAP_DOMAINS)

@@ -43,6 +43,7 @@ pub const FEED_LAST_SUCCESS: &str = "spamhattan_feed_last_success_timestamp_seco
 pub const FEED_DURATION: &str = "spamhattan_feed_publication_duration_seconds";
 pub const RETENTION_FREED: &str = "spamhattan_store_retention_freed_bytes_total";
 pub const EVENTS_DROPPED: &str = "spamhattan_event_log_dropped_total";
+pub const BAIT_VISITS: &str = "spamhattan_bait_visits_total";
 pub const BUILD_INFO: &str = "spamhattan_build_info";
 pub const START_TIME: &str = "process_start_time_seconds";
 
@@ -209,6 +210,12 @@ pub const ALL: &[Def] = &[
         Kind::Counter,
         &[],
         "Bytes the retention budgets removed from the spool.",
+    ),
+    def(
+        BAIT_VISITS,
+        Kind::Counter,
+        &[],
+        "Bait page views that minted and stored seed addresses.",
     ),
     def(
         EVENTS_DROPPED,

@@ -103,6 +103,7 @@ fn count(event: &Event) {
             let f = event.fields();
             counter!(RETENTION_FREED).increment(f["freed_bytes"].as_u64().unwrap_or(0));
         }
+        EventKind::BaitVisit => counter!(BAIT_VISITS).increment(1),
         EventKind::SessionHelo
         | EventKind::SessionMailFrom
         | EventKind::MessageImported

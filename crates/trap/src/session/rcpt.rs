@@ -1,4 +1,6 @@
 //! RCPT TO: the relay decision. Only trap addresses are accepted; everything else is refused.
+//! A recipient in a quiet (`new`) trap domain is answered `250` like any other and marked
+//! `quiet`; the end of its message decides the `550` (`capture.rs`).
 
 use super::{Flow, Session};
 use crate::persona::{Ctx, Say};
@@ -31,10 +33,14 @@ impl Session {
             );
         }
         let at_limit = accepted >= self.shared.limits.max_recipients;
-        let decision = self.shared.policy.decide(&path);
+        let today = time::OffsetDateTime::now_utc().date();
+        let decision = self.shared.policy.decide(&path, today);
+        let quiet = decision == RcptDecision::Quiet;
         let (verdict, say) = match decision {
-            RcptDecision::Accept if at_limit => (RcptVerdict::TooMany, Say::TooManyRecipients),
-            RcptDecision::Accept => (RcptVerdict::Accepted, Say::RcptOk),
+            RcptDecision::Accept | RcptDecision::Quiet if at_limit => {
+                (RcptVerdict::TooMany, Say::TooManyRecipients)
+            }
+            RcptDecision::Accept | RcptDecision::Quiet => (RcptVerdict::Accepted, Say::RcptOk),
             RcptDecision::UnknownUser => (RcptVerdict::UnknownUser, Say::UnknownUser),
             RcptDecision::TempFail => (RcptVerdict::TempFail, Say::TempFail),
             RcptDecision::RelayDenied(why) => {
@@ -65,7 +71,7 @@ impl Session {
             address: address.clone(),
             verdict,
             reply: reply_line,
-            quiet: false,
+            quiet: quiet && verdict == RcptVerdict::Accepted,
         };
         if let Some(tx) = self.tx.as_mut() {
             tx.add_recipient(recipient);

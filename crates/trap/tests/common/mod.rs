@@ -24,11 +24,9 @@ pub fn config(dir: &std::path::Path) -> TrapConfig {
     TrapConfig {
         hostname: "mx1.example.nl".into(),
         listeners: Vec::new(),
-        trap_domains: vec![
-            "trap.example".into(),
-            "*.wild.example".into(),
-            "bücher.example".into(),
-        ],
+        domains: ["trap.example", "*.wild.example", "bücher.example"]
+            .map(model::TrapDomain::active)
+            .to_vec(),
         addresses: vec![
             (
                 "retired@trap.example".into(),

@@ -57,6 +57,9 @@ pub struct Detail {
     session: Option<model::SessionRecord>,
     /// The analysis report; absent while the message waits for analysis.
     report: Option<model::Report>,
+    /// The seeds among its recipients, with the bait visit that handed each out (empty when
+    /// none, or before its report is saved).
+    seeds: Vec<store::SeedAttribution>,
 }
 
 /// One sighting: envelope, SMTP session, report.
@@ -78,10 +81,12 @@ pub async fn detail(
             s.session(sighting.session_id).map_err(&err)?
         };
         let report = s.report(id).map_err(&err)?;
+        let seeds = s.seeds_of_sighting(id).map_err(&err)?;
         Ok(Detail {
             sighting,
             session,
             report,
+            seeds,
         })
     })
     .await?;

@@ -9,17 +9,41 @@
 //! Layout: `mod.rs` (settings, state, router), `page.rs` (the pages: believable directory and
 //! contact pages that link to more of themselves), `throttle.rs` (per-visitor and daily limits:
 //! a harvester hammering the site gets its previous addresses again instead of new rows),
-//! `client.rs` (the visitor's address: the peer, or the client a trusted proxy names).
+//! `client.rs` (the visitor's address: the peer, or the client a trusted proxy names),
+//! `visit.rs` (one page view: throttle, mint, store, answer). Templates are under
+//! `templates/bait/`.
+//!
+//! The site is public and hostile visitors are its purpose: the console's request limits
+//! (`guard.rs`) and security headers (`headers.rs`) apply, the pages carry their own stricter
+//! CSP and `Cache-Control: no-store`, nothing of the request is written back into a page, and a
+//! store failure is a 503 page without addresses (the cause only goes to the log).
+
+mod client;
+mod page;
+mod throttle;
+mod visit;
+
+pub use client::{MAX_FORWARDED_HOPS, visitor_ip};
+pub use page::MORE_LINKS;
+pub use throttle::VISITOR_WINDOW;
+pub use visit::BAIT_CSP;
 
 use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{any, get};
 use std::net::IpAddr;
 use std::sync::Arc;
+
+/// What `/robots.txt` says: honest crawlers stay out (and mint nothing); harvesters ignore it,
+/// which is the point.
+pub const ROBOTS_TXT: &str = "User-agent: *\nDisallow: /\n";
 
 /// Default most new visits (minting seeds) per visitor IP per hour; past it the visitor sees
 /// the addresses of its latest visit again.
 pub const DEFAULT_VISITS_PER_IP_HOUR: u32 = 30;
-/// Default most new visits per UTC day in total; past it pages show the latest addresses
-/// issued to anyone, and nothing is stored.
+/// Default most new visits per UTC day in total; past it a visitor sees its own latest
+/// addresses (or, having none, the latest issued to anyone), and nothing is stored.
 pub const DEFAULT_VISITS_PER_DAY: u64 = 100_000;
 /// Visitor IPs the throttle remembers; the oldest are forgotten first.
 pub const MAX_TRACKED_VISITORS: usize = 65_536;
@@ -63,11 +87,13 @@ pub struct Bait {
     pub(crate) store: Arc<store::Store>,
     pub(crate) settings: BaitSettings,
     pub(crate) observer: Option<Arc<dyn VisitObserver>>,
+    pub(crate) throttle: throttle::Throttle,
 }
 
 impl Bait {
     pub fn new(store: Arc<store::Store>, settings: BaitSettings) -> Self {
         Self {
+            throttle: throttle::Throttle::new(settings.visits_per_ip_hour, settings.visits_per_day),
             store,
             settings,
             observer: None,
@@ -83,6 +109,18 @@ impl Bait {
 /// The bait site. Serve it with `axum::serve(listener,
 /// app.into_make_service_with_connect_info::<SocketAddr>())` so handlers see the peer.
 pub fn app(bait: Arc<Bait>) -> Router {
-    let _ = bait;
-    todo!("bait: router")
+    Router::new()
+        .route("/robots.txt", get(robots))
+        .route("/favicon.ico", any(|| async { StatusCode::NOT_FOUND }))
+        .fallback(visit::any)
+        .with_state(bait)
+        .layer(axum::middleware::from_fn(crate::guard::limits))
+        .layer(axum::middleware::from_fn(crate::headers::security))
+}
+
+async fn robots() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        ROBOTS_TXT,
+    )
 }

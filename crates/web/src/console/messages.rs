@@ -159,6 +159,8 @@ struct MessagePage {
     has_session: bool,
     transcript: Vec<String>,
     transcript_dropped: u64,
+    /// The seeds among its recipients: who harvested them, how long before.
+    attribution: Vec<super::seeds::Attribution>,
 }
 
 /// What one message page reads from the store.
@@ -167,6 +169,7 @@ struct Loaded {
     report: Option<model::Report>,
     session: Option<model::SessionRecord>,
     view: MailView,
+    seeds: Vec<store::SeedAttribution>,
 }
 
 fn load(s: &store::Store, id: uuid::Uuid) -> Result<Loaded, ApiError> {
@@ -176,6 +179,7 @@ fn load(s: &store::Store, id: uuid::Uuid) -> Result<Loaded, ApiError> {
         .ok_or_else(ApiError::not_found)?;
     let report = s.report(id).map_err(store_error)?;
     let session = s.session(sighting.session_id).map_err(store_error)?;
+    let seeds = s.seeds_of_sighting(id).map_err(store_error)?;
     let view = match s.raw(&sighting.message_id).map_err(store_error)? {
         RawLookup::Found(raw) => mail_view::read(&raw),
         RawLookup::Purged => MailView {
@@ -192,6 +196,7 @@ fn load(s: &store::Store, id: uuid::Uuid) -> Result<Loaded, ApiError> {
         report,
         session,
         view,
+        seeds,
     })
 }
 
@@ -216,6 +221,7 @@ fn page(nav: Nav, l: Loaded) -> MessagePage {
         report,
         session,
         view,
+        seeds,
     } = l;
     let (subject, verdict, score, reasons, urls, indicators, artifacts) = match report {
         Some(r) => (
@@ -309,6 +315,7 @@ fn page(nav: Nav, l: Loaded) -> MessagePage {
         has_session: session.is_some(),
         transcript,
         transcript_dropped: dropped,
+        attribution: seeds.iter().map(super::seeds::Attribution::of).collect(),
         sighting,
     }
 }

@@ -9,17 +9,21 @@
 //! shown defanged (`defang.rs`) and never point at their target.
 //!
 //! Layout: `messages.rs` (list, view, body), `intel.rs` (campaigns, indicators, alerts,
-//! feeds), `dashboard.rs`, `events.rs` (Server-Sent Events), `assets.rs` (`/static/`),
+//! feeds), `seeds.rs` (seeds, minting), `harvesters.rs` (bait page visitors), `domains.rs`
+//! (trap domains), `dashboard.rs`, `events.rs` (Server-Sent Events), `assets.rs` (`/static/`),
 //! `chart.rs` (inline SVG), `defang.rs`, `inert.rs`.
 
 mod assets;
 mod chart;
 mod dashboard;
 pub mod defang;
+mod domains;
 pub mod events;
+mod harvesters;
 pub mod inert;
 mod intel;
 mod messages;
+mod seeds;
 
 use crate::error::{ApiError, PlainError};
 use crate::login::PageUser;
@@ -43,6 +47,12 @@ pub fn routes() -> Router<Arc<Console>> {
         .route("/indicators/{kind}/{value}", get(intel::indicator))
         .route("/alerts", get(intel::alerts))
         .route("/feeds", get(intel::feeds))
+        .route("/seeds", get(seeds::list))
+        .route("/seeds/mint", post(seeds::mint))
+        .route("/seeds/{id}", get(seeds::view))
+        .route("/harvesters", get(harvesters::list))
+        .route("/harvesters/{ip}", get(harvesters::view))
+        .route("/domains", get(domains::page))
         .route("/events", get(events::stream))
         .route("/static/{file}", get(assets::file))
         .layer(Extension(Arc::new(events::Live::default())))
@@ -59,12 +69,15 @@ pub struct Nav {
     pub active: &'static str,
 }
 
-const LINKS: [(&str, &str); 6] = [
+const LINKS: [(&str, &str); 9] = [
     ("/", "Dashboard"),
     ("/messages", "Messages"),
     ("/campaigns", "Campaigns"),
     ("/indicators", "Indicators"),
     ("/alerts", "Alerts"),
+    ("/seeds", "Seeds"),
+    ("/harvesters", "Harvesters"),
+    ("/domains", "Domains"),
     ("/feeds", "Feeds"),
 ];
 
