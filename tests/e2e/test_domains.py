@@ -184,7 +184,7 @@ def test_domains_command_reports_state_and_mail_per_domain(served):
     out = trap.cli("domains", "--json", "--days", "7", "--config", str(trap.config_path()))
     assert out.returncode == 0, out.stderr.decode()
     rows = {r["pattern"]: r for r in map(json.loads, out.stdout.splitlines())}
-    state = {p: r["state"] for p, r in rows.items() if r["configured"]}
+    state = {p: r["state"] for p, r in rows.items() if r["state"] is not None}
     assert state == {"new.example": "new", "aging.example": "aging",
                      "active.example": "active", "retired.example": "retired"}
     # The quiet message and the mixed one reached new.example; the mixed one active.example too.

@@ -57,7 +57,7 @@
 //! (the clustering transaction), `campaign_read.rs` (campaign records), `alerts.rs` (alerts and
 //! their delivery outbox), `seeds.rs` (seeds and bait visits, schema v10; reads in
 //! `seeds_read.rs`, attribution at report save in `attribution.rs`), `domains.rs` (per trap
-//! domain statistics). On disk: `spamhattan.sqlite` (+ `-wal`, `-shm`) and
+//! domain statistics; summed per configured domain in `domain_report.rs`). On disk: `spamhattan.sqlite` (+ `-wal`, `-shm`) and
 //! `spool/seg-<unix nanos>-<pid>.dat`.
 
 mod accounts;
@@ -67,6 +67,7 @@ mod campaign_read;
 mod campaigns;
 mod config;
 mod disk;
+mod domain_report;
 mod domains;
 mod error;
 mod index;
@@ -96,6 +97,7 @@ pub use campaigns::{
 pub use config::{
     DISK_PROBE_INTERVAL, FAILED_HOLD, MAX_MESSAGE_BYTES, MAX_QUEUED_BYTES, Retention, StoreConfig,
 };
+pub use domain_report::{DomainReport, DomainSummary, MAX_FIRST_LOOKUPS, MAX_REPORT_DAYS};
 pub use domains::{MAX_SENSOR, MAX_STAT_DOMAINS};
 pub use error::StoreError;
 pub use index::KEY_BATCH as BLOB_KEY_BATCH;

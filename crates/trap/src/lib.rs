@@ -26,7 +26,7 @@ pub use config::{AddressPolicy, Limits, ListenerConfig, TlsMode, TlsSource, Trap
 pub use events::{EventSink, MemorySink, NullSink};
 pub use ja4::{ClientHello, ja4, parse_client_hello};
 pub use persona::{PERSONAS, Persona};
-pub use policy::{RcptDecision, RelayPolicy, domain_for, normalize_domain};
+pub use policy::{RcptDecision, RelayPolicy, normalize_domain};
 pub use session::{ConnMeta, MAX_ANOMALIES};
 pub use shared::SetupError;
 

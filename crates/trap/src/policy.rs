@@ -60,13 +60,6 @@ pub fn normalize_domain(name: &str) -> Option<String> {
     Some(ascii)
 }
 
-/// The configured domain that `domain` (normalised) belongs to: the most specific one, so
-/// `a.trap.example` configured next to `*.trap.example` keeps its own lifecycle; an exact entry
-/// wins over a wildcard of the same name.
-pub fn domain_for<'a>(domains: &'a [TrapDomain], domain: &str) -> Option<&'a TrapDomain> {
-    model::domain::find_domain(domains, domain)
-}
-
 impl RelayPolicy {
     /// Builds the policy from configured domains and per-address policies. Names are
     /// normalised again here, so a caller that built a [`TrapDomain`] by hand (`bücher.example`)
@@ -129,7 +122,7 @@ impl RelayPolicy {
                 None => return RcptDecision::RelayDenied("invalid domain"),
             },
         };
-        let Some(trap_domain) = domain_for(&self.domains, &domain) else {
+        let Some(trap_domain) = model::domain::find_domain(&self.domains, &domain) else {
             return RcptDecision::RelayDenied("not a trap domain");
         };
         let state = trap_domain.state_on(today);

@@ -86,7 +86,7 @@ fn seed_domain(domains: &[TrapDomain], wanted: Option<&str>) -> Result<String> {
     let Some(name) = trap::normalize_domain(wanted.trim_end_matches('.')) else {
         bail!("not a domain name: {wanted:?}");
     };
-    match trap::domain_for(domains, &name) {
+    match model::domain::find_domain(domains, &name) {
         None => {
             bail!("{name} is not a trap domain: mail to a seed there would never reach the trap")
         }

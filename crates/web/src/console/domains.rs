@@ -5,7 +5,7 @@
 use super::chart::VERDICT_COLOURS;
 use super::seeds::span;
 use super::{Nav, blocking, store_error, when};
-use crate::api::domains::{DEFAULT_DAYS, DomainEntry, MAX_DAYS, days, read};
+use crate::api::domains::{DEFAULT_DAYS, MAX_DAYS, days};
 use crate::error::PlainError;
 use crate::login::PageUser;
 use crate::mail_view::visible;
@@ -16,7 +16,7 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use std::sync::Arc;
-use store::Count;
+use store::{Count, DomainSummary};
 
 /// Width of the verdict-mix bar in SVG units.
 const MIX_WIDTH: u64 = 160;
@@ -92,7 +92,7 @@ pub struct Row {
 }
 
 impl Row {
-    fn of(e: &DomainEntry) -> Row {
+    fn of(e: &DomainSummary) -> Row {
         let dates = [
             ("added", &e.added),
             ("aging", &e.aging_from),
@@ -178,7 +178,8 @@ pub(super) async fn page(
     let configured = console.settings.trap_domains.clone();
     let days = page.days;
     let found = blocking(&console, move |s| {
-        read(s, &configured, days, model::now()).map_err(store_error)
+        s.domain_report(&configured, days, model::now())
+            .map_err(store_error)
     })
     .await?;
     page.rows = found.domains.iter().map(Row::of).collect();
