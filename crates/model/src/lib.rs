@@ -18,6 +18,7 @@
 pub mod alert;
 mod anomaly;
 pub mod campaign;
+mod client;
 pub mod domain;
 mod envelope;
 mod event;
@@ -31,6 +32,7 @@ mod sighting;
 pub use alert::{Alert, Severity};
 pub use anomaly::{Anomaly, AnomalyKind};
 pub use campaign::{Campaign, CampaignId, CampaignProfile, CampaignStatus, Features};
+pub use client::client_key;
 pub use domain::{DomainState, TrapDomain};
 pub use envelope::{Envelope, MailFrom, RcptVerdict, Recipient};
 pub use event::{Event, EventKind};

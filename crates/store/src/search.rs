@@ -115,6 +115,13 @@ impl MessageFilter {
         }
         Ok(())
     }
+
+    /// The FTS5 query text this filter searches with (`None` without terms). Only for the
+    /// `web_search` fuzz target, which checks that every term reaches FTS5 as a quoted phrase.
+    #[doc(hidden)]
+    pub fn fts_query(&self) -> Option<String> {
+        fts_query(self)
+    }
 }
 
 /// One message in a list.

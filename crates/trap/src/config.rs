@@ -85,7 +85,7 @@ pub struct Limits {
     /// Concurrent connections in total. Default 16,384: above the 10,000 idle connections the
     /// trap must hold, below the usual 65,536 descriptor limit.
     pub max_connections: usize,
-    /// Concurrent connections per client IP. Default 50: Postfix's
+    /// Concurrent connections per client IP (per /64 for IPv6). Default 50: Postfix's
     /// `smtpd_client_connection_count_limit`.
     pub max_connections_per_ip: usize,
     /// AUTH attempts per session on the lure. Default 5.

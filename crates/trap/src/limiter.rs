@@ -1,5 +1,9 @@
 //! Connection caps: in total and per client IP. A slot is held by a guard for the life of the
 //! session, so idle clients count, and a flood from one address cannot crowd out everyone else.
+//!
+//! "Per IP" means per IPv4 address and per IPv6 /64: one end site gets a whole /64 and can pick
+//! a fresh address for every connection, so counting IPv6 addresses one by one would give a
+//! single client 2^64 times the cap.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -47,6 +51,7 @@ impl ConnLimiter {
 
     /// Takes a slot for `ip`, or says which limit is reached.
     pub fn acquire(self: &Arc<Self>, ip: IpAddr) -> Result<Slot, Refusal> {
+        let ip = model::client_key(ip);
         let mut c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         if c.total >= self.max_total {
             return Err(Refusal::Total);
@@ -116,5 +121,24 @@ mod tests {
         assert_eq!(l.acquire(b).err(), Some(Refusal::Total));
         drop(s1);
         assert!(l.acquire(a).is_ok());
+    }
+
+    #[test]
+    fn an_ipv6_client_is_counted_per_64() {
+        let l = ConnLimiter::new(100, 2);
+        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+        let _a = l.acquire(ip("2001:db8:1:2::1")).expect("first");
+        let _b = l
+            .acquire(ip("2001:db8:1:2:ffff::9"))
+            .expect("second, same /64");
+        assert_eq!(
+            l.acquire(ip("2001:db8:1:2:abcd::1")).err(),
+            Some(Refusal::PerIp),
+            "a third address of the same /64"
+        );
+        assert!(l.acquire(ip("2001:db8:1:3::1")).is_ok(), "another /64");
+        let _c = l.acquire(ip("::ffff:192.0.2.7")).expect("mapped v4");
+        let _d = l.acquire(ip("192.0.2.7")).expect("same v4, second");
+        assert_eq!(l.acquire(ip("192.0.2.7")).err(), Some(Refusal::PerIp));
     }
 }

@@ -23,12 +23,14 @@
 //! - intel: `service.rs` (state, the STIX renderer seam), `auth.rs` (feed audiences),
 //!   `feeds_http.rs` and `file_body.rs` (`/feeds/`), `taxii/` (media types, query parsing,
 //!   paging tokens, collection content, handlers);
-//! - shared: `guard.rs` (request size and time limits), `headers.rs` (security headers),
-//!   `error.rs` (error responses), `tls.rs` (TLS on the listener).
+//! - shared: `conn.rs` (connection caps and the idle timeout on every listener), `guard.rs`
+//!   (request size and time limits), `headers.rs` (security headers), `error.rs` (error
+//!   responses), `tls.rs` (TLS on the listener).
 
 pub mod api;
 pub mod auth;
 pub mod bait;
+pub mod conn;
 pub mod console;
 pub mod error;
 mod feeds_http;
@@ -128,11 +130,26 @@ fn intel_routes() -> Router<Arc<FeedService>> {
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets requests in flight
 /// finish. Handlers see the peer address as `ConnectInfo<SocketAddr>` (the login throttle).
+/// Connections are capped and time out when idle ([`conn::ConnLimits::default`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_limited(listener, router, conn::ConnLimits::default(), shutdown).await
+}
+
+/// [`serve`] with the given connection limits (the bait listener exempts its trusted proxies
+/// from the per-client cap).
+pub async fn serve_limited(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    limits: conn::ConnLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    // `tap_io` only to reuse axum's `ConnectInfo<SocketAddr>` for listeners other than TCP.
+    let listener = conn::GuardedListener::new(listener, limits).tap_io(|_| {});
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
@@ -150,7 +167,8 @@ pub async fn serve_tls(
 ) -> std::io::Result<()> {
     use axum::serve::ListenerExt;
     // `tap_io` only to reuse axum's `ConnectInfo<SocketAddr>` for listeners other than TCP.
-    let listener = tls::TlsListener::new(listener, tls)?.tap_io(|_| {});
+    let tls = tls::TlsListener::new(listener, tls)?;
+    let listener = conn::GuardedListener::new(tls, conn::ConnLimits::default()).tap_io(|_| {});
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<std::net::SocketAddr>(),

@@ -12,6 +12,9 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+/// Scrubbing passes over one value before it is replaced whole (see `scrub_names`).
+pub const MAX_SCRUB_PASSES: usize = 8;
+
 /// Shortest run of base64 characters that is decoded to look for an address inside.
 const MIN_BASE64_TOKEN: usize = 12;
 /// Longest value the redactor looks into; longer values are dropped by [`Redactor::url`].
@@ -108,12 +111,22 @@ impl Redactor {
         Some(out)
     }
 
+    /// Trap names replaced by `[trap]`, repeated until nothing names the trap: a replacement
+    /// can turn what was the tail of a longer word into a whole name (`ébène-mxébène-mx`: the
+    /// second name then follows the first's `]`). Each pass replaces at least one name while
+    /// [`Redactor::burns`] holds (same matching rule), so this ends; past
+    /// [`MAX_SCRUB_PASSES`] the whole value becomes `[trap]`.
     fn scrub_names(&self, s: &str) -> String {
         let mut out = s.to_string();
-        for name in self.domains.iter().chain(&self.hosts) {
-            out = replace_name(&out, name, "[trap]");
+        for _ in 0..MAX_SCRUB_PASSES {
+            for name in self.domains.iter().chain(&self.hosts) {
+                out = replace_name(&out, name, "[trap]");
+            }
+            if !self.burns(&out) {
+                return out;
+            }
         }
-        out
+        "[trap]".into()
     }
 
     fn replace_base64_addresses(&self, s: &str) -> String {
@@ -185,9 +198,14 @@ fn contains_name(lower: &str, name: &str) -> bool {
         if before_ok && after_ok {
             return true;
         }
-        from = start + 1;
+        from = next_char(lower, start);
     }
     false
+}
+
+/// The byte index after the character at `i` (a name may start with a non-ASCII letter).
+fn next_char(s: &str, i: usize) -> usize {
+    i + s[i..].chars().next().map_or(1, char::len_utf8)
 }
 
 fn replace_name(s: &str, name: &str, with: &str) -> String {
@@ -210,8 +228,10 @@ fn replace_name(s: &str, name: &str, with: &str) -> String {
             out.push_str(&s[last..s0]);
             out.push_str(with);
             last = end;
+            from = end;
+        } else {
+            from = next_char(&lower, start);
         }
-        from = end.max(start + 1);
     }
     out.push_str(&s[last..]);
     out
@@ -348,6 +368,40 @@ mod tests {
             "{t}"
         );
         assert_eq!(r.text("Factuur 0000"), "Factuur 0000");
+    }
+
+    /// Found by the `feeds_redact` fuzz target: a trap name starting with a non-ASCII letter
+    /// (a host name the config accepts) after a label character made `burns` slice inside
+    /// that letter and panic.
+    #[test]
+    fn a_name_uncovered_by_a_replacement_is_scrubbed_too() {
+        let r = Redactor::new(&[], &["ébène-mx".to_string()], [7; 32]);
+        let t = r.text("ébène-mxébène-mx");
+        assert!(!r.burns(&t), "{t}");
+        assert_eq!(t, "[trap][trap]");
+    }
+
+    #[test]
+    fn a_non_ascii_host_name_after_a_letter_does_not_panic() {
+        let r = Redactor::new(&[], &["ébène-mx".to_string()], [7; 32]);
+        assert!(!r.burns("xébène-mx"));
+        assert!(r.burns("x.ébène-mx"));
+        assert_eq!(r.text("xébène-mx"), "xébène-mx");
+        assert_eq!(
+            r.url("http://xébène-mx/").as_deref(),
+            Some("http://xébène-mx/")
+        );
+    }
+
+    /// Found by the `feeds_redact` fuzz target: after a rejected match, the scrubber skipped
+    /// past its end, so with a trap domain whose labels repeat (`co.co`) the real match inside
+    /// (`xco.co.co` is a subdomain) was left in `text` output.
+    #[test]
+    fn overlapping_trap_names_are_scrubbed_from_text() {
+        let r = Redactor::new(&["co.co".to_string()], &[], [7; 32]);
+        let t = r.text("see xco.co.co now");
+        assert!(!r.burns(&t), "{t}");
+        assert_eq!(t, "see [trap] now");
     }
 
     #[test]

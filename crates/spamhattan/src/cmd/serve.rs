@@ -171,13 +171,15 @@ async fn serve(
     if let Some((addr, _)) = &bait {
         ready["bait"] = serde_json::Value::String(addr.to_string());
     }
+    // Ready for /readyz before the ready line: a script that reads the line and asks /readyz
+    // at once must not see "starting".
+    metrics.set_ready(None);
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "{ready}")?;
         out.flush()?;
     }
     tracing::info!(listeners = %serde_json::Value::Array(listeners), data_dir = %cfg.data_dir.display(), "trap ready");
-    metrics.set_ready(None);
     let upkeep = tokio::spawn(Arc::clone(&metrics).run_upkeep());
     let retention = tokio::spawn(retention_loop(store, sink));
     trap.run(shutdown).await;

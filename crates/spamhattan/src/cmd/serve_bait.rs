@@ -68,9 +68,13 @@ pub async fn start(
     let state = Bait::new(Arc::new(store.clone()), bait.settings.clone())
         .with_observer(Arc::new(VisitEvents::new(sink)));
     let router = web::bait::app(Arc::new(state));
+    let limits = web::conn::ConnLimits {
+        proxies: bait.settings.trusted_proxies.clone(),
+        ..web::conn::ConnLimits::default()
+    };
     Ok(Some((
         local,
-        tokio::spawn(web::serve(listener, router, stop)),
+        tokio::spawn(web::serve_limited(listener, router, limits, stop)),
     )))
 }
 

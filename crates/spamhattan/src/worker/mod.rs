@@ -30,6 +30,13 @@ pub const BATCH: usize = 32;
 /// over, short enough that a crash costs minutes, not hours.
 pub const LEASE: Duration = Duration::from_secs(300);
 
+/// Claims after which a message is analysed no further. A claim that ends without a saved
+/// report means the process stopped while analysing: a stack overflow, an abort or the OOM
+/// killer, which `catch_unwind` cannot catch. Without this limit one such message would take
+/// the trap down again every time its lease ran out after a restart. Past it the message gets
+/// a report that says so (verdict `unknown`); the raw message stays for a human.
+pub const MAX_ANALYSIS_ATTEMPTS: u32 = 5;
+
 /// What one step did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -129,6 +136,21 @@ impl Worker {
             let sighting = self.store.sighting(job.sighting_id)?;
             let raw = self.store.raw(&job.message_id)?;
             match (sighting, raw) {
+                (Some(sighting), RawLookup::Found(raw)) if job.attempts > MAX_ANALYSIS_ATTEMPTS => {
+                    tracing::error!(
+                        job = job.id,
+                        sighting = %job.sighting_id,
+                        attempts = job.attempts,
+                        "analysis abandoned: earlier attempts ended without a report"
+                    );
+                    let report = self.abandoned(&sighting, &raw, job.attempts);
+                    out.push(Analyzed {
+                        job,
+                        sighting,
+                        raw,
+                        report,
+                    });
+                }
                 (Some(sighting), RawLookup::Found(raw)) => {
                     let report = self.engine.analyze(
                         &raw,
@@ -157,6 +179,31 @@ impl Worker {
             }
         }
         Ok(Some(out))
+    }
+
+    /// The report of a message whose analysis was abandoned: the engine's report of an empty
+    /// message, with this message's identity, verdict `unknown` and an anomaly saying why.
+    fn abandoned(&self, sighting: &Sighting, raw: &[u8], attempts: u32) -> Report {
+        let mut report = self.engine.analyze(
+            b"",
+            &Input {
+                sighting: Some(sighting),
+                auth: None,
+            },
+        );
+        report.message_id = sighting.message_id;
+        report.size = raw.len() as u64;
+        report.verdict.class = model::VerdictClass::Unknown;
+        report.anomalies.push(model::report::ReportAnomaly {
+            kind: model::AnomalyKind::BudgetExceeded,
+            at: "message".into(),
+            detail: format!(
+                "analysis abandoned: {} earlier attempts ended without a report (the process \
+                 stopped while analysing this message); the raw message is kept",
+                attempts - 1
+            ),
+        });
+        report
     }
 
     /// Saves reports (completing their jobs) and announces them.
@@ -228,6 +275,17 @@ mod tests {
         }
     }
 
+    /// A worker with the default engine, no enrichment and its events dropped.
+    fn plain_worker(store: &Store) -> Worker {
+        Worker::new(
+            store.clone(),
+            Arc::new(Engine::with_defaults()),
+            Arc::new(Enricher::none()),
+            Arc::new(Recorder::default()),
+            "test",
+        )
+    }
+
     #[test]
     fn one_step_analyses_the_queue_and_the_next_finds_it_empty() -> Result<()> {
         let dir = tempfile::tempdir()?;
@@ -269,16 +327,48 @@ mod tests {
         drop(store);
         let store = Store::open(cfg)?;
         store.enforce_retention()?;
-        let worker = Worker::new(
-            store.clone(),
-            Arc::new(Engine::with_defaults()),
-            Arc::new(Enricher::none()),
-            Arc::new(Recorder::default()),
-            "test",
-        );
+        let worker = plain_worker(&store);
         assert_eq!(worker.try_analyze_next(rt.handle())?, Outcome::Analyzed(0));
         assert!(store.report(captured.sighting_id)?.is_none());
         assert_eq!(store.job_depth()?, 0);
+        Ok(())
+    }
+
+    #[test]
+    fn a_message_that_keeps_killing_the_analysis_is_given_up_with_a_report() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let store = Store::open(store::StoreConfig::new(dir.path()))?;
+        let rt = tokio::runtime::Builder::new_current_thread().build()?;
+        let raw = b"From: PayPal <x@evil.example>\r\nSubject: verify\r\n\r\nhello\r\n".to_vec();
+        let captured = store.capture(raw.clone(), sighting(&raw)).wait()?;
+        // Each claim whose lease runs out without a saved report is a process that died. The
+        // claims are made in the past, so the last lease has run out by now.
+        let step = LEASE + Duration::from_secs(1);
+        let mut t = model::now() - step * MAX_ANALYSIS_ATTEMPTS;
+        for _ in 0..MAX_ANALYSIS_ATTEMPTS {
+            let job = store.try_claim_job_at("dead", LEASE, t)?;
+            assert!(job.is_some(), "the job is claimable again after its lease");
+            t += step;
+        }
+        let worker = plain_worker(&store);
+        assert_eq!(worker.try_analyze_next(rt.handle())?, Outcome::Analyzed(1));
+        let report = store.report(captured.sighting_id)?.expect("a report");
+        assert_eq!(report.message_id, captured.message_id);
+        assert_eq!(report.size, raw.len() as u64);
+        assert_eq!(report.verdict.class, model::VerdictClass::Unknown);
+        assert!(
+            report
+                .anomalies
+                .iter()
+                .any(|a| a.detail.contains("analysis abandoned")),
+            "{:?}",
+            report.anomalies
+        );
+        assert_eq!(store.job_depth()?, 0);
+        assert!(matches!(
+            store.raw(&captured.message_id)?,
+            RawLookup::Found(_)
+        ));
         Ok(())
     }
 

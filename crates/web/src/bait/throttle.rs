@@ -13,7 +13,7 @@
 
 use model::BaitForm;
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use time::Date;
@@ -44,15 +44,7 @@ struct Key(IpAddr);
 
 impl Key {
     fn of(ip: IpAddr) -> Key {
-        match ip {
-            IpAddr::V6(v6) => {
-                let s = v6.segments();
-                Key(IpAddr::V6(Ipv6Addr::new(
-                    s[0], s[1], s[2], s[3], 0, 0, 0, 0,
-                )))
-            }
-            v4 => Key(v4),
-        }
+        Key(model::client_key(ip))
     }
 }
 
