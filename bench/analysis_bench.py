@@ -145,7 +145,8 @@ def live(args):
     cfg = os.path.join(data, "c.toml")
     with open(cfg, "w") as f:
         f.write(f"[analysis]\nworkers = {args.workers}\n[analysis.auth]\nenabled = false\n"
-                "[limits]\nmax_connections_per_ip = 4000\n")
+                + (f"[analysis.sandbox]\nmode = \"{args.sandbox}\"\n" if args.sandbox else "")
+                + "[limits]\nmax_connections_per_ip = 4000\n")
     port = free_port()
     srv = subprocess.Popen([args.bin, "serve", "--config", cfg, "--data-dir", store_dir,
                             "--trap-domain", "trap.example", "--smtp-listen", f"127.0.0.1:{port}"],
@@ -182,7 +183,7 @@ def live(args):
         size = sum(os.path.getsize(p) for p in paths) / len(paths)
         print(f"\nlive: {len(paths)} smtp-source x {sessions} sessions"
               f"{f', -w {args.wait} s between messages' if args.wait else ', as fast as possible'}, "
-              f"{args.workers} analysis threads, "
+              f"{args.workers} analysis threads, sandbox {args.sandbox or 'default (auto)'}, "
               f"typical corpus messages (mean {size / 1024:.1f} KiB)\n")
         print("| t s | captured | pending jobs |")
         print("|---|---|---|")
@@ -220,6 +221,8 @@ def main():
     l.add_argument("--workers", type=int, default=2)
     l.add_argument("--wait", type=int, default=0,
                    help="smtp-source -w: seconds each session waits between messages (paces the offered rate)")
+    l.add_argument("--sandbox", choices=["auto", "required", "off"], default=None,
+                   help="[analysis.sandbox] mode (default: the config default, auto)")
     args = ap.parse_args()
     {"offline": offline, "reference": reference, "live": live}[args.cmd](args)
 

@@ -4,11 +4,15 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+
+#[path = "shared/mail_parser_asserts.rs"]
+mod mail_parser_asserts;
 use std::sync::LazyLock;
 
 static ENGINE: LazyLock<analysis::Engine> = LazyLock::new(analysis::Engine::with_defaults);
 
 fuzz_target!(|data: &[u8]| {
+    mail_parser_asserts::let_debug_asserts_unwind();
     use analysis::cluster;
     let report = ENGINE.analyze(data, &analysis::Input::default());
     let f = cluster::features(&report, None);

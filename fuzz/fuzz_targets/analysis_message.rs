@@ -3,11 +3,15 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+
+#[path = "shared/mail_parser_asserts.rs"]
+mod mail_parser_asserts;
 use std::sync::LazyLock;
 
 static ENGINE: LazyLock<analysis::Engine> = LazyLock::new(analysis::Engine::with_defaults);
 
 fuzz_target!(|data: &[u8]| {
+    mail_parser_asserts::let_debug_asserts_unwind();
     let report = ENGINE.analyze(data, &analysis::Input::default());
     for (i, a) in report.artifacts.iter().enumerate() {
         assert_eq!(a.index as usize, i);

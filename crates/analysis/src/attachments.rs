@@ -39,7 +39,17 @@ pub fn top_level_attachments(
     catch_unwind(AssertUnwindSafe(|| collect(raw, limits))).unwrap_or_default()
 }
 
+/// Lines starting with `--`, and attached messages, read before a part bomb is cut, as the
+/// analysis does with its default limits (`mime.rs`, `part_bomb_cut`, which also cuts at
+/// `MAX_HEADER_LINES` header-like lines): mail-parser's memory grows with every part, header
+/// and message it sees, and at most `max_count` attachments are returned.
+const MAX_DELIMITER_LINES: usize = 8_000;
+const MAX_ATTACHED_MESSAGES: usize = 500;
+
 fn collect(raw: &[u8], limits: AttachmentLimits) -> Vec<(Option<String>, Vec<u8>)> {
+    let end = crate::mime::part_bomb_cut(raw, MAX_DELIMITER_LINES, MAX_ATTACHED_MESSAGES)
+        .map_or(raw.len(), |(end, _, _)| end);
+    let raw = &raw[..end];
     let Some(msg) = MessageParser::default().parse(raw) else {
         return Vec::new();
     };
@@ -68,6 +78,7 @@ fn collect(raw: &[u8], limits: AttachmentLimits) -> Vec<(Option<String>, Vec<u8>
         total += data.len();
         out.push((name, data.to_vec()));
     }
+    crate::mime::drop_flat(msg);
     out
 }
 
@@ -144,5 +155,23 @@ mod tests {
         assert!(top_level_attachments(&[0xff; 300], AttachmentLimits::default()).is_empty());
         let plain = b"From: a@example.org\r\nSubject: hi\r\n\r\nhello\r\n";
         assert!(top_level_attachments(plain, AttachmentLimits::default()).is_empty());
+    }
+
+    /// Found by the `analysis_attachments` fuzz target: the outer boundary closes a part inside
+    /// two nested attached messages, a state mail-parser marks with `debug_assert!(false)`.
+    /// Debug builds panic there (caught: no attachments, and the analysis records a parser
+    /// panic); release builds compile the assertion out and parse on. Neither may take the
+    /// process down.
+    #[test]
+    fn a_message_closed_inside_attached_messages_is_not_fatal() {
+        let raw = b"From: a@b\r\nContent-Type: multipart/mi; boundary=\"b\"\r\n\r\n--b\r\nCnsfer-En\n--b\r\nContent-Type: message/rfc822\r\n\r\nCob\r\nContent-Type: message/rfc822\r\n\r\nS\n\n\r\nAA\n--b--\r\n";
+        let found = top_level_attachments(raw, AttachmentLimits::default());
+        assert!(found.len() <= AttachmentLimits::default().max_count);
+        let report = crate::Engine::with_defaults().analyze(raw, &crate::Input::default());
+        let panicked = report
+            .anomalies
+            .iter()
+            .any(|a| a.kind == model::AnomalyKind::ParserPanic && a.detail.contains("mail-parser"));
+        assert_eq!(panicked, cfg!(debug_assertions), "{:#?}", report.anomalies);
     }
 }

@@ -14,7 +14,9 @@ pub const DEFAULT_PASSWORDS: &[&str] = &[
 ];
 
 /// How to build an [`Engine`]; the binary fills it from the `[analysis]` config section.
-#[derive(Debug, Clone, Default)]
+/// Serialisable because the binary hands it to its sandboxed analysis children, which build
+/// their own engine (reading the rule files) before they lock themselves in.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct EngineConfig {
     pub limits: Limits,
     /// Extra archive passwords, tried after the default list.
@@ -56,6 +58,8 @@ pub struct Engine {
     pub(crate) limits: Limits,
     pub(crate) passwords: Vec<String>,
     pub(crate) rules: Rules,
+    /// Read only by the walk when the `yara` feature is on (the fuzz targets build without it).
+    #[cfg_attr(not(feature = "yara"), allow(dead_code))]
     pub(crate) yara: crate::yara::YaraRules,
     version: String,
 }

@@ -61,6 +61,18 @@ pub mod parsers {
     pub use crate::sniff::sniff;
 }
 
+/// The guards the MIME walk puts around mail-parser, for whoever else parses hostile mail
+/// with it (the console's message view in `web`), so that a part bomb is cut at the same
+/// place and a deep chain of attached messages never overflows the stack there either:
+/// [`part_bomb_cut`](crate::mail_guards::part_bomb_cut) says where to cut a message before
+/// parsing it (past too many lines starting with `--`, header-like lines or attached
+/// messages): the byte offset of the cut, the limit's name as a report's `limits_hit` lists
+/// it, and a sentence for the analyst; and
+/// [`drop_flat`](crate::mail_guards::drop_flat) drops a parsed message level by level.
+pub mod mail_guards {
+    pub use crate::mime::{drop_flat, part_bomb_cut};
+}
+
 /// Turns authentication results into findings (`auth.spf.fail`, `auth.dkim.pass`,
 /// `auth.dmarc.fail`, `auth.arc.none`...). Idempotent.
 pub(crate) fn auth_findings(report: &mut model::Report) {

@@ -130,9 +130,11 @@ impl<'e> Walk<'e> {
         });
     }
 
-    /// Records malformed content or a caught failure.
+    /// Records malformed content or a caught failure. Past `MAX_ANOMALIES` only the one
+    /// `budget-exceeded` anomaly is still recorded: a bomb that fills the list with limits must
+    /// not hide that the analysis ran out of time.
     pub fn anomaly(&mut self, kind: AnomalyKind, at: impl Into<String>, detail: impl Into<String>) {
-        if self.report.anomalies.len() >= 200 {
+        if self.report.anomalies.len() >= MAX_ANOMALIES && kind != AnomalyKind::BudgetExceeded {
             return;
         }
         self.report.anomalies.push(ReportAnomaly {
@@ -142,13 +144,21 @@ impl<'e> Walk<'e> {
         });
     }
 
-    /// Records that the named limit (a field of `Limits`) was reached at `at`.
+    /// Records that the named limit (a field of `Limits`) was reached at `at`, once per
+    /// place: a bomb's container hitting `max_ratio` with each of its entries is one anomaly.
     pub fn limit(&mut self, name: &'static str, at: impl Into<String>) {
         let at = at.into();
         if !self.report.budget.limits_hit.iter().any(|l| l == name) {
             self.report.budget.limits_hit.push(name.to_string());
         }
-        self.anomaly(AnomalyKind::LimitReached, at, name);
+        let recorded = self
+            .report
+            .anomalies
+            .iter()
+            .any(|a| a.kind == AnomalyKind::LimitReached && a.at == at && a.detail == name);
+        if !recorded {
+            self.anomaly(AnomalyKind::LimitReached, at, name);
+        }
     }
 
     /// Adds a URL seen at `source` (a location such as `bodies[0].href`).
@@ -286,6 +296,10 @@ impl<'e> Walk<'e> {
         &mut self.report.artifacts[index as usize]
     }
 }
+
+/// Anomalies kept per message: enough to show every kind of trouble a real file has; a bomb
+/// repeating one limit ten thousand times would otherwise make the report that large.
+pub(crate) const MAX_ANOMALIES: usize = 200;
 
 /// Findings kept per message. Rules need one finding per signal to fire; a message with 2,000
 /// IP-literal URLs would otherwise make 2,000 findings, each deduplicated against all the others.

@@ -58,6 +58,11 @@ pub enum AnomalyKind {
     IdleTimeout,
     /// The session exceeded its total lifetime.
     SessionTimeout,
+    /// A command line (or AUTH response) was still incomplete `command_deadline` after its
+    /// first byte: a client dripping a line byte by byte.
+    CommandDeadline,
+    /// DATA/BDAT content arrived below the minimum average rate once the grace period was over.
+    SlowData,
     /// A relay attempt: a recipient outside the trap domains or with sender-specified routing.
     RelayAttempt,
     /// A non-ASCII byte where the protocol expects ASCII.

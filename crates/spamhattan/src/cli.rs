@@ -66,6 +66,9 @@ pub struct ServeArgs {
     /// default off).
     #[arg(long, env = "SPAMHATTAN_BAIT_LISTEN")]
     pub bait_listen: Option<String>,
+    /// Started as root: bind every socket, then run as this user (`[trap] user`).
+    #[arg(long, env = "SPAMHATTAN_USER")]
+    pub user: Option<String>,
 }
 
 /// Options of `domains`.
@@ -83,6 +86,29 @@ pub struct DomainsArgs {
     /// One JSON object per domain, per line.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Options of the hidden `analysis-sandbox`.
+#[derive(Debug, Clone, Args)]
+pub struct SandboxArgs {
+    /// Apply the sandbox, try what it must refuse, print the outcomes as JSON and exit.
+    #[arg(long)]
+    pub probe: bool,
+    /// Probe without applying the sandbox (the control run).
+    #[arg(long, requires = "probe")]
+    pub no_sandbox: bool,
+    /// Probe: a TCP address (`IP:PORT`) to connect to.
+    #[arg(long, requires = "probe")]
+    pub connect: Option<String>,
+    /// Probe: a directory to create a file in.
+    #[arg(long, requires = "probe")]
+    pub write_dir: Option<PathBuf>,
+    /// Probe: a file to read.
+    #[arg(long, default_value = "/etc/hostname")]
+    pub read: PathBuf,
+    /// Probe: the memory limit (`RLIMIT_AS`) to apply, in MiB.
+    #[arg(long, default_value_t = 1024)]
+    pub memory_limit_mb: u64,
 }
 
 /// Options of `export`.
@@ -150,6 +176,10 @@ pub enum Command {
         #[arg(long, default_value_t = 1_000_000)]
         messages: usize,
     },
+    /// The sandboxed analysis child, started by `serve` and `worker` (not by hand): engine
+    /// config and jobs on stdin, reports on stdout (`crates/spamhattan/src/sandbox/`).
+    #[command(hide = true)]
+    AnalysisSandbox(SandboxArgs),
     /// Configuration.
     #[command(subcommand)]
     Config(ConfigCommand),

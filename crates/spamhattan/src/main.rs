@@ -5,7 +5,7 @@
 //! Layout: `cli.rs` (flags), `config/` (file ← env ← flags), `eventlog.rs` (JSON-lines
 //! events), `cmd/` (one file per subcommand), `worker/` (analysis pool, clustering step),
 //! `outbox.rs` (alert delivery), `intel/` (feed exports and their publication), `metrics/`
-//! (Prometheus counters of `serve`).
+//! (Prometheus counters of `serve`), `sandbox/` (the analysis child process and its sandbox).
 
 mod cli;
 mod cmd;
@@ -14,6 +14,7 @@ mod eventlog;
 mod intel;
 mod metrics;
 mod outbox;
+mod sandbox;
 mod worker;
 
 use clap::Parser;
@@ -22,6 +23,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     init_logging(&cli.log_format);
+    sandbox::set_log_format(matches!(cli.log_format, cli::LogFormat::Json));
     match cmd::run(cli) {
         Ok(code) => code,
         // `spamhattan messages list | head` closes the pipe early: that is the reader's choice,

@@ -12,6 +12,22 @@ pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 /// must turn into `451` replies, not into an out-of-memory kill that loses everything queued.
 pub const MAX_QUEUED_BYTES: u64 = 512 * 1024 * 1024;
 
+/// Commands (captures, session records, flushes) the writer's queue holds before
+/// [`crate::Store::capture`] fails at once with [`crate::StoreError::Full`] (`451`) and
+/// [`crate::Store::record_session`] drops the record and counts it. The queue is a bounded
+/// channel so a stalled writer (a dying disk, another process holding the SQLite write lock)
+/// turns into refusals instead of memory growth. 4096: eight full batches ([`StoreConfig`]
+/// `max_batch`), about 230 ms of the measured peak of 18,000 messages/s, so it only fills when
+/// the writer is stuck, not when it is merely busy. Memory: raw bytes are bounded by
+/// [`MAX_QUEUED_BYTES`]; a session record is at most a 16 KiB transcript plus its facts, so a
+/// full queue of them is tens of MiB at worst (about 870 bytes each in a connect-close flood).
+pub const MAX_QUEUED_COMMANDS: usize = 4096;
+
+/// Repeated store trouble is logged at most once per this interval, with a count: dropped session
+/// records, and failed batches after the first one (a read-only or dead disk fails every batch,
+/// and a flood against it would otherwise log once per connection).
+pub const LOG_REPEAT_EVERY: Duration = Duration::from_secs(10);
+
 /// How long `pressure()` keeps saying `Failed` after a failed batch when no batch succeeded since.
 /// Long enough that a trap answering `451` early sheds load from a broken disk, short enough that
 /// it soon lets a capture through again to find out whether the disk recovered.
@@ -50,6 +66,8 @@ pub struct StoreConfig {
     pub min_free_bytes: u64,
     /// How long a connection waits for another process holding the SQLite write lock.
     pub busy_timeout: Duration,
+    /// Capacity of the writer's command queue ([`MAX_QUEUED_COMMANDS`]; tests use a few).
+    pub queue_capacity: usize,
 }
 
 impl StoreConfig {
@@ -75,6 +93,7 @@ impl StoreConfig {
             // 5 s: an `import` or retention run in another process holds the write lock for at
             // most one batch; waiting longer than this means something is stuck.
             busy_timeout: Duration::from_secs(5),
+            queue_capacity: MAX_QUEUED_COMMANDS,
         }
     }
 

@@ -36,7 +36,11 @@
 //! appended), and cuts a torn tail off (it was never acknowledged). A batch whose append or
 //! fdatasync fails is answered with errors (never success), cut off the file and marked void
 //! (`segments.void_from`), so recovery never replays what was refused; the writer moves to a
-//! new segment and [`Store::pressure`] says `Failed`. What the journal cannot replay (retention
+//! new segment and [`Store::pressure`] says `Failed`. (When neither the cut nor the mark can be
+//! written, as on a file system that just turned read-only, the refused batch may be replayed
+//! at the next open: a message answered `451` may turn up, one answered `250` never goes
+//! missing.) The writer's queue is bounded ([`MAX_QUEUED_COMMANDS`]): when it is full a capture
+//! fails at once and a session record is dropped and counted. What the journal cannot replay (retention
 //! purging blobs and deleting segments, migrations) commits with `synchronous=FULL`.
 //!
 //! Identical messages share one blob (their id is the SHA-256 of the bytes) and get one
@@ -95,7 +99,8 @@ pub use campaigns::{
     Unclustered, severity_rank,
 };
 pub use config::{
-    DISK_PROBE_INTERVAL, FAILED_HOLD, MAX_MESSAGE_BYTES, MAX_QUEUED_BYTES, Retention, StoreConfig,
+    DISK_PROBE_INTERVAL, FAILED_HOLD, LOG_REPEAT_EVERY, MAX_MESSAGE_BYTES, MAX_QUEUED_BYTES,
+    MAX_QUEUED_COMMANDS, Retention, StoreConfig,
 };
 pub use domain_report::{DomainReport, DomainSummary, MAX_FIRST_LOOKUPS, MAX_REPORT_DAYS};
 pub use domains::{MAX_SENSOR, MAX_STAT_DOMAINS};
@@ -149,7 +154,8 @@ pub struct Store {
 #[derive(Debug)]
 struct Inner {
     cfg: StoreConfig,
-    tx: mpsc::Sender<Cmd>,
+    /// Bounded ([`StoreConfig::queue_capacity`]): hot-path producers use `try_send`.
+    tx: mpsc::SyncSender<Cmd>,
     shared: Arc<Shared>,
     writer: Mutex<Option<JoinHandle<()>>>,
     readers: Mutex<Vec<Connection>>,
@@ -221,12 +227,32 @@ impl Future for CaptureTicket {
 impl Store {
     /// Opens (creating if needed) the store in `cfg.data_dir`, migrates the schema and starts
     /// the writer thread.
+    ///
+    /// A damaged index (not a database, or malformed: SQLite's own checks when it opens it) is
+    /// refused with [`StoreError::Corrupt`], naming the file and the way out; nothing is
+    /// changed. A missing or empty index next to a spool that holds segments is rebuilt from the
+    /// journal (messages, sightings, sessions and their jobs), with a warning: the journal has no
+    /// reports, campaigns, accounts or alerts. A spool directory that cannot be written to (a
+    /// read-only mount) is refused here too, so `serve` never announces readiness only to answer
+    /// every message with `451`.
     pub fn open(cfg: StoreConfig) -> Result<Store> {
         let spool = cfg.spool_dir();
         std::fs::create_dir_all(&spool).map_err(|e| StoreError::io(&spool, e))?;
-        let mut conn = schema::connect(&cfg, false)?;
-        schema::migrate(&mut conn)?;
-        recovery::run(&mut conn, &spool)?;
+        probe_writable(&spool)?;
+        let fresh_index = disk::file_bytes(&cfg.db_path()) == 0;
+        let mut conn = schema::connect(&cfg, false).map_err(|e| damaged_index(&cfg, e))?;
+        schema::migrate(&mut conn).map_err(|e| damaged_index(&cfg, e))?;
+        let recovered = recovery::run(&mut conn, &spool).map_err(|e| damaged_index(&cfg, e))?;
+        if fresh_index && recovered.segments > 0 {
+            tracing::warn!(
+                segments = recovered.segments,
+                messages = recovered.blobs,
+                sightings = recovered.sightings,
+                sessions = recovered.sessions,
+                "the index was missing or empty: messages, sightings and sessions were rebuilt \
+                 from the spool journal; reports, campaigns, accounts and alerts are not in it"
+            );
+        }
         let shared = Arc::new(Shared::default());
         shared
             .pending_jobs
@@ -235,7 +261,7 @@ impl Store {
             disk::free_bytes(&cfg.data_dir).unwrap_or(u64::MAX),
             Ordering::Relaxed,
         );
-        let (tx, rx) = mpsc::channel();
+        let (tx, rx) = mpsc::sync_channel(cfg.queue_capacity.max(1));
         let state = writer::WriterState::new(cfg.clone(), conn);
         let thread_shared = shared.clone();
         let handle = std::thread::Builder::new()
@@ -292,32 +318,73 @@ impl Store {
             raw,
             reply,
         };
-        if let Err(mpsc::SendError(cmd)) = self.inner.tx.send(Cmd::Capture(Box::new(pending))) {
-            if let Cmd::Capture(p) = cmd {
-                queued.fetch_sub(p.raw.len() as u64, Ordering::Relaxed);
+        // `try_send`: a full queue means the writer is stuck; the session answers `451` now
+        // instead of parking a tokio worker thread on the channel.
+        match self.inner.tx.try_send(Cmd::Capture(Box::new(pending))) {
+            Ok(()) => CaptureTicket { rx },
+            Err(e) => {
+                let full = matches!(e, mpsc::TrySendError::Full(_));
+                if let mpsc::TrySendError::Full(Cmd::Capture(p))
+                | mpsc::TrySendError::Disconnected(Cmd::Capture(p)) = e
+                {
+                    queued.fetch_sub(p.raw.len() as u64, Ordering::Relaxed);
+                }
+                CaptureTicket::failed(if full {
+                    let capacity = self.inner.cfg.queue_capacity;
+                    StoreError::Full {
+                        detail: format!("{capacity} commands already wait for the store writer"),
+                    }
+                } else {
+                    StoreError::Closed
+                })
             }
-            return CaptureTicket::failed(StoreError::Closed);
         }
-        CaptureTicket { rx }
     }
 
     /// Queues a session record; never blocks. Durable with the next batch (use [`Store::flush`]
     /// to wait); a failure is logged by the writer.
+    ///
+    /// Session records are the first thing given up when the store is in trouble, so that they
+    /// never stand between the trap and the mail it is there for: a record is dropped (counted
+    /// in [`Store::dropped_session_records`], with a warning at most every
+    /// [`config::LOG_REPEAT_EVERY`]) when the writer's queue is full, when free disk is below
+    /// `min_free_bytes` (every connection of a flood would otherwise still write a row while
+    /// MAIL is refused) unless the session had a message stored (its sighting names it), or
+    /// when the batch that carries it fails.
     pub fn record_session(&self, record: SessionRecord) {
+        let shared = &self.inner.shared;
+        if record.sightings.is_empty()
+            && shared.disk_free.load(Ordering::Relaxed) < self.inner.cfg.min_free_bytes
+        {
+            shared.session_records_dropped(1, "free disk below min_free_bytes");
+            return;
+        }
         match serde_json::to_string(&record) {
             Ok(json) => {
                 let row = PendingSession {
                     digest: segment::digest(json.as_bytes()),
                     row: index::SessionRow::new(&record, json),
                 };
-                if self.inner.tx.send(Cmd::Session(Box::new(row))).is_err() {
-                    tracing::warn!(session = %record.id, "store closed; session record dropped");
+                match self.inner.tx.try_send(Cmd::Session(Box::new(row))) {
+                    Ok(()) => {}
+                    Err(mpsc::TrySendError::Full(_)) => {
+                        shared.session_records_dropped(1, "store queue full");
+                    }
+                    Err(mpsc::TrySendError::Disconnected(_)) => {
+                        shared.session_records_dropped(1, "store closed");
+                    }
                 }
             }
             Err(e) => {
                 tracing::warn!(session = %record.id, error = %e, "session record not encodable")
             }
         }
+    }
+
+    /// Session records dropped by this process since the store was opened (see
+    /// [`Store::record_session`]): a counter for metrics.
+    pub fn dropped_session_records(&self) -> u64 {
+        self.inner.shared.sessions_dropped.load(Ordering::Relaxed)
     }
 
     /// Blocks until everything queued before this call is durable. Errs if that batch failed.
@@ -735,6 +802,39 @@ impl Drop for Inner {
         if self.shutdown().is_err() {
             tracing::error!("store writer thread panicked");
         }
+    }
+}
+
+/// Creates and removes a probe file in `dir`: a read-only mount (`EROFS`) or a full disk is
+/// found at open, not at the first capture.
+fn probe_writable(dir: &std::path::Path) -> Result<()> {
+    let probe = dir.join(".write-test");
+    std::fs::write(&probe, b"").map_err(|e| StoreError::io(&probe, e))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// A SQLite "not a database" or "malformed" error at open becomes [`StoreError::Corrupt`] with
+/// the path and what to do; other errors pass unchanged.
+fn damaged_index(cfg: &StoreConfig, e: StoreError) -> StoreError {
+    let code = match &e {
+        StoreError::Sqlite(s) => s.sqlite_error_code(),
+        _ => None,
+    };
+    match code {
+        Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => {
+            let db = cfg.db_path();
+            StoreError::corrupt(format!(
+                "the index {} is damaged ({e}); nothing was changed. The spool journal is \
+                 separate: moving {} (with its -wal and -shm files) aside rebuilds messages, \
+                 sightings and sessions from it at the next start, but not reports, campaigns, \
+                 accounts or alerts (keep the damaged file for those)",
+                db.display(),
+                db.file_name()
+                    .map_or_else(Default::default, |n| n.to_string_lossy()),
+            ))
+        }
+        _ => e,
     }
 }
 

@@ -35,8 +35,10 @@ struct Replay {
 /// sightings and sessions; one transaction. Then cuts torn tails, while still holding the locks.
 pub(crate) fn run(conn: &mut Connection, spool: &Path) -> Result<Recovered> {
     let marks = index::segment_marks(conn)?;
+    let segments = segment::list_segments(spool)?;
+    report_lost(&marks, &segments);
     let mut replays = Vec::new();
-    for seg in segment::list_segments(spool)? {
+    for seg in segments {
         let (upto, void) = marks.get(&seg.name).copied().unwrap_or((0, None));
         let limit = void.map_or(seg.bytes, |v| v.min(seg.bytes));
         // Empty files are being created (their writer locks them right after) or never used.
@@ -53,9 +55,7 @@ pub(crate) fn run(conn: &mut Connection, spool: &Path) -> Result<Recovered> {
             continue; // a live writer (here or in another process) owns it and indexes it
         }
         let mut json = Vec::new();
-        let (records, valid_end) = segment::scan_range(&file, upto, limit, |rec, payload| {
-            json.push((rec.kind, payload.to_vec()));
-        });
+        let (records, valid_end) = replay_range(&file, &seg.name, upto, limit, &mut json);
         replays.push(Replay {
             name: seg.name,
             file,
@@ -147,4 +147,68 @@ pub(crate) fn run(conn: &mut Connection, spool: &Path) -> Result<Recovered> {
         tracing::info!(?done, "store recovered records from the segment journal");
     }
     Ok(done)
+}
+
+/// Scans `[from, to)` like [`segment::scan_range`], but steps over a damaged record whose header
+/// is intact (a flipped byte in its payload): the record at its declared end is checked, and if
+/// it is whole the scan goes on from there, so one bad sector does not cost every acknowledged
+/// record after it. The damaged record is logged (with its digest: a blob's is its message id)
+/// and left to `store verify`. A scan only resumes at the boundary the damaged record's own
+/// header declares, never by searching for a magic, since message bodies may hold bytes that look
+/// like records. Where no whole record follows, the rest is a torn tail, as before.
+fn replay_range(
+    file: &File,
+    name: &str,
+    from: u64,
+    to: u64,
+    json: &mut Vec<(RecordKind, Vec<u8>)>,
+) -> (Vec<ScannedRecord>, u64) {
+    let mut records = Vec::new();
+    let mut at = from;
+    loop {
+        let (found, end) = segment::scan_range(file, at, to, |rec, payload| {
+            json.push((rec.kind, payload.to_vec()));
+        });
+        records.extend(found);
+        let Some(damaged) = segment::damaged_record_at(file, end, to) else {
+            return (records, end);
+        };
+        tracing::error!(
+            segment = %name,
+            offset = end,
+            kind = ?damaged.kind,
+            digest = %hex::encode(damaged.digest),
+            "damaged journal record (its bytes do not match its SHA-256) skipped; \
+             the records after it are replayed; run `spamhattan store verify`"
+        );
+        at = damaged.end();
+    }
+}
+
+/// Logs, at every open, index marks that point past the end of their segment, or at a segment
+/// that is gone: acknowledged records were lost after they were written (a truncated or deleted
+/// file). Nothing can be replayed from them; `store verify` names the messages.
+fn report_lost(
+    marks: &std::collections::HashMap<String, (u64, Option<u64>)>,
+    segments: &[segment::SegmentFile],
+) {
+    for (name, &(upto, _)) in marks {
+        match segments.iter().find(|s| &s.name == name) {
+            Some(seg) if seg.bytes < upto => tracing::error!(
+                segment = %name,
+                bytes = seg.bytes,
+                indexed_upto = upto,
+                "segment is shorter than the index says: acknowledged records were lost; \
+                 run `spamhattan store verify`"
+            ),
+            Some(_) => {}
+            None if upto > 0 => tracing::error!(
+                segment = %name,
+                indexed_upto = upto,
+                "indexed segment is missing from the spool: acknowledged records were lost; \
+                 run `spamhattan store verify`"
+            ),
+            None => {}
+        }
+    }
 }

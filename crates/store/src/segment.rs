@@ -313,6 +313,52 @@ pub(crate) fn scan_range(
     (records, at)
 }
 
+/// The record at `at` when it is damaged but resumable: its header is whole (known magic, a
+/// plausible length that fits before `to`), its payload does not hash to its digest, and a whole
+/// record (or exactly `to`) follows at its declared end. `None` for a good record, a torn tail,
+/// or a damaged header (nothing after it can be found without guessing).
+pub(crate) fn damaged_record_at(file: &File, at: u64, to: u64) -> Option<ScannedRecord> {
+    let rec = read_header(file, at, to)?;
+    if rec.end() == to {
+        // The last record: a bad payload here is what a torn write looks like.
+        return None;
+    }
+    let next = read_header(file, rec.end(), to)?;
+    let (after, _) = scan_range(file, next.offset, next.end(), |_, _| {});
+    if after.is_empty() {
+        return None;
+    }
+    let (good, _) = scan_range(file, at, rec.end(), |_, _| {});
+    good.is_empty().then_some(rec)
+}
+
+/// The longest payload a record may declare (a blob of the largest message the store accepts).
+const MAX_RECORD: u64 = crate::config::MAX_MESSAGE_BYTES as u64;
+
+/// The header at `at` if it is whole and plausible (known magic, length that fits before `to`).
+fn read_header(file: &File, at: u64, to: u64) -> Option<ScannedRecord> {
+    if at.checked_add(HEADER_LEN)? > to {
+        return None;
+    }
+    let mut header = [0u8; HEADER_LEN as usize];
+    file.read_exact_at(&mut header, at).ok()?;
+    let kind = RecordKind::from_magic(&header[..8])?;
+    let mut len_bytes = [0u8; 8];
+    len_bytes.copy_from_slice(&header[8..16]);
+    let len = u64::from_le_bytes(len_bytes);
+    if len > MAX_RECORD || at + HEADER_LEN + len > to {
+        return None;
+    }
+    let mut digest = [0u8; 32];
+    digest.copy_from_slice(&header[16..48]);
+    Some(ScannedRecord {
+        offset: at,
+        len,
+        kind,
+        digest,
+    })
+}
+
 /// A segment file as seen in the spool directory.
 #[derive(Debug, Clone)]
 pub(crate) struct SegmentFile {

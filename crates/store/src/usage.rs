@@ -27,6 +27,8 @@ pub struct StoreUsage {
     pub sqlite_bytes: u64,
     /// Free bytes for unprivileged users on the store's file system, if it can be asked.
     pub disk_free_bytes: Option<u64>,
+    /// Session records this process dropped ([`Store::dropped_session_records`]).
+    pub dropped_session_records: u64,
 }
 
 impl Store {
@@ -56,6 +58,7 @@ impl Store {
             segment_bytes: segments.iter().map(|s| s.bytes).sum(),
             sqlite_bytes,
             disk_free_bytes: crate::disk::free_bytes(&cfg.data_dir),
+            dropped_session_records: self.dropped_session_records(),
         })
     }
 

@@ -193,10 +193,22 @@ fn journal(conn: &Connection, spool: &Path, report: &mut VerifyReport) -> Result
         }
         report.problems.extend(unindexed);
         if valid_end < upto {
-            report.problems.push(format!(
-                "segment {name}: journal damaged or short at offset {valid_end}, \
-                 indexed up to {upto}"
-            ));
+            report.problems.push(match segment::damaged_record_at(&file, valid_end, upto) {
+                Some(rec) if rec.kind == RecordKind::Blob => format!(
+                    "segment {name}: blob record at offset {valid_end} (message {}) is damaged: \
+                     its bytes do not hash to its id; indexed up to {upto}",
+                    hex::encode(rec.digest)
+                ),
+                Some(rec) => format!(
+                    "segment {name}: {:?} record at offset {valid_end} is damaged: its bytes \
+                     do not match its SHA-256; indexed up to {upto}",
+                    rec.kind
+                ),
+                None => format!(
+                    "segment {name}: journal damaged or short at offset {valid_end}, \
+                     indexed up to {upto}"
+                ),
+            });
         }
     }
     Ok(())

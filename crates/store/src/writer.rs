@@ -2,7 +2,7 @@
 //! sightings, sessions) to the current segment, fdatasyncs it once, indexes the batch in one
 //! SQLite transaction, then answers every waiter of the batch.
 
-use crate::config::{DISK_PROBE_INTERVAL, StoreConfig};
+use crate::config::{DISK_PROBE_INTERVAL, LOG_REPEAT_EVERY, StoreConfig};
 use crate::error::{Result, StoreError};
 use crate::index::{self, Indexer, NewBlob, SessionRow, SightingRow};
 use crate::retention::{self, RetentionReport};
@@ -62,6 +62,53 @@ pub(crate) struct Shared {
     pub failed_at_ms: AtomicU64,
     /// Raw bytes queued but not yet taken by the writer.
     pub queued_bytes: AtomicU64,
+    /// Session records dropped: queue full, disk below `min_free_bytes`, or their batch failed.
+    pub sessions_dropped: AtomicU64,
+    /// Unix milliseconds of the last "session records dropped" warning (rate limit).
+    pub drop_warned_ms: AtomicU64,
+    /// Failed batches not logged yet, and when the last failure was logged (rate limit).
+    pub unlogged_failures: AtomicU64,
+    pub failure_logged_ms: AtomicU64,
+}
+
+impl Shared {
+    /// Logs a failed batch: always the first after a success, then at most once per
+    /// [`LOG_REPEAT_EVERY`] with the number of failed batches since. Call before `failed_at_ms`
+    /// is set for this failure.
+    fn batch_failed(&self, e: &StoreError, messages: usize) {
+        let failed = self.unlogged_failures.fetch_add(1, Ordering::Relaxed) + 1;
+        let now = unix_millis();
+        let last = self.failure_logged_ms.load(Ordering::Relaxed);
+        let first = self.failed_at_ms.load(Ordering::Relaxed) == 0;
+        if (first || now.saturating_sub(last) >= LOG_REPEAT_EVERY.as_millis() as u64)
+            && self
+                .failure_logged_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.unlogged_failures.store(0, Ordering::Relaxed);
+            tracing::error!(error = %e, messages, failed_batches = failed, "store batch failed");
+        }
+    }
+
+    /// Counts `n` dropped session records and warns, at most once per [`LOG_REPEAT_EVERY`].
+    pub fn session_records_dropped(&self, n: u64, why: &str) {
+        let total = self.sessions_dropped.fetch_add(n, Ordering::Relaxed) + n;
+        let now = unix_millis();
+        let last = self.drop_warned_ms.load(Ordering::Relaxed);
+        if now.saturating_sub(last) >= LOG_REPEAT_EVERY.as_millis() as u64
+            && self
+                .drop_warned_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(
+                dropped_total = total,
+                reason = why,
+                "session records dropped"
+            );
+        }
+    }
 }
 
 /// The writer's own resources: the write connection and the segment it appends to.
@@ -353,8 +400,11 @@ impl Batch {
         }
     }
 
+    /// A batch also stops at one queue's worth of captures and session records, so producers
+    /// that keep the queue topped up cannot grow one batch (and its buffer) without bound.
     fn is_full(&self, cfg: &StoreConfig) -> bool {
         self.captures.len() >= cfg.max_batch
+            || self.captures.len() + self.sessions.len() >= cfg.queue_capacity.max(1)
             || self.bytes >= cfg.max_batch_bytes
             || !self.retention.is_empty()
     }
@@ -376,8 +426,11 @@ impl Batch {
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, messages = self.captures.len(), "store batch failed");
+                shared.batch_failed(&e, self.captures.len());
                 shared.failed_at_ms.store(unix_millis(), Ordering::Relaxed);
+                if !self.sessions.is_empty() {
+                    shared.session_records_dropped(self.sessions.len() as u64, "write failed");
+                }
                 let e = Arc::new(e);
                 for capture in self.captures {
                     let _ = capture.reply.send(Err(StoreError::WriteFailed(e.clone())));
@@ -783,6 +836,30 @@ mod tests {
         assert_eq!(std::fs::metadata(seg.path()).expect("meta").len(), from);
         assert_eq!(store.stats().expect("stats").sightings, 1);
         assert!(store.verify().expect("verify").is_ok());
+    }
+
+    /// Session records in a batch that fails are lost: they are counted as dropped, not silent.
+    #[test]
+    fn session_records_of_a_failed_batch_are_counted_as_dropped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cfg = StoreConfig::new(dir.path());
+        cfg.min_free_bytes = 0;
+        let store = Store::open(cfg).expect("open");
+        fault::fail_under(dir.path());
+        let json = serde_json::json!({
+            "id": uuid::Uuid::now_v7(), "started_at": "2026-01-01T00:00:00Z",
+            "ended_at": "2026-01-01T00:00:01Z", "listener": "smtp", "peer": "192.0.2.1:1",
+            "local": "192.0.2.2:25", "helo": null, "tls": null, "auth_attempts": [],
+            "anomalies": [], "sightings": [], "commands": 1, "errors": 0, "end": "quit",
+            "transcript": {"lines": []}
+        });
+        let record: model::SessionRecord = serde_json::from_value(json).expect("record");
+        store.record_session(record.clone());
+        assert!(store.flush().is_err());
+        fault::heal(dir.path());
+        assert_eq!(store.dropped_session_records(), 1);
+        store.flush().expect("flush");
+        assert_eq!(store.session(record.id).expect("read"), None);
     }
 
     #[test]

@@ -94,6 +94,37 @@ pub struct Limits {
     /// (what Postfix's postscreen does). Default 0: no delay, because every connection would pay
     /// it; operators who want the signal set 1–6 s.
     pub greet_delay: Duration,
+    /// Time allowed for one command line (or AUTH response) from its first byte to its line
+    /// end; past it the session gets `421 4.4.2` and ends. Postfix's analogue is
+    /// `smtpd_per_record_deadline` (a deadline per record instead of per read). Default 60 s: a
+    /// client writes a command line (at most `max_line` bytes) in one go, so the only honest
+    /// delay is TCP retransmission, whose exponential backoff passes 30 s after five lost
+    /// segments; a client that types it by hand in telnet needs a few seconds. A drip-feeder
+    /// sending one byte just inside `idle_timeout` no longer keeps its slot for the whole
+    /// `session_lifetime`. Waiting *before* the first byte is `idle_timeout`'s business.
+    /// Zero turns the deadline off.
+    pub command_deadline: Duration,
+    /// Lowest average rate, in bytes per second, at which DATA/BDAT content must arrive once
+    /// `data_rate_grace` has passed: the transaction's content must be complete by
+    /// `start + data_rate_grace + received / min_data_rate`, or the session gets `421 4.4.2`.
+    /// Postfix's `smtpd_min_data_rate` (default 500) works the same way. Default 500 bytes/s
+    /// (4 kbit/s, far below any real link): a 10 MB message over a 100 kbit/s link still
+    /// arrives; one byte per 170 s (inside `data_idle_timeout`) is cut off after the grace.
+    /// Zero turns the check off.
+    pub min_data_rate: u64,
+    /// Time at the start of DATA/BDAT content before `min_data_rate` applies, so TCP slow
+    /// start and a retransmission or two never count against a sender. Default 60 s, the same
+    /// reasoning as `command_deadline`.
+    pub data_rate_grace: Duration,
+    /// Message bytes all sessions together may hold in memory while receiving DATA/BDAT (the
+    /// body buffers' capacity). Past it, the transaction that needs more has its buffer
+    /// freed, the rest of its content swallowed, and is answered `451`; MAIL is answered
+    /// `452` while less than an eighth of the budget is left. Default 512 MiB: fifty
+    /// maximum-size messages or tens of thousands of ordinary spam at once, and, with the
+    /// store's own 512 MiB for bytes waiting for its writer, a bound of about 1 GiB of
+    /// message bytes in the process, instead of `max_connections` × `max_message_bytes`
+    /// (160 GiB with the defaults).
+    pub max_inflight_bytes: u64,
 }
 
 impl Default for Limits {
@@ -114,6 +145,10 @@ impl Default for Limits {
             max_connections_per_ip: 50,
             max_auth_attempts: 5,
             greet_delay: Duration::ZERO,
+            command_deadline: Duration::from_secs(60),
+            min_data_rate: 500,
+            data_rate_grace: Duration::from_secs(60),
+            max_inflight_bytes: 512 << 20,
         }
     }
 }

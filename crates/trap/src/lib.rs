@@ -4,12 +4,15 @@
 //! Main types: [`Trap`] (bind listeners, run until shutdown), [`TrapConfig`] and [`Limits`],
 //! [`Persona`] (every byte sent), [`RelayPolicy`] (who may receive), [`EventSink`].
 //!
-//! Layout: `listener.rs` accepts and applies `limiter.rs` caps; `session/` holds the state
-//! machine, one file per verb (`ehlo`, `mail`, `rcpt`, `data`, `bdat`, `starttls`, `auth`,
-//! `misc`), the I/O loop (`io.rs`) and the hand-over to the store (`capture.rs`); `tls.rs`,
-//! `ja4.rs` and `rewind.rs` do TLS and ClientHello fingerprinting. There is no SMTP client
+//! Layout: `listener.rs` binds (before `serve` drops root: [`Trap::bind_listeners`]), accepts
+//! and applies `limiter.rs` caps; `budget.rs` bounds the message bytes all sessions hold while
+//! receiving; `session/` holds the state machine, one file per verb (`ehlo`, `mail`, `rcpt`,
+//! `data`, `bdat`, `starttls`, `auth`, `misc`), the I/O loop with its timeouts and per-record
+//! deadlines (`io.rs`) and the hand-over to the store (`capture.rs`); `tls.rs`, `ja4.rs` and
+//! `rewind.rs` do TLS and ClientHello fingerprinting. There is no SMTP client
 //! anywhere in this crate: the trap has no code path that could send mail.
 
+mod budget;
 mod config;
 mod events;
 mod ja4;
@@ -22,6 +25,7 @@ mod session;
 mod shared;
 mod tls;
 
+pub use budget::{InflightStats, MAIL_HEADROOM_DIVISOR};
 pub use config::{AddressPolicy, Limits, ListenerConfig, TlsMode, TlsSource, TrapConfig};
 pub use events::{EventSink, MemorySink, NullSink};
 pub use ja4::{ClientHello, ja4, parse_client_hello};
@@ -59,6 +63,18 @@ impl std::fmt::Debug for Trap {
     }
 }
 
+/// Listening sockets bound by [`Trap::bind_listeners`], not yet accepting: what a process
+/// started as root holds when it gives up root, before it builds the rest of the trap.
+#[derive(Debug)]
+pub struct BoundListeners(Vec<(ListenerConfig, std::net::TcpListener)>);
+
+impl BoundListeners {
+    /// The bound listeners (with the real port when port 0 was asked for).
+    pub fn local_addrs(&self) -> Vec<ListenerConfig> {
+        self.0.iter().map(|(cfg, _)| cfg.clone()).collect()
+    }
+}
+
 impl Trap {
     /// Validates the configuration, prepares TLS and binds every listener. Nothing is accepted
     /// until [`Trap::run`].
@@ -67,14 +83,38 @@ impl Trap {
         store: Store,
         events: Arc<dyn EventSink>,
     ) -> Result<Self, SetupError> {
-        let shared = Arc::new(Shared::new(config, store, events)?);
+        let bound = Self::bind_listeners(config)?;
+        Self::from_listeners(config, bound, store, events).await
+    }
+
+    /// Binds every listener of `config` and nothing else: no runtime, no store, no files. A
+    /// process started as root calls this, drops root, then [`Trap::from_listeners`].
+    pub fn bind_listeners(config: &TrapConfig) -> Result<BoundListeners, SetupError> {
         let mut listeners = Vec::new();
         for l in &config.listeners {
-            let listener = listener::bind(l)?;
+            let socket = listener::bind(l)?;
             let mut cfg = l.clone();
-            if let Ok(addr) = listener.local_addr() {
+            if let Ok(addr) = socket.local_addr() {
                 cfg.address = addr;
             }
+            listeners.push((cfg, socket));
+        }
+        Ok(BoundListeners(listeners))
+    }
+
+    /// Validates the configuration and prepares TLS (reading or generating the certificate)
+    /// around listeners already bound. Must run inside a tokio runtime, where the sockets are
+    /// registered.
+    pub async fn from_listeners(
+        config: &TrapConfig,
+        bound: BoundListeners,
+        store: Store,
+        events: Arc<dyn EventSink>,
+    ) -> Result<Self, SetupError> {
+        let shared = Arc::new(Shared::new(config, store, events)?);
+        let mut listeners = Vec::new();
+        for (cfg, socket) in bound.0 {
+            let listener = listener::register(&cfg, socket)?;
             listeners.push((cfg, listener));
         }
         let limits = &config.limits;
@@ -125,6 +165,27 @@ impl Trap {
     /// Live sessions.
     pub fn active_sessions(&self) -> usize {
         self.limiter.active()
+    }
+
+    /// Message bytes held by sessions receiving DATA/BDAT now, their peak and the budget.
+    pub fn inflight(&self) -> InflightStats {
+        self.shared.inflight.stats()
+    }
+
+    /// A handle that reads [`Trap::inflight`] after the trap has been moved into
+    /// [`Trap::run`] (the metrics gauge).
+    pub fn inflight_gauge(&self) -> InflightGauge {
+        InflightGauge(Arc::clone(&self.shared.inflight))
+    }
+}
+
+/// Reads the in-flight budget of a running trap.
+#[derive(Debug, Clone)]
+pub struct InflightGauge(Arc<budget::InflightBudget>);
+
+impl InflightGauge {
+    pub fn stats(&self) -> InflightStats {
+        self.0.stats()
     }
 }
 

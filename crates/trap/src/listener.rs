@@ -21,8 +21,10 @@ const BACKLOG: i32 = 4096;
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
 /// Binds one listener with `SO_REUSEADDR` (restarts must not wait for TIME_WAIT) and, for IPv6,
-/// `IPV6_V6ONLY` so `[::]` and `0.0.0.0` can be configured side by side.
-pub(crate) fn bind(cfg: &ListenerConfig) -> Result<TcpListener, SetupError> {
+/// `IPV6_V6ONLY` so `[::]` and `0.0.0.0` can be configured side by side. A plain socket, not
+/// yet registered with tokio: `serve` binds before it drops root and before the runtime
+/// starts.
+pub(crate) fn bind(cfg: &ListenerConfig) -> Result<std::net::TcpListener, SetupError> {
     let err = |source| SetupError::Bind {
         address: cfg.address,
         source,
@@ -37,7 +39,18 @@ pub(crate) fn bind(cfg: &ListenerConfig) -> Result<TcpListener, SetupError> {
     socket.set_nonblocking(true).map_err(err)?;
     socket.bind(&cfg.address.into()).map_err(err)?;
     socket.listen(BACKLOG).map_err(err)?;
-    TcpListener::from_std(socket.into()).map_err(err)
+    Ok(socket.into())
+}
+
+/// Hands a socket bound by [`bind`] to tokio (inside a runtime).
+pub(crate) fn register(
+    cfg: &ListenerConfig,
+    socket: std::net::TcpListener,
+) -> Result<TcpListener, SetupError> {
+    TcpListener::from_std(socket).map_err(|source| SetupError::Bind {
+        address: cfg.address,
+        source,
+    })
 }
 
 /// Accepts connections until shutdown.

@@ -69,6 +69,7 @@ says! {
     UnknownUserAfterData,
     TempFail,
     StoreFailed,
+    OutOfMemory,
     Backpressure,
     Overloaded,
     TooManyConnections,
@@ -261,6 +262,11 @@ impl Persona {
                 ),
             ),
             Say::StoreFailed => (451, "4.3.0 Error: queue file write error".into()),
+            // The in-flight budget ran out during the content. Postfix has no such budget; when
+            // its cleanup server cannot take a message for lack of resources the client sees
+            // the queue-file error, so the trap says the same (an MTA-specific "insufficient
+            // resources" text would be a fingerprint). The session record tells the two apart.
+            Say::OutOfMemory => (451, "4.3.0 Error: queue file write error".into()),
             Say::Backpressure => (452, "4.3.1 Insufficient system storage".into()),
             Say::Overloaded => (421, format!("4.3.2 {host} Service currently unavailable")),
             Say::TooManyConnections => (

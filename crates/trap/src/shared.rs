@@ -1,5 +1,6 @@
 //! What every session of one trap shares: persona, relay policy, limits, store, event sink, TLS.
 
+use crate::budget::InflightBudget;
 use crate::config::{Limits, TrapConfig};
 use crate::events::EventSink;
 use crate::persona::Persona;
@@ -17,6 +18,8 @@ pub(crate) struct Shared {
     pub events: Arc<dyn EventSink>,
     pub tls: Option<TlsAcceptor>,
     pub auth_lure: bool,
+    /// Message bytes being received, by all sessions (`Limits::max_inflight_bytes`).
+    pub inflight: Arc<InflightBudget>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -67,6 +70,7 @@ impl Shared {
             events,
             tls: Some(TlsAcceptor::from(tls)),
             auth_lure: config.auth_lure,
+            inflight: InflightBudget::new(config.limits.max_inflight_bytes),
         })
     }
 }

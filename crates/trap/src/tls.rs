@@ -95,14 +95,60 @@ fn ensure_self_signed(dir: &Path, hostname: &str) -> Result<(PathBuf, PathBuf), 
     Ok((cert_path, key_path))
 }
 
+/// Writes a generated file whole or not at all: temporary file (owner-only: one of them is the
+/// private key), fsync, rename, fsync of the directory. Without the syncs a crash or a file
+/// system turning read-only right after the first start left an empty `cert.pem` behind, and
+/// the next start refused to run ("holds no usable PEM certificate").
 fn write_new(path: &Path, bytes: &[u8]) -> Result<(), TlsError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(|source| TlsError::Write {
-        path: tmp.clone(),
-        source,
-    })?;
-    std::fs::rename(&tmp, path).map_err(|source| TlsError::Write {
-        path: path.to_owned(),
-        source,
-    })
+    let failed = |path: &Path| {
+        let path = path.to_owned();
+        move |source| TlsError::Write { path, source }
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(failed(&tmp))?;
+    file.write_all(bytes).map_err(failed(&tmp))?;
+    file.sync_all().map_err(failed(&tmp))?;
+    drop(file);
+    std::fs::rename(&tmp, path).map_err(failed(path))?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(failed(dir))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+    #[test]
+    fn the_generated_key_is_private_and_nothing_temporary_is_left() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let (cert, key) = ensure_self_signed(dir.path(), "mx.example.net")?;
+        let mode = std::fs::metadata(&key)?.permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the private key must be owner-only");
+        assert!(std::fs::read_to_string(&cert)?.contains("BEGIN CERTIFICATE"));
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(dir.path())? {
+            names.push(entry?.file_name().to_string_lossy().into_owned());
+        }
+        assert!(!names.iter().any(|n| n.ends_with(".tmp")), "{names:?}");
+        // A second start reuses the pair instead of generating a new one.
+        let before = std::fs::read(&cert)?;
+        ensure_self_signed(dir.path(), "mx.example.net")?;
+        assert_eq!(std::fs::read(&cert)?, before);
+        Ok(())
+    }
 }

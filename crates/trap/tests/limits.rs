@@ -164,3 +164,90 @@ async fn auth_lure_records_credentials_and_always_fails() {
     assert_eq!(auth[0], ("admin".into(), "hunter2".into()));
     assert_eq!(auth[1], ("user".into(), "pass".into()));
 }
+
+#[tokio::test]
+async fn endless_bdat_chunks_without_last_end_in_a_bounded_outcome() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    /// Bytes per chunk: 2,500 chunks fill `max_message_bytes`, so the flood runs well past it
+    /// before the command limit ends it.
+    const CHUNK: usize = 4096;
+    /// Chunks the client would send: five times what the command limit lets through.
+    const CHUNKS: usize = 50_000;
+    let h = Harness::new().await;
+    let limits = trap::Limits::default();
+    let mut c = h.connect();
+    c.greeting().await;
+    c.ehlo().await;
+    c.mail_from("a@src.example", "250 ").await;
+    c.rcpt_to("victim@trap.example", "250 ").await;
+    let (mut rd, mut wr) = tokio::io::split(c.io);
+    // The server hangs up mid-flood, so the writer's broken pipe is expected.
+    let writer = tokio::spawn(async move {
+        let mut command = format!("BDAT {CHUNK}\r\n").into_bytes();
+        command.resize(command.len() + CHUNK, b'x');
+        for sent in 0..CHUNKS {
+            if wr.write_all(&command).await.is_err() {
+                return sent;
+            }
+        }
+        CHUNKS
+    });
+    let mut replies = Vec::new();
+    rd.read_to_end(&mut replies).await.unwrap();
+    let text = String::from_utf8_lossy(&replies);
+    // EHLO, MAIL and RCPT were commands 1–3: every chunk up to the limit is answered.
+    let chunks_ok = text
+        .lines()
+        .filter(|l| *l == format!("250 2.0.0 Ok: {CHUNK} bytes"))
+        .count() as u64;
+    assert_eq!(chunks_ok, limits.max_commands - 3);
+    assert!(
+        chunks_ok * CHUNK as u64 > 3 * limits.max_message_bytes,
+        "the flood went well past the size limit"
+    );
+    assert!(
+        text.lines()
+            .last()
+            .is_some_and(|l| l.starts_with("421 4.7.0")),
+        "{}",
+        &text[text.len().saturating_sub(300)..]
+    );
+    let sent = writer.await.unwrap();
+    assert!(sent < CHUNKS, "the flood was cut off, not read to its end");
+    // Memory: the body never held more than max_message_bytes; past it, chunks were swallowed.
+    // Everything reserved was given back when the session ended.
+    let inflight = h.trap.inflight();
+    assert!(
+        inflight.peak <= limits.max_message_bytes,
+        "{inflight:?} exceeds max_message_bytes"
+    );
+    assert_eq!(inflight.used, 0);
+    assert!(h.sightings().is_empty(), "no LAST, no message");
+    // The session record says how it ended, with a bounded transcript.
+    let closed = h
+        .events
+        .events()
+        .into_iter()
+        .find(|e| e.kind == model::EventKind::SessionClosed)
+        .expect("a closed event");
+    h.store.flush().unwrap();
+    let record = h
+        .store
+        .session(closed.session.expect("session id"))
+        .unwrap()
+        .expect("session record stored");
+    assert_eq!(record.end, "too-many-commands");
+    assert_eq!(record.commands, limits.max_commands + 1);
+    assert!(
+        record
+            .anomalies
+            .iter()
+            .any(|a| a.kind == AnomalyKind::TooManyErrors && a.detail == "command limit reached"),
+        "{:?}",
+        record.anomalies
+    );
+    assert!(
+        record.transcript.dropped > 0,
+        "the transcript was cut to its bound"
+    );
+}

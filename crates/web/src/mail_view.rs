@@ -4,9 +4,12 @@
 //! The raw bytes are hostile. Everything here is bounded by a named limit, and the parser runs
 //! under `catch_unwind` (it has panicked on crafted input before, see
 //! `docs/DEPENDENCIES.md`): when it fails the view keeps the raw header block and says why.
-//! Nothing here escapes HTML; the templates do.
+//! mail-parser is guarded as the analysis guards it (`analysis::mail_guards`): a part bomb is
+//! cut before it is parsed, with a note saying where, and a parsed message is dropped level by
+//! level (`parse`). Nothing here escapes HTML; the templates do.
 
-use mail_parser::{MessageParser, MessagePart, MimeHeaders, PartType};
+use analysis::mail_guards::{drop_flat, part_bomb_cut};
+use mail_parser::{Message, MessageParser, MessagePart, MimeHeaders, PartType};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 /// Header fields listed; a mail with more is shown cut with a note. Real mail has 10–60; a
@@ -31,6 +34,22 @@ pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 /// Bytes of the raw header block shown when the parser failed.
 pub const MAX_RAW_HEADER_BYTES: usize = 64 * 1024;
+
+/// Lines starting with `--` given to mail-parser; the message is cut before the next one.
+/// mail-parser keeps a record of every part (about 160 bytes each, more with headers): a
+/// million empty parts in 9 MB cost 333 MiB on one view (measured, debug build; 10 MB of
+/// four-byte header fields cost 490 MiB before the header-line cut). Every MIME delimiter
+/// line starts with `--`; 16 per listed part (8,000), as the analysis allows with its default
+/// `max_mime_parts` (`DELIMITER_LINES_PER_PART` in `crates/analysis/src/mime.rs`), cuts only
+/// part bombs. (Past 100,000 lines that look like header fields, `part_bomb_cut` cuts too.)
+pub const MAX_DELIMITER_LINES: usize = 16 * MAX_PARTS_SHOWN;
+
+/// Attached messages (`message/rfc822`, `message/global`) given to mail-parser; the message is
+/// cut at the line naming the next one. Each is kept inside its parent, about 1.3 KB a level:
+/// a chain of 10,000 in 500 KB cost 112 MiB in the analysis. The view lists attached messages
+/// as single parts, so the parts listed bound it ([`MAX_PARTS_SHOWN`], as the analysis's
+/// default `max_mime_parts`).
+pub const MAX_ATTACHED_MESSAGES: usize = MAX_PARTS_SHOWN;
 
 /// One header field, unfolded as received (encoded words are left as they are: evidence).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +86,16 @@ pub struct MailView {
     pub notes: Vec<String>,
 }
 
+impl MailView {
+    /// Adds `note` unless it is there already: a limit hit once per part would otherwise say
+    /// so once per part (a part bomb made thousands of notes).
+    fn note(&mut self, note: String) {
+        if !self.notes.contains(&note) {
+            self.notes.push(note);
+        }
+    }
+}
+
 /// Reads `raw`. Never panics; on parser failure the view has the raw headers and a note.
 pub fn read(raw: &[u8]) -> MailView {
     match catch_unwind(AssertUnwindSafe(|| read_parsed(raw))) {
@@ -77,21 +106,53 @@ pub fn read(raw: &[u8]) -> MailView {
 }
 
 /// The decoded bytes of part `index` and its declared file name. `None` for a multipart
-/// container, an unknown index, or a mail the parser cannot read.
+/// container, an unknown index, or a mail the parser cannot read. The message is cut as for
+/// [`read`], so the indices are those of the tree shown.
 pub fn part_bytes(raw: &[u8], index: usize) -> Option<(Vec<u8>, Option<String>)> {
     catch_unwind(AssertUnwindSafe(|| {
-        let message = MessageParser::default().parse(raw)?;
-        let part = message.parts.get(index)?;
-        if part.is_multipart() {
-            return None;
-        }
-        Some((
-            part.contents().to_vec(),
-            part.attachment_name().map(str::to_owned),
-        ))
+        let (raw, _) = bounded(raw);
+        parse(raw, |message| {
+            let part = message.parts.get(index)?;
+            if part.is_multipart() {
+                return None;
+            }
+            Some((
+                part.contents().to_vec(),
+                part.attachment_name().map(str::to_owned),
+            ))
+        })
+        .flatten()
     }))
     .ok()
     .flatten()
+}
+
+/// `raw` as mail-parser may be given it: cut before a part bomb (`part_bomb_cut`, at
+/// [`MAX_DELIMITER_LINES`], [`MAX_ATTACHED_MESSAGES`] or 100,000 header-like lines), with a
+/// note for the analyst when it was cut.
+fn bounded(raw: &[u8]) -> (&[u8], Option<String>) {
+    match part_bomb_cut(raw, MAX_DELIMITER_LINES, MAX_ATTACHED_MESSAGES) {
+        Some((end, _, why)) => (
+            raw.get(..end).unwrap_or(raw),
+            Some(format!(
+                "MIME parsing stopped at byte {end} of {}: {why}; the parts after it are not \
+                 shown, download the mail for all of it",
+                raw.len()
+            )),
+        ),
+        None => (raw, None),
+    }
+}
+
+/// Parses `raw`, hands the message to `f`, and drops it level by level (`drop_flat`): Rust
+/// drops nested attached messages recursively, and a deep enough chain overflows the stack,
+/// which aborts `serve` (`catch_unwind` cannot stop it). `None` when mail-parser finds no
+/// message.
+fn parse<T>(raw: &[u8], f: impl FnOnce(&Message<'_>) -> T) -> Option<T> {
+    let message = MessageParser::default().parse(raw)?;
+    let out = f(&message);
+    drop_flat(message);
+    Some(out)
 }
 
 /// The decoded `Subject:` of a mail, read from its header block alone (for a message not
@@ -100,17 +161,27 @@ pub fn subject(raw: &[u8]) -> Option<String> {
     catch_unwind(AssertUnwindSafe(|| {
         let mut head = raw_header_block(raw).to_vec();
         head.extend_from_slice(b"\r\n\r\n");
-        let message = MessageParser::default().parse(&head)?;
-        message
-            .subject()
-            .map(|s| visible(&cut_chars(s, MAX_HEADER_VALUE_CHARS)))
+        // At most MAX_RAW_HEADER_BYTES and no body: no part bomb fits, but it is dropped
+        // as every parsed message is.
+        parse(&head, |message| {
+            message
+                .subject()
+                .map(|s| visible(&cut_chars(s, MAX_HEADER_VALUE_CHARS)))
+        })
+        .flatten()
     }))
     .ok()
     .flatten()
 }
 
 fn read_parsed(raw: &[u8]) -> Option<MailView> {
-    let message = MessageParser::default().parse(raw)?;
+    let (raw, cut) = bounded(raw);
+    let mut view = parse(raw, view_of)?;
+    view.notes.splice(0..0, cut);
+    Some(view)
+}
+
+fn view_of(message: &Message<'_>) -> MailView {
     let mut view = MailView::default();
     for (name, value) in message.headers_raw() {
         if view.headers.len() == MAX_HEADERS_SHOWN {
@@ -134,18 +205,16 @@ fn read_parsed(raw: &[u8]) -> Option<MailView> {
     {
         view.text = Some(cut_body(text, "text", &mut view.notes));
     }
-    Some(view)
+    view
 }
 
 /// Lists part `index` and its children, depth first, within the limits.
 fn walk(parts: &[MessagePart<'_>], index: usize, depth: usize, view: &mut MailView) {
     let Some(part) = parts.get(index) else { return };
     if view.parts.len() >= MAX_PARTS_SHOWN {
-        if view.parts.len() == MAX_PARTS_SHOWN {
-            view.notes.push(format!(
-                "only the first {MAX_PARTS_SHOWN} MIME parts are listed"
-            ));
-        }
+        view.note(format!(
+            "only the first {MAX_PARTS_SHOWN} MIME parts are listed"
+        ));
         return;
     }
     view.parts.push(PartInfo {
@@ -158,7 +227,7 @@ fn walk(parts: &[MessagePart<'_>], index: usize, depth: usize, view: &mut MailVi
     });
     if let PartType::Multipart(children) = &part.body {
         if depth + 1 >= MAX_TREE_DEPTH {
-            view.notes.push(format!(
+            view.note(format!(
                 "MIME parts deeper than {MAX_TREE_DEPTH} levels are not listed"
             ));
             return;
@@ -168,6 +237,12 @@ fn walk(parts: &[MessagePart<'_>], index: usize, depth: usize, view: &mut MailVi
             // children after their parent.
             if (child as usize) > index {
                 walk(parts, child as usize, depth + 1, view);
+            }
+            if view.parts.len() >= MAX_PARTS_SHOWN {
+                view.note(format!(
+                    "only the first {MAX_PARTS_SHOWN} MIME parts are listed"
+                ));
+                return;
             }
         }
     }
@@ -320,6 +395,55 @@ mod tests {
             let _ = part_bytes(raw, 0);
             assert!(v.parts.len() <= MAX_PARTS_SHOWN);
         }
+    }
+
+    #[test]
+    fn a_deep_chain_parsed_uncut_is_dropped_on_a_small_stack() {
+        // `parse` alone, without the cut: mail-parser keeps all 10,000 attached messages, one
+        // inside the other. Dropped recursively, they overflowed even a 2 MiB stack in a debug
+        // build (an abort); `drop_flat` takes one level at a time.
+        let mut raw = String::new();
+        for i in 0..10_000 {
+            raw.push_str(&format!(
+                "Subject: level {i}\r\nContent-Type: message/rfc822\r\n\r\n"
+            ));
+        }
+        raw.push_str("Subject: innermost\r\n\r\ninnermost\r\n");
+        let subject = std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn(move || parse(raw.as_bytes(), |m| m.subject().map(str::to_owned)))
+            .expect("spawn")
+            .join()
+            .expect("no panic");
+        assert_eq!(subject, Some(Some("level 0".to_owned())));
+    }
+
+    #[test]
+    fn a_part_bomb_is_cut_with_a_note_and_the_indices_stay() {
+        let mut raw = String::from(
+            "Subject: parts\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
+             --b\r\nContent-Type: text/plain\r\n\r\nfirst\r\n",
+        );
+        for _ in 0..MAX_DELIMITER_LINES {
+            raw.push_str("--b\r\n\r\n\r\n");
+        }
+        let v = read(raw.as_bytes());
+        assert_eq!(v.notes.len(), 2, "{:?}", v.notes);
+        assert!(
+            v.notes[0].starts_with("MIME parsing stopped at byte ")
+                && v.notes[0].contains(&format!(
+                    "more than {MAX_DELIMITER_LINES} lines start with --"
+                )),
+            "{}",
+            v.notes[0]
+        );
+        assert_eq!(
+            v.notes[1],
+            format!("only the first {MAX_PARTS_SHOWN} MIME parts are listed")
+        );
+        assert_eq!(v.parts.len(), MAX_PARTS_SHOWN);
+        let (first, _) = part_bytes(raw.as_bytes(), 1).expect("part 1");
+        assert_eq!(first, b"first");
     }
 
     #[test]

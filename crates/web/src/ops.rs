@@ -226,6 +226,13 @@ pub fn store_gauges(store: &store::Store) -> String {
             free,
         );
     }
+    let dropped = "spamhattan_store_session_records_dropped_total";
+    let _ = writeln!(
+        out,
+        "# HELP {dropped} Session records not stored: store queue full, free disk below min_free_bytes, or their write failed."
+    );
+    let _ = writeln!(out, "# TYPE {dropped} counter");
+    let _ = writeln!(out, "{dropped} {}", usage.dropped_session_records);
     out
 }
 

@@ -26,8 +26,22 @@ const MAX_MAILBOXES: usize = 50;
 /// List-Unsubscribe entries kept.
 const MAX_UNSUBSCRIBE: usize = 10;
 
+/// Header fields of a real message: a few dozen, a few hundred after many hops and list
+/// servers. More is padding made to slow parsers down or to bury one field; it is recorded.
+/// (mail-parser has read them all by then; every use of them here is bounded on its own.)
+const MAX_HEADER_FIELDS: usize = 1_000;
+
+/// Bytes of one header field before it is recorded as oversized. RFC 5322 §2.1.1 caps a line
+/// at 998 characters; folded fields are longer, and long DKIM, ARC and recipient lists reach
+/// a few KiB. 64 KiB is far past all of them.
+const MAX_FIELD_BYTES: usize = 64 << 10;
+
+/// Oversized fields named per message: one is evidence, a thousand would be noise.
+const MAX_OVERSIZED_REPORTED: usize = 5;
+
 /// Decodes the headers of the top-level message.
 pub(crate) fn extract(walk: &mut Walk<'_>, msg: &Message<'_>) -> Headers {
+    check_sizes(walk, msg);
     let mut h = Headers {
         from: msg.from().and_then(first),
         sender: msg.sender().and_then(first),
@@ -65,6 +79,33 @@ pub(crate) fn extract(walk: &mut Walk<'_>, msg: &Message<'_>) -> Headers {
     h.received = received::chain(walk, msg);
     h.origin = received::origin(walk.input, &h.received);
     h
+}
+
+/// Records padded headers: too many fields, and fields past `MAX_FIELD_BYTES` (a 10 MB
+/// Subject). Both are cut where they are used; this says that they were there.
+fn check_sizes(walk: &mut Walk<'_>, msg: &Message<'_>) {
+    let headers = msg.headers();
+    if headers.len() > MAX_HEADER_FIELDS {
+        walk.anomaly(
+            model::AnomalyKind::MalformedContent,
+            "headers",
+            format!(
+                "{} header fields (more than {MAX_HEADER_FIELDS})",
+                headers.len()
+            ),
+        );
+    }
+    let oversized = headers.iter().filter_map(|h| {
+        let len = (h.offset_end as usize).saturating_sub(h.offset_start as usize);
+        (len > MAX_FIELD_BYTES).then(|| (bounded(h.name.as_str().to_string(), 64), len))
+    });
+    for (name, len) in oversized.take(MAX_OVERSIZED_REPORTED) {
+        walk.anomaly(
+            model::AnomalyKind::MalformedContent,
+            "headers",
+            format!("{name}: a field of {len} bytes (more than {MAX_FIELD_BYTES})"),
+        );
+    }
 }
 
 fn mailbox(a: &mail_parser::Addr<'_>) -> Mailbox {

@@ -49,12 +49,17 @@ pub(crate) fn scan(walk: &mut Walk<'_>, index: u32, data: &[u8], doc: &mut Doc) 
         };
         let lower = name.to_ascii_lowercase();
         let file = name.rsplit('/').next().unwrap_or(&name).to_string();
-        if lower.ends_with("vbaproject.bin") {
+        if lower == "[content_types].xml" {
+            if let Some(bytes) = read_entry(walk, &at, &mut zip, i, &name) {
+                check_dtd(walk, &at, &name, &bytes);
+            }
+        } else if lower.ends_with("vbaproject.bin") {
             if let Some(bytes) = read_entry(walk, &at, &mut zip, i, &name) {
                 ole::scan(walk, index, &bytes, doc);
             }
         } else if lower.ends_with(".rels") {
             if let Some(bytes) = read_entry(walk, &at, &mut zip, i, &name) {
+                check_dtd(walk, &at, &name, &bytes);
                 relationships(walk, &at, &String::from_utf8_lossy(&bytes), doc);
             }
         } else if lower.starts_with("xl/macrosheets/") && !lower.ends_with('/') {
@@ -70,6 +75,7 @@ pub(crate) fn scan(walk: &mut Walk<'_>, index: u32, data: &[u8], doc: &mut Doc) 
             walk.finding("office.activex", &at, format!("ActiveX control {name}"));
         } else if lower.starts_with("xl/externallinks/") && lower.ends_with(".xml") {
             if let Some(bytes) = read_entry(walk, &at, &mut zip, i, &name) {
+                check_dtd(walk, &at, &name, &bytes);
                 let links = dde::spreadsheet_links(&String::from_utf8_lossy(&bytes));
                 doc.add_dde(links);
             }
@@ -77,9 +83,27 @@ pub(crate) fn scan(walk: &mut Walk<'_>, index: u32, data: &[u8], doc: &mut Doc) 
             && lower.ends_with(".xml")
             && let Some(bytes) = read_entry(walk, &at, &mut zip, i, &name)
         {
+            check_dtd(walk, &at, &name, &bytes);
             let fields = dde::wordml_fields(&String::from_utf8_lossy(&bytes));
             doc.add_dde(fields);
         }
+    }
+}
+
+/// Records an XML part that declares a DTD. The Open Packaging Conventions (ECMA-376 Part 2)
+/// forbid DTD declarations in package XML and Office refuses them, so one is there for another
+/// reader: entity bombs (billion laughs), external entities. Nothing here expands entities: parts are read as
+/// written with regexes, and only the five predefined entities and character references are
+/// decoded (`dde::unescape`), so a declared entity stays its reference, `&lol9;`.
+fn check_dtd(walk: &mut Walk<'_>, at: &str, name: &str, xml: &[u8]) {
+    if memchr::memmem::find(xml, b"<!DOCTYPE").is_some()
+        || memchr::memmem::find(xml, b"<!ENTITY").is_some()
+    {
+        walk.anomaly(
+            AnomalyKind::MalformedContent,
+            at,
+            format!("OOXML part {name} declares a DTD (entities are not expanded)"),
+        );
     }
 }
 

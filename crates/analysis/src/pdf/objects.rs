@@ -38,6 +38,19 @@ pub(super) fn read(data: &[u8], limits: &Limits, facts: &mut Facts) -> Result<()
     };
     reader.dict(&doc.trailer, 0);
     for (&id, obj) in doc.objects.iter().take(MAX_PDF_OBJECTS) {
+        // An object that is only a reference to itself, or to a ring of such objects, never
+        // resolves: lopdf gives up after its `DEREF_LIMIT` steps (128), and so does every
+        // lookup here. Worth naming: no writer makes one. Only bare references are tried (so
+        // this costs nothing on real files), and only until `MAX_LISTED` are named.
+        if matches!(obj, Object::Reference(_))
+            && reader.facts.errors.len() < super::MAX_LISTED
+            && matches!(doc.dereference(obj), Err(lopdf::Error::ReferenceLimit))
+        {
+            reader
+                .facts
+                .errors
+                .push(format!("object {} {} is a reference loop", id.0, id.1));
+        }
         if let Object::Stream(s) = obj
             && s.dict.get(b"Type").and_then(Object::as_name).ok() == Some(b"EmbeddedFile")
         {

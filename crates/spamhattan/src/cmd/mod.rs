@@ -40,6 +40,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             campaigns,
         } => feeds_bench::run(&dir, indicators, campaigns),
         Command::ConsoleBenchFill { dir, messages } => console_bench::run(&dir, messages),
+        Command::AnalysisSandbox(args) => crate::sandbox::child::run(&args),
         Command::Config(ConfigCommand::Check(args)) => config_check::run(&args),
         Command::Messages(MessagesCommand::List {
             common,
@@ -117,6 +118,7 @@ pub(crate) fn resolve_serve(args: &ServeArgs) -> Result<Config> {
     o.smtps_listen = args.smtps_listen.clone();
     o.http_listen = args.http_listen.clone();
     o.bait_listen = args.bait_listen.clone();
+    o.user = args.user.clone();
     config::resolve(&o)
 }
 

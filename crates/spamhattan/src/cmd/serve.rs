@@ -1,5 +1,7 @@
-//! `spamhattan serve`: open the store, bind the listeners, announce readiness, run until
-//! SIGTERM/SIGINT, then drain.
+//! `spamhattan serve`: bind every socket, give up root (`privileges.rs`), open the store,
+//! start the trap, announce readiness, run until SIGTERM/SIGINT, then drain.
+
+mod privileges;
 
 use crate::config::{self, Config};
 use crate::eventlog::EventLog;
@@ -18,10 +20,58 @@ const HTTP_DRAIN: Duration = Duration::from_secs(5);
 /// How often the retention budgets are applied while serving.
 const RETENTION_EVERY: Duration = Duration::from_secs(60);
 
+/// Every listening socket of `serve`, bound before root is given up and before any thread or
+/// runtime exists.
+struct Sockets {
+    smtp: trap::BoundListeners,
+    http: Option<std::net::TcpListener>,
+    bait: Option<std::net::TcpListener>,
+}
+
+impl Sockets {
+    fn bind(cfg: &Config) -> Result<Sockets> {
+        let smtp = Trap::bind_listeners(&cfg.trap)?;
+        let http = match cfg.feeds.http_listen {
+            Some(addr) => Some(
+                bind_tcp(addr).with_context(|| format!("cannot bind the HTTP listener {addr}"))?,
+            ),
+            None => None,
+        };
+        let bait = super::serve_bait::bind(cfg)?;
+        Ok(Sockets { smtp, http, bait })
+    }
+}
+
+/// Binds a plain TCP listener (`SO_REUSEADDR`, as tokio's `bind` does), non-blocking so tokio
+/// can take it over once the runtime runs.
+pub(crate) fn bind_tcp(addr: std::net::SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let listener = std::net::TcpListener::bind(addr)?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
 pub fn run(cfg: &Config) -> Result<ExitCode> {
+    // Whom to become is settled first: an unknown user stops `serve` before it binds.
+    let plan = privileges::plan(cfg.run_as.as_ref())?;
     config::prepare_data_dir(&cfg.data_dir)?;
     raise_fd_limit();
-    let store = super::open_store(cfg)?;
+    let sockets = Sockets::bind(cfg)?;
+    match &plan {
+        privileges::Plan::Drop(account) => {
+            privileges::hand_over_data_dir(&cfg.data_dir, account)?;
+            privileges::drop_to(account)?;
+        }
+        privileges::Plan::Stay => privileges::shed_capabilities()?,
+    }
+    let store = super::open_store(cfg).map_err(|e| match &plan {
+        privileges::Plan::Drop(a) => e.context(format!(
+            "running as {}: every parent of the data dir must be searchable by that user, and the data dir and everything in it must belong to it (once: chown -R {}: {})",
+            a.user,
+            a.user,
+            cfg.data_dir.display()
+        )),
+        privileges::Plan::Stay => e,
+    })?;
     let events = Arc::new(EventLog::open(&cfg.event_log, &cfg.data_dir)?);
     // Every event passes the metrics counters on its way to the log (`metrics/sink.rs`).
     let metrics = crate::metrics::Metrics::install(Some(Arc::clone(&events)))?;
@@ -56,7 +106,7 @@ pub fn run(cfg: &Config) -> Result<ExitCode> {
     let runner = runtime.spawn(outbox.run(wake, async move {
         let _ = outbox_stopped.await;
     }));
-    let result = runtime.block_on(serve(cfg, store.clone(), sink, metrics));
+    let result = runtime.block_on(serve(cfg, sockets, store.clone(), sink, metrics));
     if let Some(pool) = pool {
         pool.stop();
     }
@@ -83,6 +133,7 @@ pub fn run(cfg: &Config) -> Result<ExitCode> {
 
 async fn serve(
     cfg: &Config,
+    sockets: Sockets,
     store: store::Store,
     sink: Arc<dyn EventSink>,
     metrics: Arc<crate::metrics::Metrics>,
@@ -90,7 +141,8 @@ async fn serve(
     // Signal handlers first: a SIGTERM that arrives right after the ready line must stop the
     // trap gracefully, not kill it with the default action.
     let shutdown = shutdown_signal()?;
-    let trap = Trap::bind(&cfg.trap, store.clone(), Arc::clone(&sink)).await?;
+    let trap =
+        Trap::from_listeners(&cfg.trap, sockets.smtp, store.clone(), Arc::clone(&sink)).await?;
     let listeners: Vec<_> = trap
         .local_addrs()
         .into_iter()
@@ -114,12 +166,11 @@ async fn serve(
             feeds_stopped.clone(),
         ))
     });
-    let http = match cfg.feeds.http_listen {
-        Some(addr) => {
+    let http = match sockets.http {
+        Some(listener) => {
             let tls = super::accounts::console_tls(cfg)?;
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("cannot bind the HTTP listener {addr}"))?;
+            let listener = tokio::net::TcpListener::from_std(listener)
+                .context("cannot register the HTTP listener")?;
             let local = listener.local_addr()?;
             let shared_store = Arc::new(store.clone());
             let service = Arc::new(web::FeedService::new(
@@ -162,7 +213,7 @@ async fn serve(
         let stop = async move {
             let _ = stopped.changed().await;
         };
-        super::serve_bait::start(cfg, &store, Arc::clone(&sink), stop).await?
+        super::serve_bait::start(cfg, sockets.bait, &store, Arc::clone(&sink), stop).await?
     };
     let mut ready = serde_json::json!({"ready": true, "listeners": listeners});
     if let Some((addr, _)) = &http {
@@ -181,11 +232,13 @@ async fn serve(
     }
     tracing::info!(listeners = %serde_json::Value::Array(listeners), data_dir = %cfg.data_dir.display(), "trap ready");
     let upkeep = tokio::spawn(Arc::clone(&metrics).run_upkeep());
+    let inflight = tokio::spawn(inflight_gauge(trap.inflight_gauge()));
     let retention = tokio::spawn(retention_loop(store, sink));
     trap.run(shutdown).await;
     metrics.set_ready(Some("shutting down"));
     retention.abort();
     upkeep.abort();
+    inflight.abort();
     let _ = stop_feeds.send(true);
     if let Some((_, task)) = http {
         // Graceful: requests in flight finish; new connections are refused.
@@ -216,6 +269,18 @@ async fn serve(
     }
     tracing::info!("trap stopped");
     Ok(())
+}
+
+/// How often `spamhattan_smtp_inflight_bytes` is refreshed from the trap's budget.
+const INFLIGHT_EVERY: Duration = Duration::from_secs(1);
+
+/// Keeps the in-flight gauge current (the trap crate has no metrics dependency).
+async fn inflight_gauge(budget: trap::InflightGauge) {
+    let mut every = tokio::time::interval(INFLIGHT_EVERY);
+    loop {
+        every.tick().await;
+        ::metrics::gauge!(crate::metrics::names::SMTP_INFLIGHT).set(budget.stats().used as f64);
+    }
 }
 
 /// Applies the retention budgets periodically, off the async threads.

@@ -50,20 +50,31 @@ impl VisitObserver for VisitEvents {
     }
 }
 
-/// Binds the bait listener (when configured) and serves it until `stop` completes. Returns
-/// the bound address and the server task.
+/// Binds the bait listener when `[bait] listen` is set; `serve` does it with its other
+/// sockets, before it gives up root.
+pub fn bind(cfg: &Config) -> Result<Option<std::net::TcpListener>> {
+    let Some(bait) = &cfg.bait else {
+        return Ok(None);
+    };
+    let listener = super::serve::bind_tcp(bait.listen)
+        .with_context(|| format!("cannot bind the bait listener {}", bait.listen))?;
+    Ok(Some(listener))
+}
+
+/// Serves the bait listener bound by [`bind`] until `stop` completes. Returns the bound
+/// address and the server task.
 pub async fn start(
     cfg: &Config,
+    listener: Option<std::net::TcpListener>,
     store: &store::Store,
     sink: Arc<dyn EventSink>,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Option<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>)>> {
-    let Some(bait) = &cfg.bait else {
+    let (Some(bait), Some(listener)) = (&cfg.bait, listener) else {
         return Ok(None);
     };
-    let listener = tokio::net::TcpListener::bind(bait.listen)
-        .await
-        .with_context(|| format!("cannot bind the bait listener {}", bait.listen))?;
+    let listener = tokio::net::TcpListener::from_std(listener)
+        .with_context(|| format!("cannot register the bait listener {}", bait.listen))?;
     let local = listener.local_addr()?;
     let state = Bait::new(Arc::new(store.clone()), bait.settings.clone())
         .with_observer(Arc::new(VisitEvents::new(sink)));

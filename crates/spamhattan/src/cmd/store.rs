@@ -19,14 +19,21 @@ pub fn stats(cfg: &Config, json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Prints the report as JSON on stdout; exits 1 when it lists problems (with a one-line count
+/// on stderr), 2 when the store cannot be opened at all (a damaged index: the error says which
+/// file and what to do).
 pub fn verify(cfg: &Config) -> Result<ExitCode> {
     let report = super::open_store(cfg)?.verify()?;
     println!("{}", serde_json::to_string_pretty(&report)?);
-    Ok(if report.is_ok() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    if report.is_ok() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!(
+        "spamhattan: store verify found {} problem(s) in {} (listed above)",
+        report.problems.len(),
+        cfg.data_dir.display()
+    );
+    Ok(ExitCode::from(1))
 }
 
 pub fn prune(cfg: &Config) -> Result<ExitCode> {

@@ -70,7 +70,8 @@ pub fn reanalyze(cfg: &Config, since: Option<&str>, queue_only: bool) -> Result<
     Ok(ExitCode::SUCCESS)
 }
 
-/// The worker of a resolved config: engine, enrichers (built inside `rt`), event sink, and
+/// The worker of a resolved config: engine, analyst (sandboxed children unless
+/// `[analysis.sandbox] mode = "off"`), enrichers (built inside `rt`), event sink, and
 /// clustering with alerts (waking `outbox` when it raised some) unless `[campaigns]` is off.
 pub(crate) fn build_worker(
     cfg: &Config,
@@ -84,13 +85,15 @@ pub(crate) fn build_worker(
         let _guard = rt.enter();
         Arc::new(Enricher::from_settings(&cfg.analysis)?)
     };
+    let analyst = crate::sandbox::start(sandbox_spec(cfg))?;
     let worker = Worker::new(
         store.clone(),
         engine,
         enricher,
         Arc::clone(&events),
         format!("worker-{}", std::process::id()),
-    );
+    )
+    .with_analyst(analyst);
     if !cfg.alerts.clustering {
         return Ok(worker);
     }
@@ -113,6 +116,20 @@ pub(crate) fn build_worker(
         events,
         outbox,
     }))
+}
+
+/// How analysis children are started for a resolved config: this very binary
+/// (`/proc/self/exe`), the `[analysis]` engine and the `[analysis.sandbox]` limits.
+fn sandbox_spec(cfg: &Config) -> crate::sandbox::SandboxSpec {
+    let s: &crate::config::SandboxSettings = &cfg.analysis.sandbox;
+    crate::sandbox::SandboxSpec {
+        mode: s.mode,
+        memory_limit_mb: s.memory_limit_mb,
+        time_limit: s.time_limit,
+        program: crate::sandbox::SELF_EXE.into(),
+        args: crate::sandbox::SandboxSpec::args_of_self(),
+        engine: cfg.analysis.engine.clone(),
+    }
 }
 
 /// The alert outbox runner of a resolved config.

@@ -15,7 +15,7 @@ mod domains;
 mod feeds;
 mod http;
 pub use self::alerts::{AlertSettings, AlertsFile, CampaignsFile};
-pub use self::analysis::{AnalysisFile, AnalysisSettings, DEFAULT_MAX_BACKLOG};
+pub use self::analysis::{AnalysisFile, AnalysisSettings, DEFAULT_MAX_BACKLOG, SandboxSettings};
 pub use self::bait::{BaitConfig, BaitFile};
 pub use self::domains::DomainFile;
 pub use self::feeds::{FeedSettings, FeedsFile, HttpFile};
@@ -46,6 +46,19 @@ pub struct FileConfig {
     pub http: Option<HttpFile>,
     /// `[bait]`: the public bait-page listener (`bait.rs`); absent: off.
     pub bait: Option<BaitFile>,
+    /// `[trap]`: how the process runs (the account it drops to after binding).
+    pub trap: Option<TrapFile>,
+}
+
+/// `[trap]`: the account `serve` runs as once its sockets are bound.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrapFile {
+    /// Started as root, `serve` binds every socket, then becomes this user (setgroups, setgid,
+    /// setuid). Started as another user, it must already be this one.
+    pub user: Option<String>,
+    /// The group to run as; default the user's primary group.
+    pub group: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -80,6 +93,13 @@ pub struct LimitsFile {
     pub max_connections: Option<usize>,
     pub max_connections_per_ip: Option<usize>,
     pub greet_delay_ms: Option<u64>,
+    /// A command line must be complete this long after its first byte (0: off).
+    pub command_deadline_secs: Option<u64>,
+    /// Lowest average DATA/BDAT content rate after the grace, bytes per second (0: off).
+    pub min_data_rate: Option<u64>,
+    pub data_rate_grace_secs: Option<u64>,
+    /// Message bytes all sessions together may hold while receiving.
+    pub max_inflight_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -126,6 +146,8 @@ pub struct Overrides {
     pub http_listen: Option<String>,
     /// `--bait-listen`: `[bait] listen`.
     pub bait_listen: Option<String>,
+    /// `--user`: `[trap] user`.
+    pub user: Option<String>,
 }
 
 /// The resolved configuration.
@@ -141,6 +163,15 @@ pub struct Config {
     pub feeds: FeedSettings,
     /// The bait listener, when `[bait] listen` is set.
     pub bait: Option<BaitConfig>,
+    /// The account to run as after binding (`[trap] user`/`group`, `--user`).
+    pub run_as: Option<RunAs>,
+}
+
+/// An account named in the configuration; looked up by `serve` when it starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunAs {
+    pub user: String,
+    pub group: Option<String>,
 }
 
 /// The default SMTP listener for a newcomer: loopback, unprivileged port.
@@ -193,6 +224,9 @@ pub fn resolve(o: &Overrides) -> Result<Config> {
     }
     if let Some(b) = &o.bait_listen {
         file.bait.get_or_insert_with(BaitFile::default).listen = Some(b.clone());
+    }
+    if let Some(u) = &o.user {
+        file.trap.get_or_insert_with(TrapFile::default).user = Some(u.clone());
     }
     if !o.trap_domains.is_empty() {
         file.trap_domains = Some(o.trap_domains.clone());
@@ -249,6 +283,12 @@ fn fill_defaults(f: &mut FileConfig) {
         .get_or_insert(d.max_connections_per_ip);
     l.greet_delay_ms
         .get_or_insert(d.greet_delay.as_millis() as u64);
+    l.command_deadline_secs
+        .get_or_insert(d.command_deadline.as_secs());
+    l.min_data_rate.get_or_insert(d.min_data_rate);
+    l.data_rate_grace_secs
+        .get_or_insert(d.data_rate_grace.as_secs());
+    l.max_inflight_bytes.get_or_insert(d.max_inflight_bytes);
     f.address.get_or_insert_with(Vec::new);
     f.auth_lure.get_or_insert_with(AuthLureFile::default);
     f.retention.get_or_insert_with(RetentionFile::default);
@@ -338,7 +378,24 @@ fn build(file: FileConfig) -> Result<Config> {
             .greet_delay_ms
             .map(Duration::from_millis)
             .unwrap_or(d.greet_delay),
+        command_deadline: l
+            .command_deadline_secs
+            .map(Duration::from_secs)
+            .unwrap_or(d.command_deadline),
+        min_data_rate: l.min_data_rate.unwrap_or(d.min_data_rate),
+        data_rate_grace: l
+            .data_rate_grace_secs
+            .map(Duration::from_secs)
+            .unwrap_or(d.data_rate_grace),
+        max_inflight_bytes: l.max_inflight_bytes.unwrap_or(d.max_inflight_bytes),
     };
+    if limits.max_inflight_bytes < limits.max_message_bytes {
+        bail!(
+            "limits.max_inflight_bytes ({}) is below limits.max_message_bytes ({}): no message of the largest size could ever be received",
+            limits.max_inflight_bytes,
+            limits.max_message_bytes
+        );
+    }
     let tls = match &file.tls {
         Some(t) => TlsSource::Files {
             cert: t.cert.clone(),
@@ -391,6 +448,7 @@ fn build(file: FileConfig) -> Result<Config> {
         &trap.domains,
         model::now().date(),
     )?;
+    let run_as = run_as(file.trap.as_ref())?;
     Ok(Config {
         file,
         data_dir,
@@ -401,7 +459,36 @@ fn build(file: FileConfig) -> Result<Config> {
         alerts,
         feeds,
         bait,
+        run_as,
     })
+}
+
+/// `[trap] user`/`group` checked for shape (the account itself is looked up by `serve`, on
+/// the host where it runs).
+fn run_as(t: Option<&TrapFile>) -> Result<Option<RunAs>> {
+    let Some(t) = t else { return Ok(None) };
+    let name_ok = |n: &str| {
+        !n.is_empty()
+            && n.len() <= 64
+            && n.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    };
+    if let Some(g) = &t.group
+        && !name_ok(g)
+    {
+        bail!("trap.group must be a group name such as spamhattan, got {g:?}");
+    }
+    match &t.user {
+        None if t.group.is_some() => bail!("trap.group is set without trap.user"),
+        None => Ok(None),
+        Some(u) if !name_ok(u) => {
+            bail!("trap.user must be a user name such as spamhattan, got {u:?}")
+        }
+        Some(u) => Ok(Some(RunAs {
+            user: u.clone(),
+            group: t.group.clone(),
+        })),
+    }
 }
 
 /// Makes sure the data dir exists and is writable, with a one-line reason if not.
@@ -484,6 +571,39 @@ mod tests {
                 .unwrap_or_default();
             assert!(err.contains(needle), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn trap_limits_and_account_are_read_and_checked() -> Result<()> {
+        let c = from_toml(
+            "[limits]\ncommand_deadline_secs = 30\nmin_data_rate = 0\nmax_inflight_bytes = 20000000\n[trap]\nuser = \"spamhattan\"\n",
+        )?;
+        assert_eq!(c.trap.limits.command_deadline, Duration::from_secs(30));
+        assert_eq!(c.trap.limits.min_data_rate, 0);
+        assert_eq!(c.trap.limits.max_inflight_bytes, 20_000_000);
+        assert_eq!(
+            c.run_as,
+            Some(RunAs {
+                user: "spamhattan".into(),
+                group: None
+            })
+        );
+        assert_eq!(from_toml("")?.run_as, None);
+        for (text, needle) in [
+            (
+                "[limits]\nmax_inflight_bytes = 1000\n",
+                "max_inflight_bytes",
+            ),
+            ("[trap]\nuser = \"root; rm\"\n", "trap.user"),
+            ("[trap]\ngroup = \"mail\"\n", "without trap.user"),
+        ] {
+            let err = from_toml(text)
+                .err()
+                .map(|e| format!("{e:#}"))
+                .unwrap_or_default();
+            assert!(err.contains(needle), "{text}: {err}");
+        }
+        Ok(())
     }
 
     #[test]

@@ -14,6 +14,8 @@ const SESSION_ENDS: &[&str] = &[
     "client-closed",
     "idle-timeout",
     "session-timeout",
+    "command-deadline",
+    "data-too-slow",
     "too-many-errors",
     "too-many-commands",
     "tls-failed",

@@ -30,6 +30,7 @@ pub const SMTP_REFUSALS: &str = "spamhattan_smtp_refusals_total";
 pub const SMTP_ANOMALIES: &str = "spamhattan_smtp_anomalies_total";
 pub const SMTP_TLS: &str = "spamhattan_smtp_tls_handshakes_total";
 pub const SMTP_AUTH: &str = "spamhattan_smtp_auth_attempts_total";
+pub const SMTP_INFLIGHT: &str = "spamhattan_smtp_inflight_bytes";
 pub const ANALYZED: &str = "spamhattan_messages_analyzed_total";
 pub const ANALYSIS_LATENCY: &str = "spamhattan_analysis_latency_seconds";
 pub const ANALYSIS_ENGINE: &str = "spamhattan_analysis_engine_duration_seconds";
@@ -138,6 +139,12 @@ pub const ALL: &[Def] = &[
         Kind::Counter,
         &[],
         "AUTH attempts against the lure (all are refused).",
+    ),
+    def(
+        SMTP_INFLIGHT,
+        Kind::Gauge,
+        &[],
+        "Message bytes held in memory by sessions receiving DATA/BDAT (the in-flight budget in use).",
     ),
     def(
         ANALYZED,

@@ -4,7 +4,8 @@
 //! One step is [`Worker::try_analyze_next`]: claim a batch, analyse, enrich, save. Tests and
 //! `spamhattan worker --until-idle` drive it directly; `serve` and `worker` run the pipelined
 //! [`pool`], where analysis threads never wait for DNS or clamd. Never on the SMTP path: the
-//! trap answered `250` before a job exists.
+//! trap answered `250` before a job exists. The engine runs through an [`Analyst`]: in this
+//! process, or in a sandboxed child per analysis thread (`crate::sandbox`).
 
 pub mod campaign;
 mod enrich;
@@ -14,6 +15,7 @@ pub mod pool;
 pub use campaign::Clustering;
 pub use enrich::Enricher;
 
+use crate::sandbox::{Analyst, Failure};
 use analysis::{Engine, Input};
 use anyhow::Result;
 use model::{Event, EventKind, Report, Sighting};
@@ -65,6 +67,9 @@ pub struct Worker {
     name: String,
     /// Campaign assignment after each save; `None` when clustering is off.
     clustering: Option<Clustering>,
+    /// Where `engine.analyze` runs. Each clone of the worker (one per analysis thread) has
+    /// its own child process.
+    analyst: Analyst,
 }
 
 impl std::fmt::Debug for Worker {
@@ -88,7 +93,19 @@ impl Worker {
             events,
             name: name.into(),
             clustering: None,
+            analyst: Analyst::in_process(),
         }
+    }
+
+    /// Runs the analysis through `analyst` (sandboxed children) instead of in this process.
+    pub fn with_analyst(mut self, analyst: Analyst) -> Worker {
+        self.analyst = analyst;
+        self
+    }
+
+    /// Starts this worker's analysis child now, if it uses one (see [`Analyst::warm_up`]).
+    pub fn warm_up(&self) -> Result<()> {
+        self.analyst.warm_up()
     }
 
     /// Groups saved reports into campaigns (and raises alerts) after each save.
@@ -152,13 +169,12 @@ impl Worker {
                     });
                 }
                 (Some(sighting), RawLookup::Found(raw)) => {
-                    let report = self.engine.analyze(
-                        &raw,
-                        &Input {
-                            sighting: Some(&sighting),
-                            auth: None,
-                        },
-                    );
+                    // An error here is "no analysis child could be started" in mode
+                    // `required`: the claimed jobs stay leased and come back after `LEASE`.
+                    let report = match self.analyst.analyze(&self.engine, &raw, &sighting)? {
+                        Ok(report) => report,
+                        Err(failure) => self.failed(&sighting, &raw, &failure),
+                    };
                     out.push(Analyzed {
                         job,
                         sighting,
@@ -181,9 +197,40 @@ impl Worker {
         Ok(Some(out))
     }
 
-    /// The report of a message whose analysis was abandoned: the engine's report of an empty
-    /// message, with this message's identity, verdict `unknown` and an anomaly saying why.
+    /// The report of a message whose analysis was abandoned: see [`Worker::unanalysed`].
     fn abandoned(&self, sighting: &Sighting, raw: &[u8], attempts: u32) -> Report {
+        self.unanalysed(
+            sighting,
+            raw,
+            model::AnomalyKind::BudgetExceeded,
+            format!(
+                "analysis abandoned: {} earlier attempts ended without a report (the process \
+                 stopped while analysing this message); the raw message is kept",
+                attempts - 1
+            ),
+        )
+    }
+
+    /// The report of a message whose analysis child died on it (memory or time limit, a
+    /// crash): the job completes with this report, so the message is not retried in a loop.
+    fn failed(&self, sighting: &Sighting, raw: &[u8], failure: &Failure) -> Report {
+        self.unanalysed(
+            sighting,
+            raw,
+            failure.anomaly_kind(),
+            format!("{}; the raw message is kept", failure.detail()),
+        )
+    }
+
+    /// The engine's report of an empty message, with this message's identity, verdict
+    /// `unknown` and an anomaly saying why it was not analysed.
+    fn unanalysed(
+        &self,
+        sighting: &Sighting,
+        raw: &[u8],
+        kind: model::AnomalyKind,
+        detail: String,
+    ) -> Report {
         let mut report = self.engine.analyze(
             b"",
             &Input {
@@ -195,13 +242,9 @@ impl Worker {
         report.size = raw.len() as u64;
         report.verdict.class = model::VerdictClass::Unknown;
         report.anomalies.push(model::report::ReportAnomaly {
-            kind: model::AnomalyKind::BudgetExceeded,
+            kind,
             at: "message".into(),
-            detail: format!(
-                "analysis abandoned: {} earlier attempts ended without a report (the process \
-                 stopped while analysing this message); the raw message is kept",
-                attempts - 1
-            ),
+            detail,
         });
         report
     }
@@ -497,6 +540,7 @@ mod tests {
                 ..::enrich::AuthConfig::default()
             }),
             clamav: None,
+            sandbox: crate::config::SandboxSettings::default(),
         };
         let enricher = {
             let _guard = rt.enter();

@@ -7,7 +7,8 @@
 //!   claim + analyze                   auth + clamd + rescore                    save_reports
 //! ```
 //! Bounded channels carry backpressure back to the claims; leases bring back whatever a crash
-//! leaves in flight.
+//! leaves in flight. With the sandbox on, each analysis thread drives its own analysis child
+//! (the thread's clone of the worker has its own `Analyst`), started when the thread starts.
 
 use super::{Analyzed, Worker};
 use std::sync::Arc;
@@ -106,6 +107,11 @@ impl Pool {
 }
 
 fn analyse_loop(w: &Worker, tx: &tokio::sync::mpsc::Sender<Analyzed>, stop: &AtomicBool) {
+    // This thread's analysis child (when sandboxed) is started now: its engine is built
+    // before mail arrives. A failure is retried at the first message.
+    if let Err(e) = w.warm_up() {
+        tracing::warn!(error = %format!("{e:#}"), "cannot start an analysis child; retrying at the first message");
+    }
     while !stop.load(Ordering::Relaxed) {
         match w.claim_and_analyze() {
             Ok(Some(items)) => {

@@ -32,6 +32,7 @@ impl Session {
             size,
             last,
             discard: refusal,
+            started: tokio::time::Instant::now(),
         };
         Flow::Continue
     }
@@ -44,22 +45,33 @@ impl Session {
             size,
             last,
             discard,
+            ..
         } = &mut self.mode
         else {
             return None;
         };
         let mut sink = Vec::new();
-        let body = match (discard.is_none(), self.tx.as_mut()) {
-            (true, Some(tx)) => &mut tx.body,
-            _ => &mut sink,
-        };
-        let room = if discard.is_some() {
-            0
-        } else {
-            max.saturating_sub(body.len() as u64)
+        let incoming =
+            usize::try_from(chunk.remaining()).map_or(self.buf.len(), |r| r.min(self.buf.len()));
+        // The body grows within the in-flight budget; once that is spent, the chunk is
+        // swallowed like a refused one and the message is answered 451 at LAST.
+        let tx = self.tx.as_mut().filter(|_| discard.is_none());
+        let (body, room) = match tx {
+            Some(tx) => {
+                if tx.make_room(incoming, max) {
+                    let room = max.saturating_sub(tx.body.len() as u64);
+                    (&mut tx.body, room)
+                } else {
+                    (&mut sink, 0)
+                }
+            }
+            None => (&mut sink, 0),
         };
         let consumed = chunk.feed(&self.buf, body, room);
         self.buf.advance(consumed);
+        if let Some(tx) = self.tx.as_mut() {
+            tx.content_bytes = tx.content_bytes.saturating_add(consumed as u64);
+        }
         if !chunk.done() {
             return None;
         }
@@ -71,7 +83,9 @@ impl Session {
         let Some(tx) = self.tx.as_mut() else {
             return Some(Flow::Continue);
         };
-        tx.swallowed += swallowed;
+        if !tx.over_budget {
+            tx.swallowed += swallowed;
+        }
         if !last {
             self.say(
                 Say::ChunkOk,
@@ -85,6 +99,9 @@ impl Session {
         if tx.swallowed > 0 {
             let total = tx.body.len() as u64 + tx.swallowed;
             return Some(self.reject_oversized(total).await);
+        }
+        if tx.over_budget {
+            return Some(self.reject_over_budget(size));
         }
         Some(self.capture().await)
     }

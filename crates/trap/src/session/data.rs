@@ -29,9 +29,12 @@ impl Session {
         self.note_pipelining_violation("DATA");
         let limits = &self.shared.limits;
         let receiver = DataReceiver::new(limits.max_message_bytes, limits.max_data_line);
+        let cap = limits.max_message_bytes;
         if let Some(tx) = self.tx.as_mut() {
             tx.data_started = Some(tokio::time::Instant::now());
-            tx.body.reserve(BODY_RESERVE);
+            // Out of budget already: the content is swallowed and answered 451 at its end,
+            // as when the budget runs out halfway.
+            tx.make_room(BODY_RESERVE, cap);
         }
         self.mode = Mode::Data(receiver);
         self.say(Say::DataGo, Ctx::default());
@@ -50,8 +53,15 @@ impl Session {
         if self.buf.is_empty() {
             return None;
         }
-        let step = receiver.feed(&self.buf, &mut tx.body);
+        // The body grows within the in-flight budget; once that is spent the content goes to
+        // a scratch buffer and is dropped (the receiver still finds the end and counts).
+        let step = if tx.make_room(self.buf.len(), self.shared.limits.max_message_bytes) {
+            receiver.feed(&self.buf, &mut tx.body)
+        } else {
+            receiver.feed(&self.buf, &mut Vec::new())
+        };
         self.buf.advance(step.consumed);
+        tx.content_bytes = tx.content_bytes.saturating_add(step.consumed as u64);
         if !step.done {
             return None;
         }
@@ -75,7 +85,20 @@ impl Session {
             }
             return Some(self.reject_oversized(total).await);
         }
+        if self.tx.as_ref().is_some_and(|tx| tx.over_budget) {
+            return Some(self.reject_over_budget(total));
+        }
         Some(self.capture().await)
+    }
+
+    /// The in-flight budget ran out while the message arrived: its bytes were dropped, so it
+    /// is answered `451` (try again later). Not counted as a client error: the sender did
+    /// nothing wrong, and a busy trap must not tarpit or cut off bulk senders for it.
+    pub(super) fn reject_over_budget(&mut self, total: u64) -> Flow {
+        tracing::debug!(session = %self.record.id, bytes = total, "in-flight budget spent; answering 451");
+        self.tx = None;
+        self.say(Say::OutOfMemory, Ctx::default());
+        Flow::Continue
     }
 
     /// The message exceeded the size limit: it was swallowed, never buffered; answer `552`.

@@ -8,6 +8,7 @@ use bytes::Buf;
 use model::{AnomalyKind, EventKind};
 use smtp_wire::{LineEnding, LineScan};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -23,6 +24,10 @@ enum Stall {
     Closed,
     Timeout,
     Lifetime,
+    /// A command line was not complete within `command_deadline` of its first byte.
+    CommandDeadline,
+    /// DATA/BDAT content fell below `min_data_rate` after the grace period.
+    DataTooSlow,
     Shutdown,
     Error,
 }
@@ -115,7 +120,14 @@ impl Session {
     {
         loop {
             match self.step().await {
-                Some(Flow::Continue) => continue,
+                Some(Flow::Continue) => {
+                    // A unit was handled; what is left in the buffer (if anything) is the
+                    // start of the next line. A line being skipped keeps its start time.
+                    if !matches!(self.mode, Mode::SkipLine) {
+                        self.line_since = None;
+                    }
+                    continue;
+                }
                 Some(Flow::Exit(exit)) => {
                     let _ = self.flush(io).await;
                     return exit;
@@ -141,6 +153,27 @@ impl Session {
                     self.say(Say::Timeout, Default::default());
                     let _ = self.flush(io).await;
                     return Exit::Close("session-timeout");
+                }
+                Err(Stall::CommandDeadline) => {
+                    let secs = self.shared.limits.command_deadline.as_secs();
+                    self.anomaly(
+                        AnomalyKind::CommandDeadline,
+                        format!(
+                            "{} line incomplete {secs} s after its first byte ({} bytes)",
+                            self.mode_name(),
+                            self.buf.len()
+                        ),
+                    );
+                    self.say(Say::Timeout, Default::default());
+                    let _ = self.flush(io).await;
+                    return Exit::Close("command-deadline");
+                }
+                Err(Stall::DataTooSlow) => {
+                    let detail = self.data_rate_detail();
+                    self.anomaly(AnomalyKind::SlowData, detail);
+                    self.say(Say::Timeout, Default::default());
+                    let _ = self.flush(io).await;
+                    return Exit::Close("data-too-slow");
                 }
                 Err(Stall::Shutdown) => {
                     self.say(Say::ShuttingDown, Default::default());
@@ -210,19 +243,104 @@ impl Session {
         }
     }
 
-    /// Reads more bytes, bounded by the idle timeout of the current state, the session lifetime
-    /// and the shutdown signal.
+    /// The deadline of the record being received, if one applies now: the command line in
+    /// the buffer must end `command_deadline` after its first byte; DATA/BDAT content must
+    /// be complete by `start + data_rate_grace + received / min_data_rate`. Both are
+    /// Postfix-style per-request deadlines: they end a client that keeps a slot by sending
+    /// one byte just inside the idle timeout.
+    fn record_deadline(&mut self) -> Option<(Instant, Stall)> {
+        let limits = &self.shared.limits;
+        match self.mode {
+            Mode::Command | Mode::Auth(_) | Mode::SkipLine => {
+                let pending = !self.buf.is_empty() || matches!(self.mode, Mode::SkipLine);
+                if limits.command_deadline.is_zero() || !pending {
+                    return None;
+                }
+                let since = *self.line_since.get_or_insert(self.last_read);
+                let at = since.checked_add(limits.command_deadline)?;
+                Some((at, Stall::CommandDeadline))
+            }
+            Mode::Data(_) | Mode::Bdat { .. } => {
+                let rate = limits.min_data_rate;
+                if rate == 0 {
+                    return None;
+                }
+                let (start, received) = self.data_clock()?;
+                let earned = Duration::from_millis(received.saturating_mul(1000) / rate);
+                let at = start
+                    .checked_add(limits.data_rate_grace)?
+                    .checked_add(earned)?;
+                Some((at, Stall::DataTooSlow))
+            }
+        }
+    }
+
+    /// When the content being read started and how many bytes of it have arrived: the
+    /// transaction's content as a whole, or a refused BDAT chunk (no transaction) on its own
+    /// clock, so swallowing one slowly holds no slot either.
+    fn data_clock(&self) -> Option<(Instant, u64)> {
+        match (&self.mode, self.tx.as_ref()) {
+            (Mode::Bdat { discard: None, .. } | Mode::Data(_), Some(tx)) => {
+                Some((tx.data_started?, tx.content_bytes))
+            }
+            (
+                Mode::Bdat {
+                    chunk,
+                    size,
+                    started,
+                    ..
+                },
+                _,
+            ) => Some((*started, size.saturating_sub(chunk.remaining()))),
+            _ => None,
+        }
+    }
+
+    /// What the session record says when the data rate check ends a session.
+    fn data_rate_detail(&self) -> String {
+        let limits = &self.shared.limits;
+        let (bytes, secs) = self
+            .data_clock()
+            .map_or((0, 0), |(start, bytes)| (bytes, start.elapsed().as_secs()));
+        format!(
+            "{} bytes of {} content in {secs} s: below {} bytes/s after {} s",
+            bytes,
+            self.mode_name(),
+            limits.min_data_rate,
+            limits.data_rate_grace.as_secs()
+        )
+    }
+
+    /// Reads more bytes, bounded by the idle timeout of the current state, the session
+    /// lifetime, the deadline of the record being received and the shutdown signal.
     async fn fill<S>(&mut self, io: &mut S) -> Result<(), Stall>
     where
         S: AsyncRead + Unpin,
     {
+        let now = Instant::now();
+        let record = self.record_deadline();
         let limits = &self.shared.limits;
         let idle = match self.mode {
             Mode::Data(_) | Mode::Bdat { .. } => limits.data_idle_timeout,
             _ => limits.idle_timeout,
         };
-        let until = (Instant::now() + idle).min(self.deadline);
-        let lifetime = until == self.deadline;
+        let mut until = (now + idle).min(self.deadline);
+        let mut why = if until == self.deadline {
+            Stall::Lifetime
+        } else {
+            Stall::Timeout
+        };
+        if let Some((at, stall)) = record
+            && at < until
+        {
+            until = at;
+            why = stall;
+        }
+        // Already late (bytes that were waiting in the buffer did not finish the record):
+        // decided before reading, so a ready socket cannot win the race.
+        if until <= now {
+            return Err(why);
+        }
         if matches!(self.mode, Mode::Data(_) | Mode::Bdat { .. }) {
             self.buf.reserve(DATA_READ);
         } else if self.buf.capacity() - self.buf.len() < 256 {
@@ -241,15 +359,19 @@ impl Session {
             }
             let _ = shutdown.changed().await;
         };
-        tokio::select! {
+        let read = tokio::select! {
             r = io.read_buf(&mut self.buf) => match r {
                 Ok(0) => Err(Stall::Closed),
                 Ok(_) => Ok(()),
                 Err(_) => Err(Stall::Error),
             },
-            _ = tokio::time::sleep_until(until) => Err(if lifetime { Stall::Lifetime } else { Stall::Timeout }),
+            _ = tokio::time::sleep_until(until) => Err(why),
             _ = stop => Err(Stall::Shutdown),
+        };
+        if read.is_ok() {
+            self.last_read = Instant::now();
         }
+        read
     }
 
     /// Writes the collected replies.

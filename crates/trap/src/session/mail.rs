@@ -23,6 +23,12 @@ impl Session {
         if self.tx.is_some() {
             return self.fail(Say::NestedMail, Ctx::default()).await;
         }
+        // Messages being received hold most of the in-flight budget: a new transaction would
+        // only run out of room after its content, so it is turned away now (Postfix's wording
+        // for a full queue file system).
+        if self.shared.inflight.nearly_full() {
+            return self.fail(Say::Backpressure, Ctx::default()).await;
+        }
         match self.shared.store.pressure() {
             Pressure::Normal => {}
             Pressure::Failed => return self.fail(Say::StoreFailed, Ctx::default()).await,
@@ -64,7 +70,7 @@ impl Session {
             address,
             params,
         };
-        self.tx = Some(Transaction::new(mail_from, smtputf8));
+        self.tx = Some(Transaction::new(mail_from, smtputf8, &self.shared.inflight));
         self.say(Say::MailOk, Ctx::default());
         Flow::Continue
     }

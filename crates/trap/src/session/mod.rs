@@ -54,11 +54,13 @@ enum Mode {
     SkipLine,
     Data(DataReceiver),
     /// A BDAT chunk; `discard` when the transaction is invalid but the bytes must be swallowed.
+    /// `started` clocks the minimum data rate of a chunk that belongs to no transaction.
     Bdat {
         chunk: BdatChunk,
         size: u64,
         last: bool,
         discard: Option<Say>,
+        started: Instant,
     },
     Auth(auth::AuthStage),
 }
@@ -85,6 +87,12 @@ pub(crate) struct Session {
     meta: ConnMeta,
     started: Instant,
     deadline: Instant,
+    /// When the last read delivered bytes.
+    last_read: Instant,
+    /// When the first byte of the command line now in the buffer arrived (`None` once a
+    /// line is handled; set from `last_read` when bytes are pending): the command deadline
+    /// counts from here.
+    line_since: Option<Instant>,
     record: SessionRecord,
     buf: BytesMut,
     out: Vec<u8>,
@@ -134,6 +142,8 @@ impl Session {
             meta,
             started,
             deadline,
+            last_read: started,
+            line_since: None,
             record,
             buf: BytesMut::with_capacity(io::INITIAL_BUFFER),
             out: Vec::new(),
