@@ -7,7 +7,7 @@
 //!
 //! Layout: `message_id.rs` (content ids), `envelope.rs` (MAIL/RCPT as sent and as parsed),
 //! `session.rs` (TLS, AUTH, transcript, session record), `anomaly.rs` (protocol and content
-//! anomalies), `sighting.rs` (one arrival of one message), `event.rs` (the event log contract),
+//! anomalies), `sighting.rs` (one arrival of one message), `sensor.rs` (the sensor that captured it), `event.rs` (the event log contract),
 //! `report/` (what the analysis found: headers, URLs, artefacts, verdict), `campaign.rs`
 //! (campaigns and what clustering compares), `alert.rs` (early-warning alerts), `intel.rs` (indicator rows and campaign briefs for the
 //! feeds), `seed.rs` (minted trap addresses, bait visits), `domain.rs` (trap domains and their
@@ -26,6 +26,7 @@ pub mod intel;
 mod message_id;
 pub mod report;
 pub mod seed;
+mod sensor;
 mod session;
 mod sighting;
 
@@ -39,6 +40,7 @@ pub use event::{Event, EventKind};
 pub use message_id::{MessageId, ParseMessageIdError};
 pub use report::{Report, VerdictClass};
 pub use seed::{BaitForm, BaitVisit, NewSeed, SeedOrigin};
+pub use sensor::{MAX_SENSOR_TAG, SensorTag, SensorTagError, valid_sensor_id};
 pub use session::{AuthAttempt, Direction, SessionRecord, TlsInfo, Transcript, TranscriptLine};
 pub use sighting::{Sighting, SightingSource, Timings};
 

@@ -1,6 +1,6 @@
 //! A sighting: one arrival of one message, with where and how it came.
 
-use crate::{Anomaly, Envelope, MessageId, Timestamp, TlsInfo};
+use crate::{Anomaly, Envelope, MessageId, SensorTag, Timestamp, TlsInfo};
 use serde::{Deserialize, Serialize};
 
 /// How the message reached the trap.
@@ -58,6 +58,10 @@ pub struct Sighting {
     /// Queue id the persona announced in the `250` reply (Postfix-like), empty for imports.
     #[serde(default)]
     pub queue_id: String,
+    /// The sensor that accepted it when it came over the bus from `spamhattan sensor`; `None`
+    /// for mail this process captured itself (`serve`) and for imports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sensor: Option<SensorTag>,
 }
 
 impl Sighting {

@@ -71,6 +71,23 @@ pub struct ServeArgs {
     pub user: Option<String>,
 }
 
+/// Options of `collector`.
+#[derive(Debug, Clone, Args)]
+pub struct CollectorArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// The name this collector gives itself on the bus and in the console.
+    #[arg(long, env = "SPAMHATTAN_HOSTNAME")]
+    pub hostname: Option<String>,
+    /// HTTP listener for the console, the REST API, metrics, TAXII 2.1 and `/feeds/`
+    /// (default 127.0.0.1:8025; `off` for none).
+    #[arg(long, env = "SPAMHATTAN_HTTP_LISTEN")]
+    pub http_listen: Option<String>,
+    /// Started as root: bind every socket, then run as this user (`[trap] user`).
+    #[arg(long, env = "SPAMHATTAN_USER")]
+    pub user: Option<String>,
+}
+
 /// Options of `domains`.
 #[derive(Debug, Clone, Args)]
 pub struct DomainsArgs {
@@ -156,6 +173,12 @@ pub struct SubmitArgs {
 pub enum Command {
     /// Run the trap.
     Serve(ServeArgs),
+    /// Run a sensor: the trap and its spool, forwarding every capture to NATS JetStream
+    /// (`[sensor]`, `[bus]`; docs/DEPLOYMENT.md).
+    Sensor(ServeArgs),
+    /// Run a collector: consume the sensors' captures from NATS JetStream, store, analyse,
+    /// serve the console and feeds (`[collector]`, `[bus]`).
+    Collector(CollectorArgs),
     /// Export intel feeds (STIX 2.1, MISP, CSV, text lists, RPZ, JSON lines) for an audience.
     Export(ExportArgs),
     /// Push indicators and samples to one submission connector (`[[feeds.connector]]`), once.

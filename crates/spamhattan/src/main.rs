@@ -13,6 +13,7 @@ mod config;
 mod eventlog;
 mod intel;
 mod metrics;
+mod network;
 mod outbox;
 mod sandbox;
 mod worker;

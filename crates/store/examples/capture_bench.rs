@@ -109,5 +109,6 @@ fn sighting(raw: &[u8]) -> Sighting {
         anomalies: vec![],
         timings: Timings::default(),
         queue_id: "4XyZ1".into(),
+        sensor: None,
     }
 }

@@ -68,6 +68,13 @@ pub struct StoreConfig {
     pub busy_timeout: Duration,
     /// Capacity of the writer's command queue ([`MAX_QUEUED_COMMANDS`]; tests use a few).
     pub queue_capacity: usize,
+    /// Whether a captured sighting gets an analysis job. `false` for a sensor, which forwards
+    /// its captures to a collector and never analyses them (its backlog stays 0).
+    pub analysis_jobs: bool,
+    /// Unforwarded raw bytes ([`crate::Store::unforwarded`]) above which `pressure()` says
+    /// `Disk`: a sensor whose bus is down stops accepting mail before its spool fills the disk.
+    /// `None`: no budget.
+    pub max_spool_bytes: Option<u64>,
 }
 
 impl StoreConfig {
@@ -94,7 +101,16 @@ impl StoreConfig {
             // most one batch; waiting longer than this means something is stuck.
             busy_timeout: Duration::from_secs(5),
             queue_capacity: MAX_QUEUED_COMMANDS,
+            analysis_jobs: true,
+            max_spool_bytes: None,
         }
+    }
+
+    /// Whether this store keeps the forwarding counts ([`crate::Store::unforwarded`]): a
+    /// store that analyses nothing (a sensor) or has a spool budget. Counting at open scans the
+    /// unforwarded sightings, which on a collector or `serve` store would be all of them.
+    pub(crate) fn forwards(&self) -> bool {
+        !self.analysis_jobs || self.max_spool_bytes.is_some()
     }
 
     pub(crate) fn db_path(&self) -> PathBuf {

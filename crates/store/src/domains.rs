@@ -21,9 +21,12 @@ pub const MAX_STAT_DOMAINS: usize = 1000;
 /// Longest sensor (listener) name kept per row.
 pub const MAX_SENSOR: usize = 64;
 
-/// The sensor a sighting came through: its listener, `import` for imported mail.
+/// The sensor a sighting came through: the sensor's id when it came over the bus from a
+/// `spamhattan sensor`, else its listener, `import` for imported mail.
 fn sensor_of(s: &Sighting) -> String {
-    if s.listener.is_empty() {
+    if let Some(tag) = &s.sensor {
+        truncate(&tag.id, MAX_SENSOR)
+    } else if s.listener.is_empty() {
         "import".into()
     } else {
         truncate(&s.listener, MAX_SENSOR)

@@ -17,6 +17,8 @@ pub(crate) struct SightingRow {
     pub peer: String,
     pub sender: String,
     pub size: i64,
+    /// The sensor that captured it (a collector's sightings), for the `sensors` table.
+    pub sensor: Option<model::SensorTag>,
     pub json: String,
 }
 
@@ -33,6 +35,7 @@ impl SightingRow {
             sender: sighting.sender().to_owned(),
             peer: sighting.peer.clone(),
             size: i64::try_from(sighting.size).unwrap_or(i64::MAX),
+            sensor: sighting.sensor.clone(),
             json,
         }
     }
@@ -87,6 +90,8 @@ pub(crate) struct Indexer<'c> {
     add_sightings: CachedStatement<'c>,
     insert_sighting: CachedStatement<'c>,
     insert_job: CachedStatement<'c>,
+    /// Whether a new sighting gets an analysis job (`StoreConfig::analysis_jobs`).
+    jobs: bool,
     /// The last job id handed out (the stored high-water mark until the first new job).
     last_job: i64,
     /// Jobs created in this transaction.
@@ -94,7 +99,7 @@ pub(crate) struct Indexer<'c> {
 }
 
 impl<'c> Indexer<'c> {
-    pub fn new(conn: &'c Connection) -> Result<Self> {
+    pub fn new(conn: &'c Connection, jobs: bool) -> Result<Self> {
         Ok(Self {
             conn,
             lookup: conn.prepare_cached(&format!(
@@ -117,6 +122,7 @@ impl<'c> Indexer<'c> {
             insert_job: conn.prepare_cached(
                 "INSERT INTO jobs (id, sighting_id, message_id, created_at) VALUES (?1, ?2, ?3, ?4)",
             )?,
+            jobs,
             last_job: crate::jobs::last_id(conn)?,
             jobs_added: 0,
         })
@@ -201,10 +207,10 @@ impl<'c> Indexer<'c> {
         Ok(())
     }
 
-    /// Inserts a sighting of blob `blob` and, if it is new, its analysis job; the blob's
-    /// refcount is the caller's ([`Indexer::add_sightings`]). Returns whether it was new (a
-    /// replayed or retried sighting id changes nothing).
-    pub fn insert_sighting(&mut self, s: &SightingRow, blob: i64, now: i64) -> Result<bool> {
+    /// Inserts a sighting of blob `blob` and, if it is new (and the store analyses), its
+    /// analysis job; the blob's refcount is the caller's ([`Indexer::add_sightings`]). Returns
+    /// its `seq` if it was new (`None`: a replayed or retried sighting id changes nothing).
+    pub fn insert_sighting(&mut self, s: &SightingRow, blob: i64, now: i64) -> Result<Option<i64>> {
         let sid = &s.id.as_bytes()[..];
         let mid = &s.message_id.as_bytes()[..];
         let inserted = self.insert_sighting.execute((
@@ -219,22 +225,36 @@ impl<'c> Indexer<'c> {
             blob,
         ))?;
         if inserted == 0 {
-            return Ok(false);
+            return Ok(None);
         }
-        let job = self.last_job + 1;
-        self.insert_job.execute((job, sid, mid, now))?;
-        self.last_job = job;
-        self.jobs_added += 1;
-        Ok(true)
+        // Read before the job insert, which moves `last_insert_rowid` to the job.
+        let seq = self.conn.last_insert_rowid();
+        if self.jobs {
+            let job = self.last_job + 1;
+            self.insert_job.execute((job, sid, mid, now))?;
+            self.last_job = job;
+            self.jobs_added += 1;
+        }
+        Ok(Some(seq))
     }
 
-    /// Indexes a sighting idempotently, refcount included (recovery).
-    pub fn index_sighting(&mut self, s: &SightingRow, blob: i64, now: i64) -> Result<bool> {
+    /// Indexes a sighting idempotently, refcount included (recovery). Returns its `seq` if it
+    /// was new.
+    pub fn index_sighting(&mut self, s: &SightingRow, blob: i64, now: i64) -> Result<Option<i64>> {
         let inserted = self.insert_sighting(s, blob, now)?;
-        if inserted {
+        if inserted.is_some() {
             self.add_sightings(blob, 1, now)?;
         }
         Ok(inserted)
+    }
+
+    /// The `seq` of a stored sighting (rare paths: a retried id, an ingest replay).
+    pub fn sighting_seq(&self, id: &uuid::Uuid) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT seq FROM sightings WHERE id = ?1")?
+            .query_row([&id.as_bytes()[..]], |r| r.get(0))
+            .optional()?)
     }
 
     /// Stores the job-id high-water mark; call before committing. Returns the jobs created.
@@ -264,37 +284,102 @@ impl NewBlob<'_> {
     }
 }
 
-/// Stores a session record; a later record of the same session replaces the earlier one. An
-/// update by key, else an insert (not `INSERT OR REPLACE`, which needs a statement journal).
-pub(crate) fn index_session(conn: &Connection, s: &SessionRow) -> Result<()> {
+/// Stores a session record; a later record of the same session replaces the earlier one.
+/// Returns the row's `seq` and whether it was inserted (`false`: an existing row was replaced).
+/// An insert, else an update by key (not `INSERT OR REPLACE`, which needs a statement journal).
+pub(crate) fn index_session(conn: &Connection, s: &SessionRow) -> Result<(i64, bool)> {
     let params = (
         &s.id.as_bytes()[..],
         s.started_at,
         s.peer.as_str(),
         s.json.as_str(),
     );
+    let inserted = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO sessions (id, started_at, peer, json) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params)?;
+    if inserted == 1 {
+        return Ok((conn.last_insert_rowid(), true));
+    }
+    conn.prepare_cached("UPDATE sessions SET started_at = ?2, peer = ?3, json = ?4 WHERE id = ?1")?
+        .execute(params)?;
+    Ok((session_seq(conn, &s.id)?.unwrap_or(0), false))
+}
+
+/// The `seq` of a stored session record.
+pub(crate) fn session_seq(conn: &Connection, id: &uuid::Uuid) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT seq FROM sessions WHERE id = ?1")?
+        .query_row([&id.as_bytes()[..]], |r| r.get(0))
+        .optional()?)
+}
+
+/// The `seq` ranges of the sighting and session rows a segment's records were indexed as
+/// (0: none); kept in `segments` (schema v11) so a sensor knows when a segment was forwarded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct SeqSpans {
+    pub sightings: (i64, i64),
+    pub sessions: (i64, i64),
+}
+
+impl SeqSpans {
+    pub fn sighting(&mut self, seq: i64) {
+        widen(&mut self.sightings, seq);
+    }
+
+    pub fn session(&mut self, seq: i64) {
+        widen(&mut self.sessions, seq);
+    }
+}
+
+fn widen(span: &mut (i64, i64), seq: i64) {
+    if seq <= 0 {
+        return;
+    }
+    span.0 = if span.0 == 0 { seq } else { span.0.min(seq) };
+    span.1 = span.1.max(seq);
+}
+
+/// Records that `segment` is indexed up to `upto` (never moves backwards) and that its records
+/// include the rows of `spans`. An update by key, an insert only for a segment's first batch
+/// (no UPSERT: it would need a statement journal).
+pub(crate) fn set_indexed_upto(
+    conn: &Connection,
+    segment: &str,
+    upto: u64,
+    spans: &SeqSpans,
+) -> Result<()> {
+    let upto = i64::try_from(upto).map_err(|_| StoreError::corrupt("offset overflow"))?;
+    let params = (
+        segment,
+        upto,
+        spans.sightings.0,
+        spans.sightings.1,
+        spans.sessions.0,
+        spans.sessions.1,
+    );
     let updated = conn
-        .prepare_cached("UPDATE sessions SET started_at = ?2, peer = ?3, json = ?4 WHERE id = ?1")?
+        .prepare_cached(
+            "UPDATE segments SET indexed_upto = max(indexed_upto, ?2),
+                 sightings_from = CASE WHEN ?3 = 0 THEN sightings_from
+                                       WHEN sightings_from = 0 THEN ?3
+                                       ELSE min(sightings_from, ?3) END,
+                 sightings_upto = max(sightings_upto, ?4),
+                 sessions_from = CASE WHEN ?5 = 0 THEN sessions_from
+                                      WHEN sessions_from = 0 THEN ?5
+                                      ELSE min(sessions_from, ?5) END,
+                 sessions_upto = max(sessions_upto, ?6)
+             WHERE name = ?1",
+        )?
         .execute(params)?;
     if updated == 0 {
         conn.prepare_cached(
-            "INSERT INTO sessions (id, started_at, peer, json) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO segments (name, indexed_upto, sightings_from, sightings_upto,
+                                   sessions_from, sessions_upto)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?
         .execute(params)?;
-    }
-    Ok(())
-}
-
-/// Records that `segment` is indexed up to `upto` (never moves backwards). An update by key,
-/// an insert only for a segment's first batch (no UPSERT: it would need a statement journal).
-pub(crate) fn set_indexed_upto(conn: &Connection, segment: &str, upto: u64) -> Result<()> {
-    let upto = i64::try_from(upto).map_err(|_| StoreError::corrupt("offset overflow"))?;
-    let updated = conn
-        .prepare_cached("UPDATE segments SET indexed_upto = max(indexed_upto, ?2) WHERE name = ?1")?
-        .execute((segment, upto))?;
-    if updated == 0 {
-        conn.prepare_cached("INSERT INTO segments (name, indexed_upto) VALUES (?1, ?2)")?
-            .execute((segment, upto))?;
     }
     Ok(())
 }

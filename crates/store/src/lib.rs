@@ -61,8 +61,21 @@
 //! (the clustering transaction), `campaign_read.rs` (campaign records), `alerts.rs` (alerts and
 //! their delivery outbox), `seeds.rs` (seeds and bait visits, schema v10; reads in
 //! `seeds_read.rs`, attribution at report save in `attribution.rs`), `domains.rs` (per trap
-//! domain statistics; summed per configured domain in `domain_report.rs`). On disk: `spamhattan.sqlite` (+ `-wal`, `-shm`) and
+//! domain statistics; summed per configured domain in `domain_report.rs`), `ingest.rs`
+//! (a collector's idempotent [`Store::ingest`] and [`Store::ingest_session`]: a redelivered id
+//! appends nothing), `sensors.rs` (the sensors a collector heard from, schema v11),
+//! `forward.rs` (a sensor's outbox, forward marks and unforwarded count, behind
+//! [`StoreConfig::max_spool_bytes`]), `release.rs` (freeing what was forwarded, reusing
+//! retention's segment deletion). On disk: `spamhattan.sqlite` (+ `-wal`, `-shm`) and
 //! `spool/seg-<unix nanos>-<pid>.dat`.
+//!
+//! # Sensors and collectors
+//!
+//! A sensor's store is its durable spool: [`StoreConfig::analysis_jobs`] off, captures are
+//! handed out in `seq` order by [`Store::outbox`], marked with [`Store::mark_forwarded`] once
+//! the bus acknowledged them, and [`Store::release_forwarded`] deletes what was forwarded (a
+//! sensor keeps no history). A collector stores what arrives with [`Store::ingest`], so a
+//! redelivery is a replay, not a second sighting, and counts each sensor's sightings.
 
 mod accounts;
 mod alerts;
@@ -74,11 +87,14 @@ mod disk;
 mod domain_report;
 mod domains;
 mod error;
+mod forward;
 mod index;
+mod ingest;
 mod intel;
 mod jobs;
 mod query;
 mod recovery;
+mod release;
 mod reports;
 mod retention;
 mod schema;
@@ -86,6 +102,7 @@ mod search;
 mod seeds;
 mod seeds_read;
 mod segment;
+mod sensors;
 mod usage;
 mod verify;
 mod writer;
@@ -105,10 +122,13 @@ pub use config::{
 pub use domain_report::{DomainReport, DomainSummary, MAX_FIRST_LOOKUPS, MAX_REPORT_DAYS};
 pub use domains::{MAX_SENSOR, MAX_STAT_DOMAINS};
 pub use error::StoreError;
+pub use forward::{ForwardMarks, Outgoing, Unforwarded};
 pub use index::KEY_BATCH as BLOB_KEY_BATCH;
+pub use ingest::SessionTicket;
 pub use intel::{BRIEF_FACET_VALUES, IntelCursor};
 pub use jobs::Job;
 pub use query::{SightingQuery, StoreStats};
+pub use release::ReleaseReport;
 pub use reports::{IndicatorQuery, IndicatorRecord, ReportSave};
 pub use retention::RetentionReport;
 pub use schema::SCHEMA_VERSION;
@@ -126,6 +146,7 @@ pub use segment::{
     HEADER_LEN, RECORD_MAGIC, RecordKind, SESSION_MAGIC, SIGHTING_MAGIC, ScannedRecord,
     SegmentScan, scan_segment,
 };
+pub use sensors::SensorRow;
 pub use usage::{MAX_COUNTED_JOBS, StoreUsage};
 pub use verify::VerifyReport;
 
@@ -167,8 +188,12 @@ struct Inner {
 pub struct Captured {
     pub message_id: MessageId,
     pub sighting_id: uuid::Uuid,
-    /// The blob was already stored (this arrival only added a sighting).
+    /// The blob was already stored (this arrival only added a sighting), or (with `replayed`)
+    /// the sighting itself was.
     pub duplicate: bool,
+    /// [`Store::ingest`] only: this sighting id was stored already (a redelivery); nothing was
+    /// appended and no job created.
+    pub replayed: bool,
 }
 
 /// Raw bytes of a message, or why there are none.
@@ -187,7 +212,7 @@ pub enum Pressure {
     Normal,
     /// More pending analysis jobs than `max_backlog`.
     Backlog,
-    /// Less free disk than `min_free_bytes`.
+    /// Less free disk than `min_free_bytes`, or more unforwarded bytes than `max_spool_bytes`.
     Disk,
     /// The last batch failed to write (within [`FAILED_HOLD`]): captures will likely fail too.
     Failed,
@@ -242,7 +267,8 @@ impl Store {
         let fresh_index = disk::file_bytes(&cfg.db_path()) == 0;
         let mut conn = schema::connect(&cfg, false).map_err(|e| damaged_index(&cfg, e))?;
         schema::migrate(&mut conn).map_err(|e| damaged_index(&cfg, e))?;
-        let recovered = recovery::run(&mut conn, &spool).map_err(|e| damaged_index(&cfg, e))?;
+        let recovered = recovery::run(&mut conn, &spool, cfg.analysis_jobs)
+            .map_err(|e| damaged_index(&cfg, e))?;
         if fresh_index && recovered.segments > 0 {
             tracing::warn!(
                 segments = recovered.segments,
@@ -257,6 +283,9 @@ impl Store {
         shared
             .pending_jobs
             .store(jobs::depth(&conn)?, Ordering::Relaxed);
+        let (rows, bytes) = forward::count_at_open(&conn, &cfg)?;
+        shared.unforwarded_rows.store(rows, Ordering::Relaxed);
+        shared.unforwarded_bytes.store(bytes, Ordering::Relaxed);
         shared.disk_free.store(
             disk::free_bytes(&cfg.data_dir).unwrap_or(u64::MAX),
             Ordering::Relaxed,
@@ -288,7 +317,12 @@ impl Store {
     /// Queues a message for durable capture; never blocks. `sighting.message_id` must be the
     /// SHA-256 of `raw` (checked here, on the caller's thread, as are the JSON encoding and its
     /// checksum, so the single writer only does I/O). `sighting.size` is set to `raw.len()`.
-    pub fn capture(&self, raw: Vec<u8>, mut sighting: Sighting) -> CaptureTicket {
+    pub fn capture(&self, raw: Vec<u8>, sighting: Sighting) -> CaptureTicket {
+        self.queue_capture(raw, sighting, false)
+    }
+
+    /// [`Store::capture`] and [`Store::ingest`]: the checks on the caller's thread, then the queue.
+    fn queue_capture(&self, raw: Vec<u8>, mut sighting: Sighting, ingest: bool) -> CaptureTicket {
         if raw.len() > MAX_MESSAGE_BYTES {
             let (size, limit) = (raw.len() as u64, MAX_MESSAGE_BYTES as u64);
             return CaptureTicket::failed(StoreError::TooLarge { size, limit });
@@ -316,6 +350,7 @@ impl Store {
             digest: segment::digest(json.as_bytes()),
             row: index::SightingRow::new(&sighting, json),
             raw,
+            ingest,
             reply,
         };
         // `try_send`: a full queue means the writer is stuck; the session answers `451` now
@@ -364,6 +399,7 @@ impl Store {
                 let row = PendingSession {
                     digest: segment::digest(json.as_bytes()),
                     row: index::SessionRow::new(&record, json),
+                    ingest: None,
                 };
                 match self.inner.tx.try_send(Cmd::Session(Box::new(row))) {
                     Ok(()) => {}
@@ -397,7 +433,9 @@ impl Store {
         rx.recv().unwrap_or(Err(StoreError::Closed))
     }
 
-    /// Cheap backpressure check for the SMTP hot path: atomics refreshed by the writer. The
+    /// Cheap backpressure check for the SMTP hot path: atomics refreshed by the writer. A
+    /// sensor over its spool budget ([`StoreConfig::max_spool_bytes`], unforwarded raw bytes)
+    /// says `Disk` too, so the trap refuses MAIL (`452`) until the bus catches up. The
     /// backlog is this process's count: jobs another process on the same directory created or
     /// completed show up at the writer's next recount ([`DISK_PROBE_INTERVAL`], after a batch).
     pub fn pressure(&self) -> Pressure {
@@ -408,6 +446,12 @@ impl Store {
             return Pressure::Failed;
         }
         if shared.disk_free.load(Ordering::Relaxed) < self.inner.cfg.min_free_bytes {
+            return Pressure::Disk;
+        }
+        if let Some(max) = self.inner.cfg.max_spool_bytes
+            && shared.unforwarded_bytes.load(Ordering::Relaxed)
+                > i64::try_from(max).unwrap_or(i64::MAX)
+        {
             return Pressure::Disk;
         }
         if shared.pending_jobs.load(Ordering::Relaxed) > self.inner.cfg.max_backlog {

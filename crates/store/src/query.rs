@@ -90,8 +90,9 @@ pub(crate) fn raw(conn: &Connection, spool: &Path, id: &MessageId) -> Result<Raw
     raw_row(conn, spool, id, &sql, id.as_bytes().to_vec().into())
 }
 
-/// [`raw`] of the blob whose key is `key` (its hash `id`): by rowid, no lookup by hash (verify;
-/// blob rows are never deleted, so a key never changes its blob).
+/// [`raw`] of the blob whose key is `key` (its hash `id`): by rowid, no lookup by hash (verify,
+/// the forwarding outbox). A key never changes its blob: blob rows are deleted only by a
+/// sensor's release, which never deletes the largest id, so SQLite never hands one out again.
 pub(crate) fn raw_of_blob(
     conn: &Connection,
     spool: &Path,

@@ -4,6 +4,7 @@
 use crate::error::{Result, StoreError};
 use crate::index::{self, Indexer, NewBlob, SessionRow, SightingRow};
 use crate::segment::{self, RecordKind, ScannedRecord};
+use crate::sensors::SensorTally;
 use model::MessageId;
 use rusqlite::{Connection, TransactionBehavior};
 use std::fs::{File, OpenOptions};
@@ -33,7 +34,7 @@ struct Replay {
 /// Replays every unlocked segment's unindexed records, blobs of all segments first (a sighting
 /// may name a blob appended by another writer whose index rows a power cut lost), then
 /// sightings and sessions; one transaction. Then cuts torn tails, while still holding the locks.
-pub(crate) fn run(conn: &mut Connection, spool: &Path) -> Result<Recovered> {
+pub(crate) fn run(conn: &mut Connection, spool: &Path, jobs: bool) -> Result<Recovered> {
     let marks = index::segment_marks(conn)?;
     let segments = segment::list_segments(spool)?;
     report_lost(&marks, &segments);
@@ -72,7 +73,8 @@ pub(crate) fn run(conn: &mut Connection, spool: &Path) -> Result<Recovered> {
     }
     let now = crate::unix_nanos(model::now());
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut ix = Indexer::new(&tx)?;
+    let mut ix = Indexer::new(&tx, jobs)?;
+    let mut sensors = SensorTally::default();
     for r in &replays {
         for rec in r.records.iter().filter(|r| r.kind == RecordKind::Blob) {
             let id = MessageId::from_bytes(rec.digest);
@@ -91,6 +93,7 @@ pub(crate) fn run(conn: &mut Connection, spool: &Path) -> Result<Recovered> {
         }
     }
     for r in &replays {
+        let mut spans = index::SeqSpans::default();
         for (kind, payload) in &r.json {
             match kind {
                 RecordKind::Sighting => {
@@ -111,13 +114,18 @@ pub(crate) fn run(conn: &mut Connection, spool: &Path) -> Result<Recovered> {
                             0
                         }
                     };
-                    if ix.index_sighting(&row, blob, now)? {
+                    if let Some(seq) = ix.index_sighting(&row, blob, now)? {
                         done.sightings += 1;
+                        spans.sighting(seq);
+                        sensors.add(&row);
+                    } else if let Some(seq) = ix.sighting_seq(&row.id)? {
+                        spans.sighting(seq);
                     }
                 }
                 RecordKind::Session => match SessionRow::from_json(payload) {
                     Ok(row) => {
-                        index::index_session(&tx, &row)?;
+                        let (seq, _) = index::index_session(&tx, &row)?;
+                        spans.session(seq);
                         done.sessions += 1;
                     }
                     Err(e) => {
@@ -127,8 +135,9 @@ pub(crate) fn run(conn: &mut Connection, spool: &Path) -> Result<Recovered> {
                 RecordKind::Blob => {}
             }
         }
-        index::set_indexed_upto(&tx, &r.name, r.valid_end)?;
+        index::set_indexed_upto(&tx, &r.name, r.valid_end, &spans)?;
     }
+    sensors.write(&tx)?;
     index::index_tail(&tx, index::KEY_BATCH as i64)?;
     ix.finish()?;
     tx.commit()?;

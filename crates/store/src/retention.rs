@@ -60,7 +60,9 @@ pub(crate) fn run(state: &mut WriterState, now: Timestamp) -> Result<RetentionRe
         if state.segment.as_ref().is_some_and(|s| s.name == seg.name) {
             state.segment = None; // roll over so our own segment can go too
         }
-        let Some(done) = delete_segment(state, seg, keep_after, now_ns)? else {
+        let keep =
+            |_: &rusqlite::Transaction<'_>, _: i64, last_seen: i64| Ok(last_seen >= keep_after);
+        let Some(done) = delete_segment(state, seg, &keep, now_ns)? else {
             continue; // a live writer owns it
         };
         report.purged_blobs += done.purged;
@@ -75,18 +77,22 @@ pub(crate) fn run(state: &mut WriterState, now: Timestamp) -> Result<RetentionRe
     Ok(report)
 }
 
-struct Deleted {
-    purged: u64,
-    copied: u64,
-    copied_bytes: u64,
+pub(crate) struct Deleted {
+    pub purged: u64,
+    pub copied: u64,
+    pub copied_bytes: u64,
 }
 
+/// Whether a live blob of a segment being deleted is copied forward (`true`) or purged: asked
+/// with the blob's key and `last_seen`, inside the pass's write transaction.
+pub(crate) type Keep<'a> = dyn Fn(&rusqlite::Transaction<'_>, i64, i64) -> Result<bool> + 'a;
+
 /// Empties one segment (copy forward or purge each live blob, one transaction) and deletes it.
-/// Returns `None` when another writer holds the segment's lock.
-fn delete_segment(
+/// Returns `None` when another writer holds the segment's lock. Shared with `release.rs`.
+pub(crate) fn delete_segment(
     state: &mut WriterState,
     seg: &SegmentFile,
-    keep_after: i64,
+    keep: &Keep<'_>,
     now: i64,
 ) -> Result<Option<Deleted>> {
     let path = state.cfg.spool_dir().join(&seg.name);
@@ -104,7 +110,7 @@ fn delete_segment(
     // Durable commit (synchronous=FULL): the segment file is deleted right after, and the journal
     // cannot replay a purge or a move whose commit a power cut lost.
     let outcome = crate::schema::durable_commits(&mut conn, |conn| {
-        empty_segment(state, conn, seg, &path, keep_after, now)
+        empty_segment(state, conn, seg, &path, keep, now)
     });
     state.put_conn(conn);
     if outcome.is_err() {
@@ -121,7 +127,7 @@ fn empty_segment(
     conn: &mut rusqlite::Connection,
     seg: &SegmentFile,
     path: &std::path::Path,
-    keep_after: i64,
+    keep: &Keep<'_>,
     now: i64,
 ) -> Result<Deleted> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -139,7 +145,7 @@ fn empty_segment(
     let mut purges = Vec::new();
     for (key, sha, offset, length, last_seen) in rows {
         let id = crate::query::message_id_from(&sha)?;
-        if last_seen >= keep_after {
+        if keep(&tx, key, last_seen)? {
             let read = segment::read_record(path, offset as u64, length as u64, &id);
             match read {
                 Ok(raw) => {
@@ -157,7 +163,8 @@ fn empty_segment(
         state.append_durably(&buf)?
     };
     if !buf.is_empty() {
-        crate::index::set_indexed_upto(&tx, &target, base + buf.len() as u64)?;
+        let spans = crate::index::SeqSpans::default();
+        crate::index::set_indexed_upto(&tx, &target, base + buf.len() as u64, &spans)?;
     }
     // Its journal is gone with it: nothing left to replay.
     tx.prepare_cached("DELETE FROM segments WHERE name = ?1")?

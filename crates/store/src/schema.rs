@@ -336,10 +336,57 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (9, crate::search::MIGRATION_V9),
     (10, crate::seeds::MIGRATION_V10),
+    (
+        11,
+        "
+    -- Sensors that sent sightings to this collector (sensors.rs), kept by the writer. The
+    -- segments' seq ranges of v11 are added by `add_segment_seqs` (idempotent ALTERs).
+    CREATE TABLE IF NOT EXISTS sensors (
+        id         TEXT PRIMARY KEY,   -- model::SensorTag id
+        sector     TEXT NOT NULL,      -- as last seen
+        location   TEXT NOT NULL,      -- as last seen
+        sightings  INTEGER NOT NULL,
+        first_seen INTEGER NOT NULL,   -- earliest sighting received_at, unix nanoseconds
+        last_seen  INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    ",
+    ),
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 10;
+pub const SCHEMA_VERSION: i64 = 11;
+
+/// Schema v11, forwarding (forward.rs, release.rs): the `sightings.seq` and `sessions.seq`
+/// range each segment's records were indexed as (0: none), so a sensor can tell when every
+/// record of a segment was forwarded and which rows no remaining segment holds. Segments
+/// written before v11 count as holding every row so far. A column that exists already is kept
+/// (so v11 may run again over a database whose version rows were rolled back).
+fn add_segment_seqs(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+    let columns: Vec<String> = tx
+        .prepare("SELECT name FROM pragma_table_info('segments')")?
+        .query_map([], |r| r.get(0))?
+        .collect::<std::result::Result<_, _>>()?;
+    for column in [
+        "sightings_from",
+        "sightings_upto",
+        "sessions_from",
+        "sessions_upto",
+    ] {
+        if !columns.iter().any(|c| c == column) {
+            tx.execute_batch(&format!(
+                "ALTER TABLE segments ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0"
+            ))?;
+        }
+    }
+    tx.execute_batch(
+        "UPDATE segments SET
+             sightings_from = CASE WHEN (SELECT max(seq) FROM sightings) IS NULL THEN 0 ELSE 1 END,
+             sightings_upto = coalesce((SELECT max(seq) FROM sightings), 0),
+             sessions_from = CASE WHEN (SELECT max(seq) FROM sessions) IS NULL THEN 0 ELSE 1 END,
+             sessions_upto = coalesce((SELECT max(seq) FROM sessions), 0)",
+    )?;
+    Ok(())
+}
 
 /// Opens a connection with the store's pragmas.
 ///
@@ -416,7 +463,14 @@ fn migrate_now(conn: &mut Connection) -> Result<()> {
             supported: SCHEMA_VERSION,
         });
     }
-    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+    // Every version not recorded is applied, in order, even below the newest recorded one:
+    // a database whose version rows were rolled back for one migration (the migration tests
+    // do that) gets that migration again; v11 tolerates running twice.
+    let applied: std::collections::HashSet<i64> = tx
+        .prepare("SELECT version FROM migrations")?
+        .query_map([], |r| r.get(0))?
+        .collect::<std::result::Result<_, _>>()?;
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| !applied.contains(v)) {
         tx.execute_batch(sql)?;
         tx.execute(
             "INSERT INTO migrations (version, applied_at) VALUES (?1, ?2)",
@@ -430,6 +484,9 @@ fn migrate_now(conn: &mut Connection) -> Result<()> {
         }
         if *version == 10 {
             crate::domains::backfill_v10(&tx)?;
+        }
+        if *version == 11 {
+            add_segment_seqs(&tx)?;
         }
         tracing::info!(version, "store schema migrated");
     }

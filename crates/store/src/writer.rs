@@ -5,14 +5,16 @@
 use crate::config::{DISK_PROBE_INTERVAL, LOG_REPEAT_EVERY, StoreConfig};
 use crate::error::{Result, StoreError};
 use crate::index::{self, Indexer, NewBlob, SessionRow, SightingRow};
+use crate::release::{self, ReleaseReport};
 use crate::retention::{self, RetentionReport};
 use crate::segment::{self, RecordKind, SegmentWriter};
+use crate::sensors::SensorTally;
 use crate::{Captured, Timestamp, unix_nanos};
 use model::MessageId;
 use rusqlite::Connection;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver};
 use std::time::Instant;
 use tokio::sync::oneshot;
@@ -25,6 +27,8 @@ pub(crate) struct PendingCapture {
     pub row: SightingRow,
     /// SHA-256 of `row.json`: the sighting record's checksum.
     pub digest: [u8; 32],
+    /// An ingest (collector): a sighting whose id is stored already is a replay, skipped.
+    pub ingest: bool,
     pub reply: oneshot::Sender<Result<Captured>>,
 }
 
@@ -33,6 +37,9 @@ pub(crate) struct PendingCapture {
 pub(crate) struct PendingSession {
     pub row: SessionRow,
     pub digest: [u8; 32],
+    /// An ingest (collector): a record whose id is stored already is skipped, and the caller
+    /// learns the outcome (`true`: stored now) instead of a failure being counted as a drop.
+    pub ingest: Option<oneshot::Sender<Result<bool>>>,
 }
 
 /// What the writer thread is asked to do.
@@ -43,6 +50,7 @@ pub(crate) enum Cmd {
     /// Answered once everything queued before it is committed.
     Flush(mpsc::Sender<Result<()>>),
     Retention(Timestamp, mpsc::Sender<Result<RetentionReport>>),
+    Release(mpsc::Sender<Result<ReleaseReport>>),
     Shutdown,
 }
 
@@ -69,6 +77,12 @@ pub(crate) struct Shared {
     /// Failed batches not logged yet, and when the last failure was logged (rate limit).
     pub unlogged_failures: AtomicU64,
     pub failure_logged_ms: AtomicU64,
+    /// Sighting and session rows after the forward marks, and the raw bytes of those
+    /// sightings: counted at open, + each batch's new rows (writer), - each `mark_forwarded`.
+    /// Signed: a mark may count rows whose batch the writer has committed but not added yet.
+    /// Kept only when `StoreConfig::forwards`.
+    pub unforwarded_rows: AtomicI64,
+    pub unforwarded_bytes: AtomicI64,
 }
 
 impl Shared {
@@ -198,6 +212,12 @@ impl WriterState {
             buf: Vec::new(),
             tail: None,
         }
+    }
+
+    /// Forgets the in-memory blob tail (blob rows or keys changed under it): the next batch
+    /// reloads it under the write lock.
+    pub fn forget_tail(&mut self) {
+        self.tail = None;
     }
 
     /// The write connection, reopened if a failure discarded it.
@@ -377,6 +397,7 @@ struct Batch {
     bytes: usize,
     flushes: Vec<mpsc::Sender<Result<()>>>,
     retention: Vec<(Timestamp, mpsc::Sender<Result<RetentionReport>>)>,
+    release: Vec<mpsc::Sender<Result<ReleaseReport>>>,
     stop: bool,
 }
 
@@ -396,6 +417,7 @@ impl Batch {
                 // Runs after this batch commits; `is_full` makes later commands wait for it.
                 self.retention.push((now, reply));
             }
+            Cmd::Release(reply) => self.release.push(reply),
             Cmd::Shutdown => self.stop = true,
         }
     }
@@ -407,19 +429,25 @@ impl Batch {
             || self.captures.len() + self.sessions.len() >= cfg.queue_capacity.max(1)
             || self.bytes >= cfg.max_batch_bytes
             || !self.retention.is_empty()
+            || !self.release.is_empty()
     }
 
     fn process(self, state: &mut WriterState, shared: &Shared) {
         let outcome = if self.captures.is_empty() && self.sessions.is_empty() {
-            Ok(Vec::new())
+            Ok(Committed::default())
         } else {
             commit(state, &self.captures, &self.sessions, shared)
         };
         match outcome {
             Ok(done) => {
                 shared.failed_at_ms.store(0, Ordering::Relaxed);
-                for (capture, captured) in self.captures.into_iter().zip(done) {
+                for (capture, captured) in self.captures.into_iter().zip(done.done) {
                     let _ = capture.reply.send(Ok(captured));
+                }
+                for (session, stored) in self.sessions.into_iter().zip(done.sessions) {
+                    if let Some(reply) = session.ingest {
+                        let _ = reply.send(Ok(stored));
+                    }
                 }
                 for reply in self.flushes {
                     let _ = reply.send(Ok(()));
@@ -428,10 +456,19 @@ impl Batch {
             Err(e) => {
                 shared.batch_failed(&e, self.captures.len());
                 shared.failed_at_ms.store(unix_millis(), Ordering::Relaxed);
-                if !self.sessions.is_empty() {
-                    shared.session_records_dropped(self.sessions.len() as u64, "write failed");
-                }
                 let e = Arc::new(e);
+                let mut dropped = 0;
+                for session in self.sessions {
+                    match session.ingest {
+                        Some(reply) => {
+                            let _ = reply.send(Err(StoreError::WriteFailed(e.clone())));
+                        }
+                        None => dropped += 1,
+                    }
+                }
+                if dropped > 0 {
+                    shared.session_records_dropped(dropped, "write failed");
+                }
                 for capture in self.captures {
                     let _ = capture.reply.send(Err(StoreError::WriteFailed(e.clone())));
                 }
@@ -442,6 +479,9 @@ impl Batch {
         }
         for (now, reply) in self.retention {
             let _ = reply.send(retention::run(state, now));
+        }
+        for reply in self.release {
+            let _ = reply.send(release::run(state));
         }
     }
 }
@@ -459,13 +499,21 @@ fn commit(
     caps: &[PendingCapture],
     sessions: &[PendingSession],
     shared: &Shared,
-) -> Result<Vec<Captured>> {
+) -> Result<Committed> {
     let mut appended = false;
     let result = commit_inner(state, caps, sessions, &mut appended);
     match result {
-        Ok((done, jobs)) => {
+        Ok(done) => {
             shared.commits.fetch_add(1, Ordering::Relaxed);
-            shared.pending_jobs.fetch_add(jobs, Ordering::Relaxed);
+            shared.pending_jobs.fetch_add(done.jobs, Ordering::Relaxed);
+            if state.cfg.forwards() {
+                shared
+                    .unforwarded_rows
+                    .fetch_add(done.new_rows, Ordering::Relaxed);
+                shared
+                    .unforwarded_bytes
+                    .fetch_add(done.new_bytes, Ordering::Relaxed);
+            }
             if state
                 .segment
                 .as_ref()
@@ -511,13 +559,27 @@ enum Place {
     New { rel: u64, revive: Option<i64> },
 }
 
+/// What one committed batch did, beyond answering its captures.
+#[derive(Debug, Default)]
+struct Committed {
+    done: Vec<Captured>,
+    /// Per session record of the batch: whether it was stored (`false`: an ingest of a record
+    /// already stored, skipped).
+    sessions: Vec<bool>,
+    jobs: u64,
+    /// New sighting and session rows, and the raw bytes of the new sightings (forwarding counts).
+    new_rows: i64,
+    new_bytes: i64,
+}
+
 fn commit_inner(
     state: &mut WriterState,
     caps: &[PendingCapture],
     sessions: &[PendingSession],
     appended: &mut bool,
-) -> Result<(Vec<Captured>, u64)> {
+) -> Result<Committed> {
     let now = unix_nanos(model::now());
+    let jobs = state.cfg.analysis_jobs;
     let conn = state.take_conn()?;
     let mut buf = std::mem::take(&mut state.buf);
     buf.clear();
@@ -526,16 +588,29 @@ fn commit_inner(
         let tx = WriteTx::begin(&conn)?;
         TailKeys::sync(&mut tail, &conn)?;
         let keys = tail.as_mut().ok_or(StoreError::Closed)?;
-        let mut ix = Indexer::new(&conn)?;
+        let mut ix = Indexer::new(&conn, jobs)?;
+        let mut out = Committed::default();
         // 1. Encode the batch: new blobs (known live blobs, or earlier in this batch, are
         //    duplicates), then every sighting and session record. One lookup per distinct
-        //    message, under the write lock, so the answers hold until the commit.
+        //    message, under the write lock, so the answers hold until the commit. An ingested
+        //    sighting (or session record) whose id is stored, or earlier in the batch, is a
+        //    replay: nothing of it is appended or indexed.
+        let mut replays = Replays::new(caps.iter().any(|c| c.ingest));
         let mut in_batch: HashMap<MessageId, usize> = HashMap::with_capacity(caps.len());
         let mut blobs: Vec<BatchBlob> = Vec::with_capacity(caps.len());
         let mut of_cap = Vec::with_capacity(caps.len());
-        let mut done = Vec::with_capacity(caps.len());
         for (i, c) in caps.iter().enumerate() {
             let id = c.row.message_id;
+            if replays.seen(c.row.id, c.ingest, || ix.sighting_seq(&c.row.id))? {
+                out.done.push(Captured {
+                    message_id: id,
+                    sighting_id: c.row.id,
+                    duplicate: true,
+                    replayed: true,
+                });
+                of_cap.push(None);
+                continue;
+            }
             let (b, duplicate) = match in_batch.get(&id) {
                 Some(&b) => (b, true),
                 None => {
@@ -570,20 +645,32 @@ fn commit_inner(
                 &c.digest,
                 c.row.json.as_bytes(),
             );
-            done.push(Captured {
+            out.done.push(Captured {
                 message_id: id,
                 sighting_id: c.row.id,
                 duplicate,
+                replayed: false,
             });
-            of_cap.push(b);
+            of_cap.push(Some(b));
         }
+        let mut session_ids = std::collections::HashSet::new();
         for s in sessions {
-            segment::encode(
-                &mut buf,
-                RecordKind::Session,
-                &s.digest,
-                s.row.json.as_bytes(),
-            );
+            let replay = s.ingest.is_some()
+                && (!session_ids.insert(s.row.id)
+                    || index::session_seq(&conn, &s.row.id)?.is_some());
+            out.sessions.push(!replay);
+            if !replay {
+                segment::encode(
+                    &mut buf,
+                    RecordKind::Session,
+                    &s.digest,
+                    s.row.json.as_bytes(),
+                );
+            }
+        }
+        if buf.is_empty() {
+            tx.commit()?; // only replays: nothing to append or index
+            return Ok(out);
         }
         // 2. The journal: one append, one fdatasync. From here on the batch survives a crash.
         *appended = true;
@@ -591,7 +678,10 @@ fn commit_inner(
         // 3. The index, one transaction, no fsync (recovery replays it from the journal). A new
         //    blob is inserted with the batch's sightings already counted; blobs whose count
         //    differs (known blobs, retried sighting ids) get one update each.
-        for (i, (c, &b)) in caps.iter().zip(&of_cap).enumerate() {
+        let mut spans = index::SeqSpans::default();
+        let mut sensors = SensorTally::default();
+        for (i, (c, b)) in caps.iter().zip(&of_cap).enumerate() {
+            let Some(b) = *b else { continue };
             let blob = &mut blobs[b];
             if let Place::New { rel, revive } = blob.place
                 && blob.first == i
@@ -614,8 +704,14 @@ fn commit_inner(
                     }
                 };
             }
-            if ix.insert_sighting(&c.row, blob.key, now)? {
+            if let Some(seq) = ix.insert_sighting(&c.row, blob.key, now)? {
                 blob.inserted += 1;
+                spans.sighting(seq);
+                sensors.add(&c.row);
+                out.new_rows += 1;
+                out.new_bytes += c.row.size;
+            } else if let Some(seq) = ix.sighting_seq(&c.row.id)? {
+                spans.sighting(seq); // a retried id: this segment holds a record of that row too
             }
         }
         for blob in &blobs {
@@ -627,14 +723,21 @@ fn commit_inner(
                 ix.add_sightings(blob.key, blob.inserted - counted, now)?;
             }
         }
-        for s in sessions {
-            index::index_session(&conn, &s.row)?;
+        for (s, _) in sessions
+            .iter()
+            .zip(&out.sessions)
+            .filter(|(_, stored)| **stored)
+        {
+            let (seq, inserted) = index::index_session(&conn, &s.row)?;
+            spans.session(seq);
+            out.new_rows += i64::from(inserted);
         }
-        index::set_indexed_upto(&conn, &segment, base + buf.len() as u64)?;
+        sensors.write(&conn)?;
+        index::set_indexed_upto(&conn, &segment, base + buf.len() as u64, &spans)?;
         keys.index_if(&conn, index::KEY_BATCH)?;
-        let jobs = ix.finish()?;
+        out.jobs = ix.finish()?;
         tx.commit()?;
-        Ok((done, jobs))
+        Ok(out)
     })();
     state.buf = buf;
     state.conn = Some(conn);
@@ -645,6 +748,34 @@ fn commit_inner(
         StoreError::Sqlite(e) => StoreError::sqlite(e),
         other => other,
     })
+}
+
+/// Sighting ids of the batch so far, kept only when the batch holds an ingest.
+struct Replays {
+    ids: Option<std::collections::HashSet<uuid::Uuid>>,
+}
+
+impl Replays {
+    fn new(any_ingest: bool) -> Self {
+        Self {
+            ids: any_ingest.then(std::collections::HashSet::new),
+        }
+    }
+
+    /// Whether sighting `id` is a replay: an ingest whose id is earlier in the batch or
+    /// `stored` (looked up only for ingests). Records every id of the batch.
+    fn seen(
+        &mut self,
+        id: uuid::Uuid,
+        ingest: bool,
+        stored: impl FnOnce() -> Result<Option<i64>>,
+    ) -> Result<bool> {
+        let Some(ids) = self.ids.as_mut() else {
+            return Ok(false);
+        };
+        let earlier = !ids.insert(id);
+        Ok(ingest && (earlier || stored()?.is_some()))
+    }
 }
 
 #[cfg(test)]
@@ -672,6 +803,7 @@ mod tests {
             digest: crate::segment::digest(json.as_bytes()),
             row: crate::index::SightingRow::new(&s, json),
             raw: raw.to_vec(),
+            ingest: false,
             reply,
         };
         (p, rx)
@@ -700,6 +832,7 @@ mod tests {
                 .collect();
             super::commit(state, &caps, &[], &shared)
                 .expect("commit")
+                .done
                 .iter()
                 .map(|c| c.duplicate)
                 .collect::<Vec<_>>()
@@ -743,6 +876,50 @@ mod tests {
                 .load(std::sync::atomic::Ordering::Relaxed),
             6
         );
+    }
+
+    /// Ingests replaying a sighting id earlier in the same batch, or already stored, append
+    /// nothing and create no job; a plain capture of a stored id is indexed once, as before.
+    #[test]
+    fn an_ingest_replayed_within_one_batch_is_stored_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = StoreConfig::new(dir.path());
+        std::fs::create_dir_all(cfg.spool_dir()).expect("spool");
+        let mut conn = crate::schema::connect(&cfg, false).expect("connect");
+        crate::schema::migrate(&mut conn).expect("migrate");
+        let mut state = super::WriterState::new(cfg, conn);
+        let shared = super::Shared::default();
+        let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+        let ingest = |raw: &[u8], id| {
+            let mut p = pending(raw, id).0;
+            p.ingest = true;
+            p
+        };
+        let caps = vec![ingest(b"x", a), ingest(b"x", a), ingest(b"y", b)];
+        let done = super::commit(&mut state, &caps, &[], &shared).expect("commit");
+        let flags: Vec<_> = done
+            .done
+            .iter()
+            .map(|c| (c.duplicate, c.replayed))
+            .collect();
+        assert_eq!(flags, [(false, false), (true, true), (false, false)]);
+        assert_eq!(done.jobs, 2);
+        let len = state.segment.as_ref().expect("segment").len;
+        // Stored already: the whole batch is replays, nothing is appended.
+        let again = vec![ingest(b"x", a), ingest(b"y", b)];
+        let done = super::commit(&mut state, &again, &[], &shared).expect("commit");
+        assert!(done.done.iter().all(|c| c.replayed));
+        assert_eq!(state.segment.as_ref().expect("segment").len, len);
+        let conn = state.conn().expect("conn");
+        let counts: (i64, i64, i64) = conn
+            .query_row(
+                "SELECT (SELECT count(*) FROM sightings), (SELECT count(*) FROM jobs),
+                        (SELECT sum(refcount) FROM blobs)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .expect("counts");
+        assert_eq!(counts, (2, 2, 2));
     }
 
     /// The durability ordering: a ticket resolves only after its bytes are fdatasynced. When the

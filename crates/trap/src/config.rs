@@ -170,4 +170,7 @@ pub struct TrapConfig {
     pub tls: TlsSource,
     /// Offer AUTH PLAIN/LOGIN as a lure; every attempt fails with 535 and is recorded.
     pub auth_lure: bool,
+    /// Set by `spamhattan sensor`: stamped on every sighting, so the collector knows which
+    /// sensor (and sector, location) accepted it. `None` for `serve`.
+    pub sensor: Option<model::SensorTag>,
 }

@@ -18,6 +18,8 @@ pub(crate) struct Shared {
     pub events: Arc<dyn EventSink>,
     pub tls: Option<TlsAcceptor>,
     pub auth_lure: bool,
+    /// Stamped on every sighting ([`crate::TrapConfig::sensor`]).
+    pub sensor: Option<model::SensorTag>,
     /// Message bytes being received, by all sessions (`Limits::max_inflight_bytes`).
     pub inflight: Arc<InflightBudget>,
 }
@@ -70,6 +72,7 @@ impl Shared {
             events,
             tls: Some(TlsAcceptor::from(tls)),
             auth_lure: config.auth_lure,
+            sensor: config.sensor.clone(),
             inflight: InflightBudget::new(config.limits.max_inflight_bytes),
         })
     }

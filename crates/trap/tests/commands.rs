@@ -75,6 +75,30 @@ async fn a_full_transaction_is_stored_byte_exact_after_unstuffing() {
     assert_eq!(s[0].sender(), "spammer@src.example");
     assert_eq!(s[0].helo.as_deref(), Some("client.example"));
     assert_eq!(s[0].peer, "192.0.2.10:40000");
+    assert_eq!(s[0].sensor, None, "serve stamps no sensor tag");
+}
+
+/// `spamhattan sensor` sets the tag; every sighting carries it to the collector.
+#[tokio::test]
+async fn a_sensor_stamps_its_tag_on_every_sighting() {
+    let tag = model::SensorTag {
+        id: "bank-nl-01".into(),
+        sector: "bank".into(),
+        location: "NL".into(),
+    };
+    let h = Harness::with(|c| c.sensor = Some(tag.clone())).await;
+    let mut c = h.connect();
+    c.deliver("victim@trap.example", b"Subject: a\r\n\r\nbody\r\n")
+        .await;
+    c.mail_from("spammer@src.example", "250 2.1.0").await;
+    c.rcpt_to("victim@trap.example", "250 2.1.5").await;
+    c.data(b"Subject: b\r\n\r\nbody\r\n", "250 2.0.0 Ok: queued as ")
+        .await;
+    c.cmd("QUIT", "221 2.0.0 Bye").await;
+    c.finish().await;
+    let s = h.sightings();
+    assert_eq!(s.len(), 2);
+    assert!(s.iter().all(|s| s.sensor.as_ref() == Some(&tag)), "{s:?}");
 }
 
 #[tokio::test]

@@ -100,6 +100,7 @@ impl Api {
             anomalies: vec![],
             timings: Default::default(),
             queue_id: "q".into(),
+            sensor: None,
         };
         self.store.capture(raw, s.clone()).await.expect("capture");
         if let Some((subject, class)) = analysed {
@@ -362,8 +363,10 @@ async fn indicators_campaigns_alerts_sensors_and_stats() {
 
     let (_, v) = api.get("/api/v1/sensors").await;
     assert_eq!(v["sensors"][0]["name"], "local");
+    assert_eq!(v["sensors"][0]["kind"], "local");
     assert_eq!(v["sensors"][0]["sightings"], 5);
-    assert_eq!(v["sensors"][0]["reports"], 5);
+    assert_eq!(v["sensors"].as_array().expect("list").len(), 1);
+    assert_eq!(v["totals"]["reports"], 5);
 
     let (status, v) = api.get("/api/v1/stats?hours=2").await;
     assert_eq!(status, StatusCode::OK);

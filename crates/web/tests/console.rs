@@ -86,6 +86,12 @@ fn sighting(raw: &[u8]) -> Sighting {
         anomalies: vec![],
         timings: Timings::default(),
         queue_id: "4XyZ1".into(),
+        // A collector's sighting: the sensor's free-text tags are attacker-reachable text too.
+        sensor: Some(model::SensorTag {
+            id: "bank-nl".into(),
+            sector: "<script>alert(1)</script>".into(),
+            location: "\"><img src=x onerror=alert(1)>".into(),
+        }),
     }
 }
 
@@ -429,6 +435,10 @@ async fn pages_render_with_data() {
         );
     }
     let dashboard = site.get("/").await.text();
+    assert!(
+        dashboard.contains("<h2>Sensors</h2>") && dashboard.contains("<code>bank-nl</code>"),
+        "dashboard lists the sensor"
+    );
     assert!(
         dashboard.contains("<svg class=\"chart\""),
         "dashboard chart"

@@ -102,6 +102,7 @@ impl Site {
                 anomalies: vec![],
                 timings: Timings::default(),
                 queue_id: String::new(),
+                sensor: None,
             };
             self.store.capture(raw, sighting).await.expect("capture");
         }
@@ -283,6 +284,7 @@ fn scrape_cost_on_a_large_store() {
                     anomalies: vec![],
                     timings: Timings::default(),
                     queue_id: String::new(),
+                    sensor: None,
                 };
                 store.capture(raw, sighting)
             })

@@ -102,6 +102,7 @@ fn sighting(n: usize, rcpts: &[&str], at: Timestamp, peer: &str) -> (Vec<u8>, Si
         anomalies: vec![],
         timings: Default::default(),
         queue_id: "q".into(),
+        sensor: None,
     };
     (raw, s)
 }

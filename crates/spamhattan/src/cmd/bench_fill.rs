@@ -24,6 +24,7 @@ pub fn sighting(raw: &[u8], peer: &str) -> Sighting {
         anomalies: vec![],
         timings: Timings::default(),
         queue_id: String::new(),
+        sensor: None,
     }
 }
 

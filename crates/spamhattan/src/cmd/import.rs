@@ -89,6 +89,7 @@ fn submit(store: &store::Store, f: Found) -> (String, store::CaptureTicket) {
         anomalies: Vec::new(),
         timings: Default::default(),
         queue_id: String::new(),
+        sensor: None,
     };
     (f.origin, store.capture(f.raw, sighting))
 }

@@ -29,6 +29,7 @@ pub fn list(cfg: &Config, json: bool, limit: usize) -> Result<ExitCode> {
             let v = serde_json::json!({
                 "id": s.message_id, "sighting": s.id, "received_at": received, "source": source,
                 "peer": s.peer, "sender": s.sender(), "recipients": recipients, "size": s.size,
+                "sensor": s.sensor,
             });
             writeln!(out, "{v}")?;
         } else {

@@ -6,6 +6,7 @@ mod analyze;
 mod bench_fill;
 mod campaign_bench;
 mod campaigns;
+mod collector;
 mod config_check;
 mod console_bench;
 mod domains;
@@ -15,6 +16,7 @@ mod import;
 mod indicators;
 mod messages;
 mod seeds;
+mod sensor;
 mod serve;
 mod serve_bait;
 mod store;
@@ -22,8 +24,8 @@ mod submit;
 mod worker;
 
 use crate::cli::{
-    AlertsCommand, Cli, Command, Common, ConfigCommand, IndicatorsCommand, MessagesCommand,
-    ServeArgs, StoreCommand,
+    AlertsCommand, Cli, CollectorArgs, Command, Common, ConfigCommand, IndicatorsCommand,
+    MessagesCommand, ServeArgs, StoreCommand,
 };
 use crate::config::{self, Config, Overrides};
 use anyhow::Result;
@@ -32,6 +34,8 @@ use std::process::ExitCode;
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve::run(&resolve_serve(&args)?),
+        Command::Sensor(args) => sensor::run(&resolve_serve(&args)?),
+        Command::Collector(args) => collector::run(&resolve_collector(&args)?),
         Command::Export(args) => export::run(&resolve(&args.common)?, &args),
         Command::Submit(args) => submit::run(&resolve(&args.common)?, &args),
         Command::FeedsBenchFill {
@@ -118,6 +122,14 @@ pub(crate) fn resolve_serve(args: &ServeArgs) -> Result<Config> {
     o.smtps_listen = args.smtps_listen.clone();
     o.http_listen = args.http_listen.clone();
     o.bait_listen = args.bait_listen.clone();
+    o.user = args.user.clone();
+    config::resolve(&o)
+}
+
+pub(crate) fn resolve_collector(args: &CollectorArgs) -> Result<Config> {
+    let mut o = overrides(&args.common);
+    o.hostname = args.hostname.clone();
+    o.http_listen = args.http_listen.clone();
     o.user = args.user.clone();
     config::resolve(&o)
 }

@@ -1,5 +1,9 @@
 //! `spamhattan serve`: bind every socket, give up root (`privileges.rs`), open the store,
 //! start the trap, announce readiness, run until SIGTERM/SIGINT, then drain.
+//!
+//! `sensor` and `collector` run the same code in another [`Role`]: the sensor without
+//! analysis, alerts, feeds, with the forwarder (`network/forwarder.rs`); the collector without
+//! SMTP listeners, with the bus consumer (`network/collector.rs`).
 
 mod privileges;
 
@@ -17,20 +21,27 @@ use trap::{EventSink, Trap};
 /// How long requests in flight (a large feed download) may finish at shutdown.
 const HTTP_DRAIN: Duration = Duration::from_secs(5);
 
+/// How long the bus task may finish its batch at shutdown.
+const NETWORK_DRAIN: Duration = Duration::from_secs(10);
+
 /// How often the retention budgets are applied while serving.
 const RETENTION_EVERY: Duration = Duration::from_secs(60);
 
 /// Every listening socket of `serve`, bound before root is given up and before any thread or
 /// runtime exists.
 struct Sockets {
-    smtp: trap::BoundListeners,
+    /// `None` for the collector, which has no SMTP listener.
+    smtp: Option<trap::BoundListeners>,
     http: Option<std::net::TcpListener>,
     bait: Option<std::net::TcpListener>,
 }
 
 impl Sockets {
-    fn bind(cfg: &Config) -> Result<Sockets> {
-        let smtp = Trap::bind_listeners(&cfg.trap)?;
+    fn bind(cfg: &Config, role: &Role) -> Result<Sockets> {
+        let smtp = match role {
+            Role::Collector => None,
+            Role::Single | Role::Sensor(_) => Some(Trap::bind_listeners(&cfg.trap)?),
+        };
         let http = match cfg.feeds.http_listen {
             Some(addr) => Some(
                 bind_tcp(addr).with_context(|| format!("cannot bind the HTTP listener {addr}"))?,
@@ -50,12 +61,37 @@ pub(crate) fn bind_tcp(addr: std::net::SocketAddr) -> std::io::Result<std::net::
     Ok(listener)
 }
 
+/// What this process is in the sensor network.
+#[derive(Debug, Clone)]
+pub enum Role {
+    /// `serve`: trap, store, analysis, console on one node.
+    Single,
+    /// `sensor`: trap and spool, forwarding to the bus.
+    Sensor(config::SensorSettings),
+    /// `collector`: bus consumer, store, analysis, console.
+    Collector,
+}
+
+impl Role {
+    fn name(&self) -> &'static str {
+        match self {
+            Role::Single => "serve",
+            Role::Sensor(_) => "sensor",
+            Role::Collector => "collector",
+        }
+    }
+}
+
 pub fn run(cfg: &Config) -> Result<ExitCode> {
+    run_as_role(cfg, Role::Single)
+}
+
+pub fn run_as_role(cfg: &Config, role: Role) -> Result<ExitCode> {
     // Whom to become is settled first: an unknown user stops `serve` before it binds.
     let plan = privileges::plan(cfg.run_as.as_ref())?;
     config::prepare_data_dir(&cfg.data_dir)?;
     raise_fd_limit();
-    let sockets = Sockets::bind(cfg)?;
+    let sockets = Sockets::bind(cfg, &role)?;
     match &plan {
         privileges::Plan::Drop(account) => {
             privileges::hand_over_data_dir(&cfg.data_dir, account)?;
@@ -83,8 +119,16 @@ pub fn run(cfg: &Config) -> Result<ExitCode> {
     // The analysis pool starts before the listeners: a bad rule file stops `serve` before the
     // ready line, and a backlog left by the last run is worked off at once.
     let wake = Arc::new(tokio::sync::Notify::new());
-    let outbox = super::worker::build_outbox(cfg, &store, &runtime, Arc::clone(&sink))?;
-    let pool = if cfg.analysis.workers > 0 {
+    let outbox = match role {
+        Role::Sensor(_) => None,
+        Role::Single | Role::Collector => Some(super::worker::build_outbox(
+            cfg,
+            &store,
+            &runtime,
+            Arc::clone(&sink),
+        )?),
+    };
+    let pool = if cfg.analysis.workers > 0 && !matches!(role, Role::Sensor(_)) {
         let worker = super::worker::build_worker(
             cfg,
             &store,
@@ -103,15 +147,19 @@ pub fn run(cfg: &Config) -> Result<ExitCode> {
     // Alerts are delivered whether or not this process analyses: a `worker` next to it may
     // raise them.
     let (stop_outbox, outbox_stopped) = tokio::sync::oneshot::channel::<()>();
-    let runner = runtime.spawn(outbox.run(wake, async move {
-        let _ = outbox_stopped.await;
-    }));
-    let result = runtime.block_on(serve(cfg, sockets, store.clone(), sink, metrics));
+    let runner = outbox.map(|outbox| {
+        runtime.spawn(outbox.run(wake, async move {
+            let _ = outbox_stopped.await;
+        }))
+    });
+    let result = runtime.block_on(serve(cfg, &role, sockets, store.clone(), sink, metrics));
     if let Some(pool) = pool {
         pool.stop();
     }
     let _ = stop_outbox.send(());
-    let _ = runtime.block_on(runner);
+    if let Some(runner) = runner {
+        let _ = runtime.block_on(runner);
+    }
     runtime.shutdown_timeout(Duration::from_secs(1));
     let flushed = store.flush();
     events.close();
@@ -133,6 +181,7 @@ pub fn run(cfg: &Config) -> Result<ExitCode> {
 
 async fn serve(
     cfg: &Config,
+    role: &Role,
     sockets: Sockets,
     store: store::Store,
     sink: Arc<dyn EventSink>,
@@ -141,16 +190,28 @@ async fn serve(
     // Signal handlers first: a SIGTERM that arrives right after the ready line must stop the
     // trap gracefully, not kill it with the default action.
     let shutdown = shutdown_signal()?;
-    let trap =
-        Trap::from_listeners(&cfg.trap, sockets.smtp, store.clone(), Arc::clone(&sink)).await?;
+    let trap = match sockets.smtp {
+        Some(smtp) => {
+            Some(Trap::from_listeners(&cfg.trap, smtp, store.clone(), Arc::clone(&sink)).await?)
+        }
+        None => None,
+    };
     let listeners: Vec<_> = trap
-        .local_addrs()
-        .into_iter()
+        .iter()
+        .flat_map(Trap::local_addrs)
         .map(|l| serde_json::json!({"name": l.name, "address": l.address.to_string(), "tls": l.tls.as_str()}))
         .collect();
+    // The sensor network's own task: the forwarder (sensor) or the bus consumer (collector).
+    let (stop_network, network_stopped) = tokio::sync::watch::channel(false);
+    let network = match role {
+        Role::Single => None,
+        Role::Sensor(s) => Some(super::sensor::start(cfg, s, &store, network_stopped).await?),
+        Role::Collector => Some(super::collector::start(cfg, &store, network_stopped).await?),
+    };
     let feeds = Arc::new(crate::intel::Feeds::prepare(cfg, &store)?);
     let (stop_feeds, feeds_stopped) = tokio::sync::watch::channel(false);
-    let scheduler = cfg.feeds.refresh.map(|every| {
+    let publishes = !matches!(role, Role::Sensor(_));
+    let scheduler = cfg.feeds.refresh.filter(|_| publishes).map(|every| {
         tokio::spawn(crate::intel::run_scheduler(
             store.clone(),
             Arc::clone(&feeds),
@@ -159,7 +220,7 @@ async fn serve(
         ))
     });
     // Submission connectors (opt-in: none runs unless configured), stopped with the feeds.
-    let submitter = (!cfg.feeds.connectors.is_empty()).then(|| {
+    let submitter = (publishes && !cfg.feeds.connectors.is_empty()).then(|| {
         tokio::spawn(crate::intel::run_connectors(
             store.clone(),
             Arc::clone(&feeds),
@@ -215,7 +276,10 @@ async fn serve(
         };
         super::serve_bait::start(cfg, sockets.bait, &store, Arc::clone(&sink), stop).await?
     };
-    let mut ready = serde_json::json!({"ready": true, "listeners": listeners});
+    let mut ready = serde_json::json!({"ready": true, "role": role.name(), "listeners": listeners});
+    if let Role::Sensor(s) = role {
+        ready["sensor"] = serde_json::Value::String(s.tag.id.clone());
+    }
     if let Some((addr, _)) = &http {
         ready["http"] = serde_json::Value::String(addr.to_string());
     }
@@ -230,15 +294,32 @@ async fn serve(
         writeln!(out, "{ready}")?;
         out.flush()?;
     }
-    tracing::info!(listeners = %serde_json::Value::Array(listeners), data_dir = %cfg.data_dir.display(), "trap ready");
+    tracing::info!(role = role.name(), listeners = %serde_json::Value::Array(listeners), data_dir = %cfg.data_dir.display(), "ready");
     let upkeep = tokio::spawn(Arc::clone(&metrics).run_upkeep());
-    let inflight = tokio::spawn(inflight_gauge(trap.inflight_gauge()));
+    let inflight = trap
+        .as_ref()
+        .map(|t| tokio::spawn(inflight_gauge(t.inflight_gauge())));
     let retention = tokio::spawn(retention_loop(store, sink));
-    trap.run(shutdown).await;
+    match trap {
+        Some(trap) => trap.run(shutdown).await,
+        None => shutdown.await,
+    }
     metrics.set_ready(Some("shutting down"));
+    // The forwarder finishes its batch (marks only what the bus took); the consumer finishes
+    // its batch (stored, then acknowledged). Either way nothing acknowledged is lost.
+    let _ = stop_network.send(true);
+    if let Some(task) = network {
+        match tokio::time::timeout(NETWORK_DRAIN, task).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "bus task failed"),
+            Err(_) => tracing::warn!("bus task still busy at shutdown was cut"),
+        }
+    }
     retention.abort();
     upkeep.abort();
-    inflight.abort();
+    if let Some(inflight) = inflight {
+        inflight.abort();
+    }
     let _ = stop_feeds.send(true);
     if let Some((_, task)) = http {
         // Graceful: requests in flight finish; new connections are refused.

@@ -14,11 +14,13 @@ mod bait;
 mod domains;
 mod feeds;
 mod http;
+mod network;
 pub use self::alerts::{AlertSettings, AlertsFile, CampaignsFile};
 pub use self::analysis::{AnalysisFile, AnalysisSettings, DEFAULT_MAX_BACKLOG, SandboxSettings};
 pub use self::bait::{BaitConfig, BaitFile};
 pub use self::domains::DomainFile;
 pub use self::feeds::{FeedSettings, FeedsFile, HttpFile};
+pub use self::network::{CollectorFile, CollectorSettings, SensorFile, SensorSettings};
 
 /// The config file's shape. Every field is optional; the resolved form has them all.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -48,6 +50,12 @@ pub struct FileConfig {
     pub bait: Option<BaitFile>,
     /// `[trap]`: how the process runs (the account it drops to after binding).
     pub trap: Option<TrapFile>,
+    /// `[sensor]`: identity and spool of `spamhattan sensor` (`network.rs`).
+    pub sensor: Option<SensorFile>,
+    /// `[collector]`: the shared consumer of `spamhattan collector`.
+    pub collector: Option<CollectorFile>,
+    /// `[bus]`: the NATS JetStream connection of sensors and collectors.
+    pub bus: Option<bus::BusConfig>,
 }
 
 /// `[trap]`: the account `serve` runs as once its sockets are bound.
@@ -165,6 +173,10 @@ pub struct Config {
     pub bait: Option<BaitConfig>,
     /// The account to run as after binding (`[trap] user`/`group`, `--user`).
     pub run_as: Option<RunAs>,
+    /// `[sensor]` with an id; `spamhattan sensor` refuses to start without it.
+    pub sensor: Option<SensorSettings>,
+    pub collector: CollectorSettings,
+    pub bus: bus::BusConfig,
 }
 
 /// An account named in the configuration; looked up by `serve` when it starts.
@@ -414,6 +426,7 @@ fn build(file: FileConfig) -> Result<Config> {
         limits,
         tls,
         auth_lure: file.auth_lure.as_ref().is_some_and(|a| a.enabled),
+        sensor: None,
     };
     let analysis = analysis::build(&file.analysis.clone().unwrap_or_default())?;
     let alerts = alerts::build(
@@ -449,6 +462,12 @@ fn build(file: FileConfig) -> Result<Config> {
         model::now().date(),
     )?;
     let run_as = run_as(file.trap.as_ref())?;
+    let sensor = network::sensor(file.sensor.as_ref())?;
+    let collector = network::collector(file.collector.as_ref())?;
+    let bus = file.bus.clone().unwrap_or_default();
+    if let Err(e) = bus.validate() {
+        bail!("[bus]: {e}");
+    }
     Ok(Config {
         file,
         data_dir,
@@ -460,6 +479,9 @@ fn build(file: FileConfig) -> Result<Config> {
         feeds,
         bait,
         run_as,
+        sensor,
+        collector,
+        bus,
     })
 }
 
@@ -681,6 +703,64 @@ mod example_tests {
             let err = format!("{:#}", super::tests::from_toml(&text).expect_err(&text));
             assert!(err.contains(words), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn sensor_and_collector_examples_in_contrib_are_valid() -> Result<()> {
+        for (text, sensor) in [
+            (include_str!("../../../../contrib/config/sensor.toml"), true),
+            (
+                include_str!("../../../../contrib/config/collector.toml"),
+                false,
+            ),
+        ] {
+            let file: FileConfig = toml::from_str(text)?;
+            let cfg = build({
+                let mut f = file;
+                fill_defaults(&mut f);
+                f
+            })?;
+            assert_eq!(cfg.sensor.is_some(), sensor);
+            let printed = cfg.to_toml()?;
+            assert!(!printed.contains("change-me"), "bus secrets never print");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn network_sections_are_read_and_checked() -> Result<()> {
+        let cfg = super::tests::from_toml(
+            "[sensor]\nid = \"bank-nl\"\nsector = \"bank\"\nmax_spool_bytes = 1000\n[bus]\nurl = \"nats://10.0.0.1:4222\"\nuser = \"s\"\npassword = \"secret-pw\"\n[collector]\nbatch = 32\n",
+        )?;
+        let s = cfg.sensor.clone().expect("sensor");
+        assert_eq!(
+            (s.tag.id.as_str(), s.tag.sector.as_str()),
+            ("bank-nl", "bank")
+        );
+        assert_eq!((s.max_spool_bytes, s.batch), (1000, 256));
+        assert_eq!(cfg.collector.batch, 32);
+        assert_eq!(cfg.collector.consumer, "collector");
+        assert_eq!(cfg.bus.url, "nats://10.0.0.1:4222");
+        assert!(!cfg.to_toml()?.contains("secret-pw"));
+        assert!(super::tests::from_toml("")?.sensor.is_none());
+        for (text, needle) in [
+            ("[sensor]\nid = \"a.b\"\n", "sensor id"),
+            ("[sensor]\nsector = \"bank\"\n", "needs an id"),
+            ("[sensor]\nid = \"a\"\nbatch = 0\n", "sensor.batch"),
+            (
+                "[sensor]\nid = \"a\"\nmax_spool_bytes = 0\n",
+                "max_spool_bytes",
+            ),
+            ("[collector]\nconsumer = \"a b\"\n", "collector.consumer"),
+            ("[bus]\nuser = \"a\"\n", "bus"),
+        ] {
+            let err = super::tests::from_toml(text)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains(needle), "{text:?}: {err}");
+        }
+        Ok(())
     }
 
     #[test]

@@ -31,6 +31,14 @@ pub const SMTP_ANOMALIES: &str = "spamhattan_smtp_anomalies_total";
 pub const SMTP_TLS: &str = "spamhattan_smtp_tls_handshakes_total";
 pub const SMTP_AUTH: &str = "spamhattan_smtp_auth_attempts_total";
 pub const SMTP_INFLIGHT: &str = "spamhattan_smtp_inflight_bytes";
+pub const BUS_PUBLISHED: &str = "spamhattan_bus_published_total";
+pub const BUS_PUBLISH_FAILURES: &str = "spamhattan_bus_publish_failures_total";
+pub const BUS_UNFORWARDED: &str = "spamhattan_bus_unforwarded_messages";
+pub const BUS_UNFORWARDED_BYTES: &str = "spamhattan_bus_unforwarded_bytes";
+pub const BUS_RECEIVED: &str = "spamhattan_bus_received_total";
+pub const BUS_DEAD_LETTERS: &str = "spamhattan_bus_dead_letters_total";
+pub const SENSOR_SIGHTINGS: &str = "spamhattan_sensor_sightings_total";
+pub const SENSOR_LAST_SEEN: &str = "spamhattan_sensor_last_seen_seconds";
 pub const ANALYZED: &str = "spamhattan_messages_analyzed_total";
 pub const ANALYSIS_LATENCY: &str = "spamhattan_analysis_latency_seconds";
 pub const ANALYSIS_ENGINE: &str = "spamhattan_analysis_engine_duration_seconds";
@@ -229,6 +237,54 @@ pub const ALL: &[Def] = &[
         Kind::Counter,
         &[],
         "Events the event log dropped because its writer fell behind.",
+    ),
+    def(
+        BUS_PUBLISHED,
+        Kind::Counter,
+        &["kind"],
+        "Sensor: captures and session records the bus acknowledged (kind capture or session).",
+    ),
+    def(
+        BUS_PUBLISH_FAILURES,
+        Kind::Counter,
+        &[],
+        "Sensor: publish batches the bus did not fully take (retried from the spool).",
+    ),
+    def(
+        BUS_UNFORWARDED,
+        Kind::Gauge,
+        &[],
+        "Sensor: captures and session records in the spool the bus has not acknowledged yet.",
+    ),
+    def(
+        BUS_UNFORWARDED_BYTES,
+        Kind::Gauge,
+        &[],
+        "Sensor: raw bytes of those captures; MAIL gets 452 past sensor.max_spool_bytes.",
+    ),
+    def(
+        BUS_RECEIVED,
+        Kind::Counter,
+        &["kind", "outcome"],
+        "Collector: bus messages handled, by kind and outcome (stored, duplicate, retried).",
+    ),
+    def(
+        BUS_DEAD_LETTERS,
+        Kind::Counter,
+        &[],
+        "Collector: bus messages rejected to the dead-letter subject.",
+    ),
+    def(
+        SENSOR_SIGHTINGS,
+        Kind::Counter,
+        &["sensor"],
+        "Collector: sightings stored per sensor (at most 1000 sensor labels, then other).",
+    ),
+    def(
+        SENSOR_LAST_SEEN,
+        Kind::Gauge,
+        &["sensor"],
+        "Collector: Unix time of the last sighting stored from each sensor.",
     ),
     def(
         BUILD_INFO,

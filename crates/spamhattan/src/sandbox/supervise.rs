@@ -540,6 +540,7 @@ mod tests {
             anomalies: vec![],
             timings: model::Timings::default(),
             queue_id: String::new(),
+            sensor: None,
         }
     }
 

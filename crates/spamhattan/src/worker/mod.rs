@@ -315,6 +315,7 @@ mod tests {
             anomalies: vec![],
             timings: model::Timings::default(),
             queue_id: String::new(),
+            sensor: None,
         }
     }
 

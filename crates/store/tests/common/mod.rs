@@ -29,6 +29,7 @@ pub fn sighting_at(raw: &[u8], received_at: Timestamp) -> Sighting {
         anomalies: vec![],
         timings: Timings::default(),
         queue_id: "4XyZ1".into(),
+        sensor: None,
     }
 }
 

@@ -51,6 +51,7 @@ impl Session {
                 data_ms: u64::try_from(data_ms).unwrap_or(u64::MAX),
             },
             queue_id: queue_id.clone(),
+            sensor: self.shared.sensor.clone(),
         };
         let sighting_id = sighting.id;
         let size = sighting.size;

@@ -43,6 +43,7 @@ pub fn config(dir: &std::path::Path) -> TrapConfig {
             dir: dir.join("tls"),
         },
         auth_lure: false,
+        sensor: None,
     }
 }
 

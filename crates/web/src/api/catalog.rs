@@ -242,11 +242,25 @@ pub async fn alerts(
     Ok(Json(AlertPage { alerts }))
 }
 
+/// One source of sightings: a `spamhattan sensor` on the bus, or `local` (what this process
+/// captured itself, and imports).
 #[derive(Debug, Serialize)]
 pub struct Sensor {
-    name: &'static str,
+    name: String,
+    /// `sensor` (over the bus) or `local`.
+    kind: &'static str,
+    sector: String,
+    location: String,
+    sightings: u64,
+    #[serde(with = "time::serde::rfc3339::option")]
+    first_seen: Option<model::Timestamp>,
     #[serde(with = "time::serde::rfc3339::option")]
     last_seen: Option<model::Timestamp>,
+}
+
+/// What the store holds in all.
+#[derive(Debug, Serialize)]
+pub struct SensorTotals {
     messages: u64,
     sightings: u64,
     sessions: u64,
@@ -257,24 +271,57 @@ pub struct Sensor {
 #[derive(Debug, Serialize)]
 pub struct Sensors {
     sensors: Vec<Sensor>,
+    totals: SensorTotals,
 }
 
-/// The sensors feeding this console: one, `local`, until multi-sensor deployments exist.
+/// The sensors feeding this console, newest first, with `local` for the rest (listed when it
+/// has sightings, or when no sensor has any).
 pub async fn sensors(
     State(console): State<Arc<Console>>,
     _who: Principal,
 ) -> Result<Json<Sensors>, JsonError> {
-    let stats = blocking(&console, |s| s.stats().map_err(store_err("store stats"))).await?;
+    let (stats, rows) = blocking(&console, |s| {
+        let stats = s.stats().map_err(store_err("store stats"))?;
+        let rows = s.sensors().map_err(store_err("sensor list"))?;
+        Ok((stats, rows))
+    })
+    .await?;
+    let remote: u64 = rows.iter().map(|r| r.sightings).sum();
+    let mut sensors: Vec<Sensor> = rows
+        .into_iter()
+        .map(|r| Sensor {
+            name: r.id,
+            kind: "sensor",
+            sector: r.sector,
+            location: r.location,
+            sightings: r.sightings,
+            first_seen: Some(r.first_seen),
+            last_seen: Some(r.last_seen),
+        })
+        .collect();
+    sensors.sort_by_key(|s| std::cmp::Reverse(s.last_seen));
+    let local = stats.sightings.saturating_sub(remote);
+    if local > 0 || sensors.is_empty() {
+        sensors.push(Sensor {
+            name: "local".into(),
+            kind: "local",
+            sector: String::new(),
+            location: String::new(),
+            sightings: local,
+            first_seen: None,
+            // The newest sighting is this process's own when no sensor feeds it.
+            last_seen: (remote == 0).then_some(stats.newest_sighting).flatten(),
+        });
+    }
     Ok(Json(Sensors {
-        sensors: vec![Sensor {
-            name: "local",
-            last_seen: stats.newest_sighting,
+        sensors,
+        totals: SensorTotals {
             messages: stats.messages,
             sightings: stats.sightings,
             sessions: stats.sessions,
             reports: stats.reports,
             pending_analysis: stats.pending_jobs,
-        }],
+        },
     }))
 }
 

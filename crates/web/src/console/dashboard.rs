@@ -41,6 +41,17 @@ struct DashboardPage {
     trap_domains: Vec<(String, u64)>,
     alerts: Vec<AlertRow>,
     latest: Vec<Row>,
+    /// Sensors feeding this collector (empty on a single node).
+    sensors: Vec<SensorRow>,
+}
+
+/// One sensor's line: what it sent and when it was last heard of.
+struct SensorRow {
+    id: String,
+    sector: String,
+    location: String,
+    sightings: u64,
+    last_seen: String,
 }
 
 pub(super) async fn page(
@@ -52,13 +63,15 @@ pub(super) async fn page(
         .hours
         .unwrap_or(DEFAULT_HOURS)
         .clamp(1, store::MAX_DASHBOARD_HOURS);
-    let (dash, alerts, latest) = blocking(&console, move |s| {
+    let (dash, alerts, latest, sensors) = blocking(&console, move |s| {
         let dash = s.dashboard(model::now(), hours).map_err(store_error)?;
         let alerts = s.alerts(None, LATEST).map_err(store_error)?;
         let (latest, _) = s
             .search_messages(&MessageFilter::default(), LATEST, None)
             .map_err(store_error)?;
-        Ok((dash, alerts, latest))
+        let mut sensors = s.sensors().map_err(store_error)?;
+        sensors.sort_by_key(|s| std::cmp::Reverse(s.last_seen));
+        Ok((dash, alerts, latest, sensors))
     })
     .await?;
     let columns: Vec<Column> = dash
@@ -95,6 +108,16 @@ pub(super) async fn page(
         trap_domains: counts(&dash.by_trap_domain),
         alerts: alerts.iter().map(AlertRow::of).collect(),
         latest: latest.iter().map(Row::of).collect(),
+        sensors: sensors
+            .into_iter()
+            .map(|r| SensorRow {
+                last_seen: super::when(r.last_seen),
+                id: r.id,
+                sector: r.sector,
+                location: r.location,
+                sightings: r.sightings,
+            })
+            .collect(),
     }
     .into_response())
 }
