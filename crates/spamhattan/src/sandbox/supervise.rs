@@ -630,10 +630,12 @@ mod tests {
             fail_with(&format!("{READY}; kill -SEGV $$"), limit)?,
             Failure::Crashed { signal: 11 }
         );
+        // The abort follows the job's first byte, as a real one would: a line printed before
+        // the job starts is forgotten when it starts (each job's cause is its own).
         assert_eq!(
             fail_with(
                 &format!(
-                    "{READY}; echo 'memory allocation of 4096 bytes failed' >&2; kill -ABRT $$"
+                    "{READY}; head -c 1 >/dev/null; echo 'memory allocation of 4096 bytes failed' >&2; kill -ABRT $$"
                 ),
                 limit
             )?,
