@@ -75,6 +75,43 @@ pub struct StoreConfig {
     /// `Disk`: a sensor whose bus is down stops accepting mail before its spool fills the disk.
     /// `None`: no budget.
     pub max_spool_bytes: Option<u64>,
+    /// Keep everything in PostgreSQL instead of `data_dir` (a collector's store, shared by
+    /// every collector of a network). `None`: SQLite and the spool journal in `data_dir`.
+    pub postgres: Option<PgConfig>,
+}
+
+/// Where a PostgreSQL-backed store lives. The URL is a libpq connection string or
+/// `postgresql://` URL; it may carry a password, so `Debug` never prints it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PgConfig {
+    pub url: String,
+    /// A schema to create (if missing) and use instead of the user's default search path:
+    /// one database can hold several stores (the test suite gives each test its own).
+    pub schema: Option<String>,
+    /// Connections kept open for readers and workers; more concurrent callers connect and
+    /// drop extra ones.
+    pub pool: usize,
+}
+
+impl PgConfig {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            schema: None,
+            // 8: the analysis workers of a 2-to-4-core collector, the web console and the feeds.
+            pool: 8,
+        }
+    }
+}
+
+impl std::fmt::Debug for PgConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgConfig")
+            .field("url", &"<redacted>")
+            .field("schema", &self.schema)
+            .field("pool", &self.pool)
+            .finish()
+    }
 }
 
 impl StoreConfig {
@@ -103,6 +140,7 @@ impl StoreConfig {
             queue_capacity: MAX_QUEUED_COMMANDS,
             analysis_jobs: true,
             max_spool_bytes: None,
+            postgres: None,
         }
     }
 

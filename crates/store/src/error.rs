@@ -16,6 +16,15 @@ pub enum StoreError {
     /// The metadata database failed.
     #[error("SQLite error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The PostgreSQL store failed (a collector's store).
+    #[error("PostgreSQL error: {0}")]
+    Postgres(#[from] postgres::Error),
+    /// An operation that only the SQLite store (a single node or a sensor) has.
+    #[error("{what} is not available on a PostgreSQL store: {why}")]
+    Unsupported {
+        what: &'static str,
+        why: &'static str,
+    },
     /// The writer thread has stopped (store closed or writer crashed).
     #[error("the store is closed: its writer thread has stopped")]
     Closed,

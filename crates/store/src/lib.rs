@@ -92,6 +92,7 @@ mod index;
 mod ingest;
 mod intel;
 mod jobs;
+mod pg;
 mod query;
 mod recovery;
 mod release;
@@ -117,7 +118,7 @@ pub use campaigns::{
 };
 pub use config::{
     DISK_PROBE_INTERVAL, FAILED_HOLD, LOG_REPEAT_EVERY, MAX_MESSAGE_BYTES, MAX_QUEUED_BYTES,
-    MAX_QUEUED_COMMANDS, Retention, StoreConfig,
+    MAX_QUEUED_COMMANDS, PgConfig, Retention, StoreConfig,
 };
 pub use domain_report::{DomainReport, DomainSummary, MAX_FIRST_LOOKUPS, MAX_REPORT_DAYS};
 pub use domains::{MAX_SENSOR, MAX_STAT_DOMAINS};
@@ -127,6 +128,7 @@ pub use index::KEY_BATCH as BLOB_KEY_BATCH;
 pub use ingest::SessionTicket;
 pub use intel::{BRIEF_FACET_VALUES, IntelCursor};
 pub use jobs::Job;
+pub use pg::schema::PG_SCHEMA_VERSION;
 pub use query::{SightingQuery, StoreStats};
 pub use release::ReleaseReport;
 pub use reports::{IndicatorQuery, IndicatorRecord, ReportSave};
@@ -181,6 +183,8 @@ struct Inner {
     writer: Mutex<Option<JoinHandle<()>>>,
     readers: Mutex<Vec<Connection>>,
     jobs: Mutex<Option<Connection>>,
+    /// The PostgreSQL store (`cfg.postgres`); the SQLite fields above are then unused.
+    pg: Option<Arc<pg::Pg>>,
 }
 
 /// The outcome of a durable capture.
@@ -261,6 +265,9 @@ impl Store {
     /// read-only mount) is refused here too, so `serve` never announces readiness only to answer
     /// every message with `451`.
     pub fn open(cfg: StoreConfig) -> Result<Store> {
+        if let Some(pgc) = cfg.postgres.clone() {
+            return Self::open_pg(cfg, &pgc);
+        }
         let spool = cfg.spool_dir();
         std::fs::create_dir_all(&spool).map_err(|e| StoreError::io(&spool, e))?;
         probe_writable(&spool)?;
@@ -304,10 +311,45 @@ impl Store {
             writer: Mutex::new(Some(handle)),
             readers: Mutex::new(Vec::new()),
             jobs: Mutex::new(None),
+            pg: None,
         };
         Ok(Store {
             inner: Arc::new(inner),
         })
+    }
+
+    /// [`Store::open`] for `cfg.postgres`: connects, migrates, starts the PostgreSQL writer.
+    /// Nothing is written to `cfg.data_dir`.
+    fn open_pg(cfg: StoreConfig, pgc: &PgConfig) -> Result<Store> {
+        let pg = Arc::new(pg::Pg::open(pgc)?);
+        let shared = Arc::new(Shared::default());
+        let depth = pg.with(|c| pg::usage::job_count(c))?;
+        shared.pending_jobs.store(depth, Ordering::Relaxed);
+        // The database's disk is the server's: `min_free_bytes` does not apply here.
+        shared.disk_free.store(u64::MAX, Ordering::Relaxed);
+        let (tx, rx) = mpsc::sync_channel(cfg.queue_capacity.max(1));
+        let (thread_pg, thread_cfg, thread_shared) = (pg.clone(), cfg.clone(), shared.clone());
+        let handle = std::thread::Builder::new()
+            .name("store-writer-pg".into())
+            .spawn(move || pg::writer::run(thread_pg, thread_cfg, rx, thread_shared))
+            .map_err(|e| StoreError::io(&cfg.data_dir, e))?;
+        let inner = Inner {
+            cfg,
+            tx,
+            shared,
+            writer: Mutex::new(Some(handle)),
+            readers: Mutex::new(Vec::new()),
+            jobs: Mutex::new(None),
+            pg: Some(pg),
+        };
+        Ok(Store {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// Whether this store is PostgreSQL-backed.
+    pub fn is_postgres(&self) -> bool {
+        self.inner.pg.is_some()
     }
 
     pub fn config(&self) -> &StoreConfig {
@@ -793,7 +835,43 @@ impl Store {
         }
     }
 
+    /// Runs `sqlite` on a read connection, or `pg` on a pooled PostgreSQL connection.
+    fn on<T>(
+        &self,
+        sqlite: impl FnOnce(&Connection) -> Result<T>,
+        pg: impl FnOnce(&mut postgres::Client) -> Result<T>,
+    ) -> Result<T> {
+        match &self.inner.pg {
+            Some(p) => p.with(pg),
+            None => self.read(sqlite),
+        }
+    }
+
+    /// [`Store::on`] for writes: `sqlite` on the shared write connection ([`Store::with_jobs_mut`]).
+    fn on_mut<T>(
+        &self,
+        sqlite: impl FnOnce(&mut Connection) -> Result<T>,
+        pg: impl FnOnce(&mut postgres::Client) -> Result<T>,
+    ) -> Result<T> {
+        match &self.inner.pg {
+            Some(p) => p.with(pg),
+            None => self.with_jobs_mut(sqlite),
+        }
+    }
+
+    /// The SQLite-only path (a sensor's spool, the journal): refused on PostgreSQL.
+    fn sqlite_only(&self, what: &'static str) -> Result<()> {
+        match &self.inner.pg {
+            Some(_) => Err(StoreError::Unsupported {
+                what,
+                why: "it belongs to the SQLite store's journal (a single node or a sensor)",
+            }),
+            None => Ok(()),
+        }
+    }
+
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.sqlite_only("this read")?;
         let pooled = self
             .inner
             .readers
@@ -814,6 +892,7 @@ impl Store {
     }
 
     fn with_jobs<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.sqlite_only("this write")?;
         let mut guard = self.inner.jobs.lock().map_err(|_| StoreError::Closed)?;
         if guard.is_none() {
             *guard = Some(schema::connect(&self.inner.cfg, false)?);
@@ -823,6 +902,7 @@ impl Store {
     }
 
     fn with_jobs_mut<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        self.sqlite_only("this write")?;
         let mut guard = self.inner.jobs.lock().map_err(|_| StoreError::Closed)?;
         if guard.is_none() {
             *guard = Some(schema::connect(&self.inner.cfg, false)?);

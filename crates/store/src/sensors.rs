@@ -59,6 +59,20 @@ impl SensorTally {
         t.last = t.last.max(row.received_at);
     }
 
+    /// The batch's tallies: id, sector, location, sightings, first and last seen.
+    pub fn rows(&self) -> impl Iterator<Item = (&str, &str, &str, i64, i64, i64)> {
+        self.by_id.iter().map(|(id, t)| {
+            (
+                id.as_str(),
+                t.sector.as_str(),
+                t.location.as_str(),
+                t.count,
+                t.first,
+                t.last,
+            )
+        })
+    }
+
     /// One update (else insert) per sensor, in the caller's transaction.
     pub fn write(&self, conn: &Connection) -> Result<()> {
         for (id, t) in &self.by_id {

@@ -89,7 +89,7 @@ impl Shared {
     /// Logs a failed batch: always the first after a success, then at most once per
     /// [`LOG_REPEAT_EVERY`] with the number of failed batches since. Call before `failed_at_ms`
     /// is set for this failure.
-    fn batch_failed(&self, e: &StoreError, messages: usize) {
+    pub(crate) fn batch_failed(&self, e: &StoreError, messages: usize) {
         let failed = self.unlogged_failures.fetch_add(1, Ordering::Relaxed) + 1;
         let now = unix_millis();
         let last = self.failure_logged_ms.load(Ordering::Relaxed);
@@ -486,7 +486,7 @@ impl Batch {
     }
 }
 
-fn unix_millis() -> u64 {
+pub(crate) fn unix_millis() -> u64 {
     u64::try_from(unix_nanos(model::now()) / 1_000_000)
         .unwrap_or(1)
         .max(1)

@@ -46,8 +46,39 @@ pub fn message(a: usize, b: usize) -> Vec<u8> {
     m
 }
 
+/// The PostgreSQL server the suite runs against, when `SPAMHATTAN_TEST_POSTGRES` names one (a
+/// libpq URL such as `postgresql://postgres@127.0.0.1/spamhattan_test`). `.ci/run` runs the
+/// store's tests twice: without it (SQLite) and with it.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("SPAMHATTAN_TEST_POSTGRES")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// A store configuration for a test: SQLite in `dir`, or, under `SPAMHATTAN_TEST_POSTGRES`,
+/// a schema of its own in that database (named after nothing shared, so tests run in parallel).
+pub fn config(dir: &std::path::Path) -> StoreConfig {
+    let mut cfg = StoreConfig::new(dir);
+    if let Some(url) = postgres_url() {
+        let mut pg = store::PgConfig::new(url);
+        pg.schema = Some(format!("t_{}", uuid::Uuid::new_v4().simple()));
+        cfg.postgres = Some(pg);
+    }
+    cfg
+}
+
+/// True (and says so) when the suite runs against PostgreSQL and the test is about something
+/// only the SQLite store has (its journal, segments, a sensor's spool): the caller returns.
+pub fn sqlite_only(why: &str) -> bool {
+    if postgres_url().is_some() {
+        eprintln!("skipped on PostgreSQL: {why}");
+        return true;
+    }
+    false
+}
+
 pub fn open(dir: &std::path::Path) -> Store {
-    Store::open(StoreConfig::new(dir)).expect("open store")
+    Store::open(config(dir)).expect("open store")
 }
 
 pub fn capture(store: &Store, raw: &[u8]) -> store::Captured {

@@ -1,0 +1,1 @@
+//! PostgreSQL counterpart of `crate::jobs`.

@@ -1,0 +1,151 @@
+//! The PostgreSQL store: what a collector keeps, shared by every collector of a sensor network.
+//!
+//! Same [`crate::Store`] API as the SQLite store, different durability story. There is no
+//! local journal: a capture or an ingest is durable when its batch's transaction commits
+//! (`synchronous_commit` as the server has it, `on` by default), and only then does its ticket
+//! resolve, so a collector acknowledges the bus after the commit. Raw messages live in the
+//! database (`blobs.raw`, deduplicated by SHA-256) so that every collector, on any host, serves
+//! the same console, feeds and analysis queue.
+//!
+//! Layout mirrors the SQLite modules: `schema.rs` (DDL and migrations), `writer.rs` (the
+//! group-commit thread for captures, ingests and session records) and one file per SQLite
+//! module with that module's statements (`jobs.rs`, `reports.rs`, `campaigns.rs`, ...).
+//!
+//! Connections: one pool of synchronous `postgres` clients. The store's API is synchronous
+//! and its callers run it on their own threads or in `spawn_blocking` (never on a tokio worker:
+//! the `postgres` client runs its own small runtime). A connection that broke (a PostgreSQL
+//! restart) is dropped from the pool, so the next call connects again; the call that saw the
+//! break fails with the server's error and its caller retries (the collector naks, a worker
+//! leaves the job for its lease to expire).
+//!
+//! Concurrency between collectors: ingests are idempotent on the sighting id (`ON CONFLICT DO
+//! NOTHING` on a unique key, which makes a concurrent duplicate wait for the first one's
+//! commit); jobs are claimed with `FOR UPDATE SKIP LOCKED`; the feeds' change clock is taken
+//! under an advisory lock ([`LOCK_CLOCK`]) so change order is commit order.
+
+pub(crate) mod accounts;
+pub(crate) mod alerts;
+pub(crate) mod attribution;
+pub(crate) mod campaign_read;
+pub(crate) mod campaigns;
+pub(crate) mod domain_report;
+pub(crate) mod domains;
+pub(crate) mod intel;
+pub(crate) mod jobs;
+pub(crate) mod query;
+pub(crate) mod reports;
+pub(crate) mod retention;
+pub(crate) mod schema;
+pub(crate) mod search;
+pub(crate) mod seeds;
+pub(crate) mod seeds_read;
+pub(crate) mod usage;
+pub(crate) mod writer;
+
+use crate::config::PgConfig;
+use crate::error::{Result, StoreError};
+use postgres::{Client, NoTls};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Advisory lock keys (`pg_advisory_xact_lock`), one per thing serialised across collectors.
+pub(crate) const LOCK_MIGRATE: i64 = 0x5350_414d_0001;
+/// The feeds' change clock: taken by every transaction that stamps `changed_at`.
+pub(crate) const LOCK_CLOCK: i64 = 0x5350_414d_0002;
+/// Clustering: one clustering step at a time across collectors (see `campaigns.rs`).
+pub(crate) const LOCK_CLUSTER: i64 = 0x5350_414d_0003;
+
+/// How long a connection attempt may take before the call fails (a server that is down answers
+/// at once; one that is unreachable must not hang a worker for the TCP timeout).
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A pool of connections to one PostgreSQL store.
+pub(crate) struct Pg {
+    cfg: PgConfig,
+    idle: Mutex<Vec<Client>>,
+}
+
+impl std::fmt::Debug for Pg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pg").field("cfg", &self.cfg).finish()
+    }
+}
+
+impl Pg {
+    /// Connects, creates the schema if configured, and applies the migrations.
+    pub(crate) fn open(cfg: &PgConfig) -> Result<Pg> {
+        if let Some(schema) = &cfg.schema {
+            valid_schema(schema)?;
+        }
+        let pg = Pg {
+            cfg: cfg.clone(),
+            idle: Mutex::new(Vec::new()),
+        };
+        let mut client = pg.connect()?;
+        schema::migrate(&mut client, cfg.schema.as_deref())?;
+        pg.put(client);
+        Ok(pg)
+    }
+
+    /// A new connection with the store's settings (its schema first on the search path).
+    pub(crate) fn connect(&self) -> Result<Client> {
+        let mut config: postgres::Config = self
+            .cfg
+            .url
+            .parse()
+            .map_err(|e| StoreError::invalid(format!("[store] postgres url: {e}")))?;
+        config.application_name("spamhattan");
+        config.connect_timeout(CONNECT_TIMEOUT);
+        if let Some(schema) = &self.cfg.schema {
+            config.options(&format!("-c search_path={schema}"));
+        }
+        Ok(config.connect(NoTls)?)
+    }
+
+    /// Runs `f` on a pooled connection (connecting when none is idle). A connection that broke
+    /// is not returned to the pool.
+    pub(crate) fn with<T>(&self, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
+        let pooled = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let mut client = match pooled {
+            Some(c) if !c.is_closed() => c,
+            _ => self.connect()?,
+        };
+        let out = f(&mut client);
+        self.put(client);
+        out
+    }
+
+    fn put(&self, client: Client) {
+        if client.is_closed() {
+            return;
+        }
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < self.cfg.pool.max(1)
+        {
+            idle.push(client);
+        }
+    }
+}
+
+/// A schema name goes into `search_path` and DDL unquoted: lower-case letters, digits and `_`.
+fn valid_schema(schema: &str) -> Result<()> {
+    let ok = !schema.is_empty()
+        && schema.len() <= 63
+        && schema
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && !schema.as_bytes()[0].is_ascii_digit();
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::invalid(format!(
+            "[store] postgres schema {schema:?}: use 1 to 63 lower-case letters, digits and _, \
+             not starting with a digit"
+        )))
+    }
+}
+
+/// Converts a row count or limit for a `BIGINT` parameter.
+pub(crate) fn big(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
