@@ -209,6 +209,14 @@ def bus_section(nats_url):
             f"subject_prefix = \"{PREFIX}\"\n")
 
 
+def store_section(args):
+    """--postgres: every collector stores in one PostgreSQL schema of its own for this run."""
+    if not args.postgres:
+        return ""
+    return (f"[store]\npostgres_url = \"{args.postgres}\"\n"
+            f"postgres_schema = \"{args.postgres_schema}\"\n")
+
+
 def analysis_section(args):
     workers = args.workers if args.analysis == "on" else 0
     text = f"[analysis]\nworkers = {workers}\n[analysis.auth]\nenabled = false\n"
@@ -218,8 +226,8 @@ def analysis_section(args):
 
 
 def stores(collectors):
-    """One collector per data dir: with --shared-store they all read the same store."""
-    return list({c.data: c for c in collectors}.values())
+    """One collector per store: with --shared-store or --postgres they all read the same one."""
+    return list({c.store: c for c in collectors}.values())
 
 
 class Collector:
@@ -228,13 +236,14 @@ class Collector:
         self.bin = args.bin
         # --shared-store: every collector on the one data dir, as on one host (docs/DEPLOYMENT.md)
         self.data = os.path.join(tmp, "central" if args.shared_store else self.name)
+        self.store = args.postgres_schema or self.data
         self.http = free_port()
         self.cfg = os.path.join(tmp, f"{self.name}.toml")
         with open(self.cfg, "w") as f:
             f.write(f"hostname = \"{self.name}.bench.example\"\ndata_dir = \"{self.data}\"\n"
                     f"trap_domains = [\"{TRAP_DOMAIN}\"]\n"
                     f"[http]\nlisten = \"127.0.0.1:{self.http}\"\n"
-                    + analysis_section(args) + bus_section(nats.url)
+                    + store_section(args) + analysis_section(args) + bus_section(nats.url)
                     + f"[collector]\nconsumer = \"{CONSUMER}\"\nbatch = {args.batch}\n")
         self.proc = Proc(self.name, [args.bin, "collector", "--config", self.cfg], tmp)
         procs.append(self.proc)
@@ -364,10 +373,14 @@ def main():
     ap.add_argument("--shared-store", action="store_true",
                     help="collectors share one data dir (one host), so a redelivery to "
                          "another collector is recognised")
+    ap.add_argument("--postgres", default="",
+                    help="libpq URL: the collectors share a PostgreSQL store (a fresh schema "
+                         "bench_<pid> in that database, left there for inspection)")
     ap.add_argument("--strict", action="store_true",
                     help="fail also when a message was stored by two collectors (see the end state)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (configs, logs, stores)")
     args = ap.parse_args()
+    args.postgres_schema = f"bench_{os.getpid()}" if args.postgres else ""
     check_args(args)
     smtp_source = shutil.which("smtp-source") or "/usr/sbin/smtp-source"
     if not os.path.exists(smtp_source):

@@ -2,7 +2,8 @@
 # The project's test command: the Rust tests, then the end-to-end suite against the real binary.
 #   bash tests/run.sh                 # everything
 #   bash tests/run.sh -k relay        # extra arguments go to pytest
-# Needs: cargo, python3 with tests/requirements.txt; for some e2e tests swaks, nmap, strace and
+# Needs: cargo, python3 with tests/requirements.txt; PostgreSQL (Debian postgresql) for the
+# store's suite on PostgreSQL (SPAMHATTAN_TEST_POSTGRES) and the collector e2e tests; for some e2e tests swaks, nmap, strace and
 # smtp-source (Debian package postfix, installed "No configuration")
 # (skipped with the apt package named when missing, failed when CI=true).
 set -euo pipefail
@@ -22,7 +23,21 @@ elif [ "${CI:-}" = "true" ]; then
 fi
 echo "== cargo test --locked --workspace"
 # A failing Rust test does not hide the end-to-end results: both run, then the exit code sums up.
-cargo test --locked --workspace || failed+=("cargo test")
+# SPAMHATTAN_TEST_POSTGRES must not leak into the SQLite run of the store's suite.
+env -u SPAMHATTAN_TEST_POSTGRES cargo test --locked --workspace || failed+=("cargo test")
+
+# The store's whole suite again against PostgreSQL, when a server is named (a libpq URL of a
+# database the tests may create schemas in; .ci/run sets it). Without one it is skipped, and
+# said so: in CI it is always set.
+if [ -n "${SPAMHATTAN_TEST_POSTGRES:-}" ]; then
+    echo "== cargo test --locked -p spamhattan-store against PostgreSQL"
+    cargo test --locked -p spamhattan-store || failed+=("store tests on PostgreSQL")
+elif [ "${CI:-}" = "true" ]; then
+    echo "SPAMHATTAN_TEST_POSTGRES not set in CI" >&2
+    failed+=("store tests on PostgreSQL")
+else
+    echo "== store tests on PostgreSQL skipped: set SPAMHATTAN_TEST_POSTGRES=postgresql://postgres@127.0.0.1/spamhattan_test"
+fi
 
 echo "== no mail-sending crate in the binary"
 bash tests/no-mail-client.sh || failed+=("no-mail-client")

@@ -106,11 +106,14 @@ class Sensor(Trap):
 class Collector(Trap):
     """`spamhattan collector` on a data dir (collectors may share one); no SMTP listener."""
 
-    def __init__(self, bin_path, data_dir, nats, workers=1, extra_config="", bus_extra="", **kw):
+    def __init__(self, bin_path, data_dir, nats, workers=1, extra_config="", bus_extra="",
+                 postgres=None, **kw):
         super().__init__(bin_path, data_dir, **kw)
+        store = f'[store]\npostgres_url = "{postgres.url}"\n' if postgres else ""
         self.config_text = (
             f"[analysis]\nworkers = {workers}\n[analysis.auth]\nenabled = false\n"
-            + extra_config + "\n" + bus_section(nats, bus_extra))
+            + store + extra_config + "\n" + bus_section(nats, bus_extra))
+        self.postgres = postgres
         self.name = Path(data_dir).name
         self.stderr_path = Path(data_dir).parent / f"collector-{id(self)}.stderr.log"
 
@@ -119,6 +122,12 @@ class Collector(Trap):
         if not path.exists():
             path.write_text(self.config_text)
         return path
+
+    def cli(self, *args, **kw):
+        """The CLI reaches the collector's store: its data dir, or its PostgreSQL server."""
+        if self.postgres is not None:
+            args = (*args, "--postgres-url", self.postgres.url)
+        return super().cli(*args, **kw)
 
     def command(self):
         return [str(self.bin), "collector", "--data-dir", str(self.data_dir),

@@ -39,6 +39,10 @@ pub struct Common {
     /// Where messages, the index and the TLS certificate live (default ./spamhattan-data).
     #[arg(long, env = "SPAMHATTAN_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Keep the store in PostgreSQL (`[store] postgres_url`): a libpq connection string or
+    /// `postgresql://` URL. The environment variable keeps a password out of the config file.
+    #[arg(long, env = "SPAMHATTAN_POSTGRES_URL", hide_env_values = true)]
+    pub postgres_url: Option<String>,
 }
 
 /// Options of `serve` and `config check`.

@@ -106,6 +106,7 @@ fn overrides(common: &Common) -> Overrides {
     Overrides {
         config: common.config.clone(),
         data_dir: common.data_dir.clone(),
+        postgres_url: common.postgres_url.clone(),
         ..Overrides::default()
     }
 }

@@ -37,6 +37,11 @@ pub fn run(cfg: &Config) -> Result<ExitCode> {
             "spamhattan sensor needs [sensor] id in the config file (A-Z a-z 0-9 _ -, at most 64): it names this sensor on the bus"
         );
     };
+    if cfg.store.postgres.is_some() {
+        bail!(
+            "a sensor's spool is local (SQLite and its journal in the data dir, freed as the bus acknowledges it): [store] postgres_url is for the collector (and serve), remove it here"
+        );
+    }
     let mut cfg = cfg.clone();
     // Captures wait for the collector's analysis, not for a local one: no jobs, no backlog
     // limit; the spool budget takes its place.

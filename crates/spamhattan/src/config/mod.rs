@@ -140,6 +140,36 @@ pub struct StoreFile {
     pub max_backlog: Option<u64>,
     /// Free disk below which MAIL is answered `452`.
     pub min_free_bytes: Option<u64>,
+    /// Keep the store in PostgreSQL (a collector's, shared by all collectors) instead of
+    /// SQLite in `data_dir`. A libpq connection string or `postgresql://` URL; printed as
+    /// `<redacted>` when it carries a password (prefer `SPAMHATTAN_POSTGRES_URL` for that).
+    #[serde(serialize_with = "redacted_url", skip_serializing_if = "Option::is_none", default)]
+    pub postgres_url: Option<String>,
+    /// A schema of that database to create and use (default: the user's search path).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub postgres_schema: Option<String>,
+    /// Connections kept open to PostgreSQL (default 8).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub postgres_pool: Option<usize>,
+}
+
+/// A PostgreSQL URL as `config check` prints it: whole, unless it carries a password.
+fn redacted_url<S: serde::Serializer>(url: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match url {
+        Some(u) if url_has_password(u) => s.serialize_str("<redacted>"),
+        Some(u) => s.serialize_str(u),
+        None => s.serialize_none(),
+    }
+}
+
+/// `postgresql://user:secret@host/db` or `... password=secret ...`.
+fn url_has_password(url: &str) -> bool {
+    if url.to_ascii_lowercase().contains("password") {
+        return true;
+    }
+    url.split_once("://")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
 }
 
 /// Values given on the command line or in the environment (they win over the file).
@@ -156,6 +186,8 @@ pub struct Overrides {
     pub bait_listen: Option<String>,
     /// `--user`: `[trap] user`.
     pub user: Option<String>,
+    /// `--postgres-url`: `[store] postgres_url`.
+    pub postgres_url: Option<String>,
 }
 
 /// The resolved configuration.
@@ -214,6 +246,10 @@ fn parse_policy(s: &str) -> Result<AddressPolicy> {
     })
 }
 
+/// Most connections a process keeps open to PostgreSQL: far past what its workers and console
+/// use, well under a default server's `max_connections` (100) shared by several collectors.
+pub const MAX_POSTGRES_POOL: usize = 64;
+
 /// Reads the file (if any) and applies overrides.
 pub fn resolve(o: &Overrides) -> Result<Config> {
     let mut file = match &o.config {
@@ -230,6 +266,9 @@ pub fn resolve(o: &Overrides) -> Result<Config> {
     }
     if let Some(h) = &o.hostname {
         file.hostname = Some(h.clone());
+    }
+    if let Some(u) = &o.postgres_url {
+        file.store.get_or_insert_with(StoreFile::default).postgres_url = Some(u.clone());
     }
     if let Some(h) = &o.http_listen {
         file.http.get_or_insert_with(HttpFile::default).listen = Some(h.clone());
@@ -447,6 +486,19 @@ fn build(file: FileConfig) -> Result<Config> {
     if let Some(s) = &file.store {
         store.max_backlog = s.max_backlog.unwrap_or(default_backlog);
         store.min_free_bytes = s.min_free_bytes.unwrap_or(store.min_free_bytes);
+        if let Some(url) = s.postgres_url.as_deref().filter(|u| !u.trim().is_empty()) {
+            let mut pg = store::PgConfig::new(url);
+            pg.schema.clone_from(&s.postgres_schema);
+            if let Some(n) = s.postgres_pool {
+                if n == 0 || n > MAX_POSTGRES_POOL {
+                    bail!("[store] postgres_pool must be 1..={MAX_POSTGRES_POOL}, not {n}");
+                }
+                pg.pool = n;
+            }
+            store.postgres = Some(pg);
+        } else if s.postgres_schema.is_some() || s.postgres_pool.is_some() {
+            bail!("[store] postgres_schema and postgres_pool need postgres_url");
+        }
     }
     let event_log = file.event_log.clone().unwrap_or_default();
     let feeds = feeds::build(
