@@ -248,3 +248,69 @@ fn a_reopened_store_keeps_everything() {
     assert!(capture(&store, &message(3, 0)).duplicate);
     assert!(store.verify().expect("verify").is_ok());
 }
+
+/// PostgreSQL keeps the raw bytes in `blobs.raw`: bytes that no longer hash to their id are
+/// refused by `raw` and reported by `verify`, as is a sighting whose blob row is gone. (The
+/// SQLite store's counterparts, damaged segments, are in `faults.rs` and `crash.rs`.)
+#[test]
+fn damaged_rows_are_reported_by_verify_and_never_served() {
+    if common::postgres_url().is_none() {
+        eprintln!("PostgreSQL only: the rows are edited with SQL");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let damaged = capture(&store, &message(8, 1));
+    let orphan = capture(&store, &message(8, 2));
+    let fine = capture(&store, &message(8, 3));
+    assert!(store.verify().expect("verify").is_ok());
+    let pg = store.config().postgres.clone().expect("postgres");
+    let mut sql = postgres::Client::connect(&pg.url, postgres::NoTls).expect("connect");
+    let schema = pg.schema.expect("the tests' own schema");
+    sql.batch_execute(&format!("SET search_path = {schema}"))
+        .expect("schema");
+    sql.execute(
+        "UPDATE blobs SET raw = 'not the message'::bytea WHERE sha256 = $1",
+        &[&damaged.message_id.as_bytes().as_slice()],
+    )
+    .expect("damage");
+    sql.execute(
+        "DELETE FROM blobs WHERE sha256 = $1",
+        &[&orphan.message_id.as_bytes().as_slice()],
+    )
+    .expect("orphan");
+    assert!(matches!(
+        store.raw(&damaged.message_id),
+        Err(StoreError::Corrupt { .. })
+    ));
+    assert_eq!(
+        store.raw(&fine.message_id).expect("raw"),
+        RawLookup::Found(message(8, 3))
+    );
+    let report = store.verify().expect("verify");
+    assert_eq!((report.checked_blobs, report.checked_sightings), (2, 3));
+    let hash = damaged.message_id.to_string();
+    let label = hex::encode(orphan.sighting_id.as_bytes());
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains(&hash) && p.contains("hash")),
+        "{report:?}"
+    );
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains(&hash) && p.contains("bytes stored")),
+        "the length disagrees too: {report:?}"
+    );
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains(&label) && p.contains("no blob row")),
+        "{report:?}"
+    );
+    assert_eq!(report.problems.len(), 3, "{report:?}");
+}

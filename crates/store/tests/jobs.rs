@@ -192,3 +192,51 @@ fn jobs_completed_elsewhere_lift_the_backlog_after_a_recount() {
     serve.flush().expect("flush");
     assert_eq!(serve.pressure(), Pressure::Normal);
 }
+
+/// Batch claims by several handles at once (on PostgreSQL: `SKIP LOCKED`, each takes other
+/// rows) split the queue: every job exactly once, each batch in id order.
+#[test]
+fn concurrent_batch_claims_split_the_queue() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = common::open(dir.path());
+    let tickets: Vec<_> = (0..150)
+        .map(|n| {
+            let raw = message(6, n);
+            store.capture(raw.clone(), common::sighting(&raw))
+        })
+        .collect();
+    for t in tickets {
+        t.wait().expect("capture");
+    }
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            let store = Store::open(store.config().clone()).expect("open");
+            std::thread::spawn(move || {
+                let mut got = Vec::new();
+                loop {
+                    let batch = store
+                        .try_claim_jobs(&format!("w{w}"), LEASE, 7)
+                        .expect("claim");
+                    if batch.is_empty() {
+                        return got;
+                    }
+                    assert!(batch.len() <= 7);
+                    assert!(batch.windows(2).all(|p| p[0].id < p[1].id));
+                    assert!(batch.iter().all(|j| j.attempts == 1));
+                    got.extend(batch.into_iter().map(|j| j.id));
+                }
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for w in workers {
+        all.extend(w.join().expect("worker"));
+    }
+    let unique: HashSet<_> = all.iter().copied().collect();
+    assert_eq!((all.len(), unique.len()), (150, 150));
+    assert_eq!(
+        store.job_depth().expect("depth"),
+        150,
+        "claimed, not completed"
+    );
+}
