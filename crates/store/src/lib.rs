@@ -504,20 +504,34 @@ impl Store {
 
     pub fn raw(&self, id: &MessageId) -> Result<RawLookup> {
         let spool = self.inner.cfg.spool_dir();
-        self.read(|conn| query::raw(conn, &spool, id))
+        self.on(
+            |conn| query::raw(conn, &spool, id),
+            |c| pg::query::raw(c, id),
+        )
     }
 
     pub fn sightings(&self, q: &SightingQuery) -> Result<Vec<Sighting>> {
-        self.read(|conn| query::sightings(conn, q))
+        self.on(
+            |conn| query::sightings(conn, q),
+            |c| pg::query::sightings(c, q),
+        )
     }
 
     pub fn session(&self, id: uuid::Uuid) -> Result<Option<SessionRecord>> {
-        self.read(|conn| query::session(conn, id))
+        self.on(
+            |conn| query::session(conn, id),
+            |c| pg::query::session(c, id),
+        )
     }
 
+    /// Counts every table (see [`StoreStats`]; on PostgreSQL, `pg::query::stats` says what
+    /// the segment and file figures mean there).
     pub fn stats(&self) -> Result<StoreStats> {
         let cfg = &self.inner.cfg;
-        let mut stats = self.read(|conn| query::stats(conn, &cfg.data_dir, &cfg.spool_dir()))?;
+        let mut stats = self.on(
+            |conn| query::stats(conn, &cfg.data_dir, &cfg.spool_dir()),
+            pg::query::stats,
+        )?;
         stats.commits = self.inner.shared.commits.load(Ordering::Relaxed);
         Ok(stats)
     }
@@ -525,7 +539,7 @@ impl Store {
     /// Re-hashes every live blob and checks every sighting has a blob (or purge) row.
     pub fn verify(&self) -> Result<VerifyReport> {
         let spool = self.inner.cfg.spool_dir();
-        self.read(|conn| verify::run(conn, &spool))
+        self.on(|conn| verify::run(conn, &spool), pg::verify::run)
     }
 
     /// Applies the retention budgets now (run it on a timer). Runs on the writer thread.
@@ -555,27 +569,36 @@ impl Store {
         lease: Duration,
         now: Timestamp,
     ) -> Result<Option<Job>> {
-        self.with_jobs(|conn| jobs::try_claim(conn, worker, lease, now))
+        self.on_mut(
+            |conn| jobs::try_claim(conn, worker, lease, now),
+            |c| pg::jobs::try_claim(c, worker, lease, now),
+        )
     }
 
     /// Claims up to `max` jobs at once (one statement, one commit): what a worker pool uses so
     /// that claiming does not cost a commit per message.
     pub fn try_claim_jobs(&self, worker: &str, lease: Duration, max: usize) -> Result<Vec<Job>> {
-        self.with_jobs(|conn| jobs::try_claim_many(conn, worker, lease, model::now(), max))
+        let now = model::now();
+        self.on_mut(
+            |conn| jobs::try_claim_many(conn, worker, lease, now, max),
+            |c| pg::jobs::try_claim_many(c, worker, lease, now, max),
+        )
     }
 
     pub fn complete_job(&self, job_id: i64) -> Result<()> {
-        self.with_jobs(|conn| {
-            if jobs::complete(conn, job_id)? {
-                // Saturating: a resync by the writer may already have counted this deletion.
-                let _ = self.inner.shared.pending_jobs.fetch_update(
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                    |n| Some(n.saturating_sub(1)),
-                );
-            }
-            Ok(())
-        })
+        let deleted = self.on_mut(
+            |conn| jobs::complete(conn, job_id),
+            |c| pg::jobs::complete(c, job_id),
+        )?;
+        if deleted {
+            // Saturating: a resync by the writer may already have counted this deletion.
+            let _ = self.inner.shared.pending_jobs.fetch_update(
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+                |n| Some(n.saturating_sub(1)),
+            );
+        }
+        Ok(())
     }
 
     /// Saves analysis reports and their indicators in one transaction, completing their jobs.
@@ -583,7 +606,11 @@ impl Store {
         if batch.is_empty() {
             return Ok(());
         }
-        let completed = self.with_jobs_mut(|conn| reports::save(conn, batch, model::now()))?;
+        let now = model::now();
+        let completed = self.on_mut(
+            |conn| reports::save(conn, batch, now),
+            |c| pg::reports::save(c, batch, now),
+        )?;
         let _ = self.inner.shared.pending_jobs.fetch_update(
             Ordering::Relaxed,
             Ordering::Relaxed,
@@ -681,17 +708,26 @@ impl Store {
 
     /// The report of one sighting, if it was analysed.
     pub fn report(&self, sighting: uuid::Uuid) -> Result<Option<model::Report>> {
-        self.read(|c| reports::by_sighting(c, sighting))
+        self.on(
+            |c| reports::by_sighting(c, sighting),
+            |c| pg::reports::by_sighting(c, sighting),
+        )
     }
 
     /// The newest report of a message.
     pub fn report_for_message(&self, message: &MessageId) -> Result<Option<model::Report>> {
-        self.read(|c| reports::by_message(c, message))
+        self.on(
+            |c| reports::by_message(c, message),
+            |c| pg::reports::by_message(c, message),
+        )
     }
 
     /// Indicators, most recently seen first.
     pub fn indicators(&self, q: &IndicatorQuery) -> Result<Vec<IndicatorRecord>> {
-        self.read(|c| reports::indicators(c, q))
+        self.on(
+            |c| reports::indicators(c, q),
+            |c| pg::reports::indicators(c, q),
+        )
     }
 
     /// One indicator with its statistics and up to `sightings` sightings.
@@ -701,23 +737,30 @@ impl Store {
         value: &str,
         sightings: usize,
     ) -> Result<Option<IndicatorRecord>> {
-        self.read(|c| reports::indicator(c, kind, value, sightings))
+        self.on(
+            |c| reports::indicator(c, kind, value, sightings),
+            |c| pg::reports::indicator(c, kind, value, sightings),
+        )
     }
 
     /// Reports per verdict class.
     pub fn verdict_counts(&self) -> Result<Vec<(String, u64)>> {
-        self.read(reports::class_counts)
+        self.on(reports::class_counts, pg::reports::class_counts)
     }
 
     /// One sighting by id.
     pub fn sighting(&self, id: uuid::Uuid) -> Result<Option<Sighting>> {
-        self.read(|c| query::sighting(c, id))
+        self.on(|c| query::sighting(c, id), |c| pg::query::sighting(c, id))
     }
 
     /// Queues every stored sighting received since `since` for analysis again (after a rule
     /// update). Sightings whose raw bytes retention removed, or with a pending job, are skipped.
     pub fn requeue(&self, since: Option<Timestamp>) -> Result<u64> {
-        let added = self.with_jobs_mut(|conn| reports::requeue(conn, since, model::now()))?;
+        let now = model::now();
+        let added = self.on_mut(
+            |conn| reports::requeue(conn, since, now),
+            |c| pg::reports::requeue(c, since, now),
+        )?;
         self.inner
             .shared
             .pending_jobs
@@ -823,7 +866,7 @@ impl Store {
 
     /// Pending analysis jobs (claimed or not), counted in the database: exact across processes.
     pub fn job_depth(&self) -> Result<u64> {
-        self.read(jobs::depth)
+        self.on(jobs::depth, pg::jobs::depth)
     }
 
     /// Drains the queue and stops the writer if this is the last handle; errs if the writer
@@ -889,16 +932,6 @@ impl Store {
             pool.push(conn);
         }
         out
-    }
-
-    fn with_jobs<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        self.sqlite_only("this write")?;
-        let mut guard = self.inner.jobs.lock().map_err(|_| StoreError::Closed)?;
-        if guard.is_none() {
-            *guard = Some(schema::connect(&self.inner.cfg, false)?);
-        }
-        let conn = guard.as_ref().ok_or(StoreError::Closed)?;
-        f(conn)
     }
 
     fn with_jobs_mut<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {

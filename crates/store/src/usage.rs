@@ -4,8 +4,9 @@
 //! store of a million messages, and growing with it), so `/metrics` reads [`Store::usage`]
 //! instead: a few file sizes, one `statvfs` and a job count capped at [`MAX_COUNTED_JOBS`].
 
-use crate::Store;
 use crate::error::Result;
+use crate::{Store, StoreConfig};
+use rusqlite::Connection;
 use serde::Serialize;
 
 /// Most pending jobs counted for [`StoreUsage::pending_jobs`]. The queue is normally below
@@ -32,42 +33,52 @@ pub struct StoreUsage {
 }
 
 impl Store {
-    /// The cheap figures: see [`StoreUsage`]. Blocks for a few milliseconds (file metadata and
+    /// The cheap figures: see [`StoreUsage`] (on PostgreSQL, `pg::usage::usage` says what the
+    /// spool and file figures mean there). Blocks for a few milliseconds (file metadata and
     /// one capped count): call it off async threads.
     pub fn usage(&self) -> Result<StoreUsage> {
-        let cfg = self.config();
-        let segments = crate::segment::list_segments(&cfg.spool_dir())?;
-        let db = cfg.data_dir.join("spamhattan.sqlite");
-        let sqlite_bytes = ["", "-wal", "-shm"]
-            .iter()
-            .map(|suffix| {
-                let mut p = db.clone().into_os_string();
-                p.push(suffix);
-                crate::disk::file_bytes(std::path::Path::new(&p))
-            })
-            .sum();
-        let pending_jobs = self.read(|conn| {
-            let n: i64 = conn
-                .prepare_cached("SELECT count(*) FROM (SELECT 1 FROM jobs LIMIT ?1)")?
-                .query_row([MAX_COUNTED_JOBS as i64], |r| r.get(0))?;
-            Ok(u64::try_from(n).unwrap_or(0))
-        })?;
-        Ok(StoreUsage {
-            pending_jobs,
-            segments: segments.len() as u64,
-            segment_bytes: segments.iter().map(|s| s.bytes).sum(),
-            sqlite_bytes,
-            disk_free_bytes: crate::disk::free_bytes(&cfg.data_dir),
-            dropped_session_records: self.dropped_session_records(),
-        })
+        let dropped = self.dropped_session_records();
+        self.on(
+            |conn| sqlite_usage(self.config(), conn, dropped),
+            |c| crate::pg::usage::usage(c, dropped),
+        )
     }
 
-    /// One trivial read through a reader connection: `Ok` when SQLite answers. For readiness
-    /// probes, which must not cost more than a round trip.
+    /// One trivial read through a reader connection: `Ok` when the database answers. For
+    /// readiness probes, which must not cost more than a round trip.
     pub fn ping(&self) -> Result<()> {
-        self.read(|conn| {
-            conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?;
-            Ok(())
-        })
+        self.on(
+            |conn| {
+                conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?;
+                Ok(())
+            },
+            crate::pg::usage::ping,
+        )
     }
+}
+
+/// The SQLite store's figures: its spool directory's segment files, its database files and
+/// the capped job count.
+fn sqlite_usage(cfg: &StoreConfig, conn: &Connection, dropped: u64) -> Result<StoreUsage> {
+    let segments = crate::segment::list_segments(&cfg.spool_dir())?;
+    let db = cfg.data_dir.join("spamhattan.sqlite");
+    let sqlite_bytes = ["", "-wal", "-shm"]
+        .iter()
+        .map(|suffix| {
+            let mut p = db.clone().into_os_string();
+            p.push(suffix);
+            crate::disk::file_bytes(std::path::Path::new(&p))
+        })
+        .sum();
+    let n: i64 = conn
+        .prepare_cached("SELECT count(*) FROM (SELECT 1 FROM jobs LIMIT ?1)")?
+        .query_row([MAX_COUNTED_JOBS as i64], |r| r.get(0))?;
+    Ok(StoreUsage {
+        pending_jobs: u64::try_from(n).unwrap_or(0),
+        segments: segments.len() as u64,
+        segment_bytes: segments.iter().map(|s| s.bytes).sum(),
+        sqlite_bytes,
+        disk_free_bytes: crate::disk::free_bytes(&cfg.data_dir),
+        dropped_session_records: dropped,
+    })
 }

@@ -5,7 +5,7 @@ mod common;
 use common::{capture, message};
 use std::collections::HashSet;
 use std::time::Duration;
-use store::{Pressure, Store, StoreConfig};
+use store::{Pressure, Store};
 
 const LEASE: Duration = Duration::from_secs(60);
 
@@ -81,8 +81,7 @@ fn concurrent_workers_never_claim_the_same_job() {
     let workers: Vec<_> = (0..4)
         .map(|w| {
             // Separate handles on one directory: separate connections, like separate workers.
-            let store =
-                Store::open(StoreConfig::new(store.config().data_dir.clone())).expect("open");
+            let store = Store::open(store.config().clone()).expect("open");
             std::thread::spawn(move || {
                 let mut got = Vec::new();
                 while let Some(job) = store.try_claim_job(&format!("w{w}"), LEASE).expect("claim") {
@@ -104,7 +103,7 @@ fn concurrent_workers_never_claim_the_same_job() {
 #[test]
 fn a_backlog_above_the_limit_is_reported_as_pressure() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut cfg = StoreConfig::new(dir.path());
+    let mut cfg = common::config(dir.path());
     cfg.max_backlog = 2;
     cfg.min_free_bytes = 0;
     let store = Store::open(cfg).expect("open");
@@ -122,8 +121,11 @@ fn a_backlog_above_the_limit_is_reported_as_pressure() {
 
 #[test]
 fn too_little_free_disk_is_reported_as_pressure() {
+    if common::sqlite_only("min_free_bytes: a PostgreSQL store's disk is the server's") {
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut cfg = StoreConfig::new(dir.path());
+    let mut cfg = common::config(dir.path());
     cfg.min_free_bytes = u64::MAX;
     let store = Store::open(cfg).expect("open");
     assert_eq!(store.pressure(), Pressure::Disk);
@@ -134,7 +136,8 @@ fn too_little_free_disk_is_reported_as_pressure() {
 #[test]
 fn job_ids_are_never_reused_even_after_the_queue_empties() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = common::open(dir.path());
+    let cfg = common::config(dir.path());
+    let store = Store::open(cfg.clone()).expect("open");
     capture(&store, &message(4, 0));
     capture(&store, &message(4, 1));
     let mut done = Vec::new();
@@ -144,7 +147,7 @@ fn job_ids_are_never_reused_even_after_the_queue_empties() {
     }
     assert_eq!(store.job_depth().expect("depth"), 0);
     store.close().expect("close");
-    let store = common::open(dir.path());
+    let store = Store::open(cfg).expect("reopen");
     capture(&store, &message(4, 2));
     let next = store
         .try_claim_job("w", LEASE)
@@ -164,7 +167,7 @@ fn job_ids_are_never_reused_even_after_the_queue_empties() {
 #[test]
 fn jobs_completed_elsewhere_lift_the_backlog_after_a_recount() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut cfg = StoreConfig::new(dir.path());
+    let mut cfg = common::config(dir.path());
     cfg.max_backlog = 2;
     cfg.min_free_bytes = 0;
     let serve = Store::open(cfg.clone()).expect("open");
@@ -188,4 +191,52 @@ fn jobs_completed_elsewhere_lift_the_backlog_after_a_recount() {
     serve.flush().expect("flush");
     serve.flush().expect("flush");
     assert_eq!(serve.pressure(), Pressure::Normal);
+}
+
+/// Batch claims by several handles at once (on PostgreSQL: `SKIP LOCKED`, each takes other
+/// rows) split the queue: every job exactly once, each batch in id order.
+#[test]
+fn concurrent_batch_claims_split_the_queue() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = common::open(dir.path());
+    let tickets: Vec<_> = (0..150)
+        .map(|n| {
+            let raw = message(6, n);
+            store.capture(raw.clone(), common::sighting(&raw))
+        })
+        .collect();
+    for t in tickets {
+        t.wait().expect("capture");
+    }
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            let store = Store::open(store.config().clone()).expect("open");
+            std::thread::spawn(move || {
+                let mut got = Vec::new();
+                loop {
+                    let batch = store
+                        .try_claim_jobs(&format!("w{w}"), LEASE, 7)
+                        .expect("claim");
+                    if batch.is_empty() {
+                        return got;
+                    }
+                    assert!(batch.len() <= 7);
+                    assert!(batch.windows(2).all(|p| p[0].id < p[1].id));
+                    assert!(batch.iter().all(|j| j.attempts == 1));
+                    got.extend(batch.into_iter().map(|j| j.id));
+                }
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for w in workers {
+        all.extend(w.join().expect("worker"));
+    }
+    let unique: HashSet<_> = all.iter().copied().collect();
+    assert_eq!((all.len(), unique.len()), (150, 150));
+    assert_eq!(
+        store.job_depth().expect("depth"),
+        150,
+        "claimed, not completed"
+    );
 }

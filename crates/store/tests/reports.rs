@@ -138,3 +138,85 @@ fn requeue_creates_one_job_per_stored_sighting_without_a_pending_one() {
     let future = model::now() + time::Duration::hours(1);
     assert_eq!(store.requeue(Some(future)).expect("requeue"), 0);
 }
+
+#[test]
+fn indicator_seen_times_span_the_sightings_and_a_repeated_value_counts_once() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open(dir.path());
+    let t0 = model::now() - time::Duration::hours(5);
+    let later = message(3, 1);
+    let earlier = message(3, 2);
+    let at = |raw: &[u8], h: i64| {
+        let s = common::sighting_at(raw, t0 + time::Duration::hours(h));
+        store
+            .capture(raw.to_vec(), s.clone())
+            .wait()
+            .expect("capture");
+        s
+    };
+    let s_late = at(&later, 4);
+    let s_early = at(&earlier, 1);
+    // The same domain twice in one report: one row, one link, one count.
+    let twice = [
+        (IndicatorKind::Domain, "twice.example"),
+        (IndicatorKind::Domain, "twice.example"),
+    ];
+    for (s, raw) in [(&s_late, &later), (&s_early, &earlier)] {
+        let r = report(model::MessageId::of(raw), &twice);
+        store
+            .save_reports(&[ReportSave {
+                job: None,
+                sighting: s,
+                report: &r,
+            }])
+            .expect("save");
+    }
+    let ind = store
+        .indicator(IndicatorKind::Domain, "twice.example", 10)
+        .expect("read")
+        .expect("indexed");
+    assert_eq!(ind.count, 2);
+    assert_eq!(
+        ind.first_seen, s_early.received_at,
+        "saved second, seen first"
+    );
+    assert_eq!(ind.last_seen, s_late.received_at);
+    assert_eq!(ind.sightings, vec![s_late.id, s_early.id], "newest first");
+}
+
+/// A file name decoded from a hostile header may hold a NUL. SQLite indexes it; PostgreSQL
+/// text cannot hold it, so there it is left out of the index: the save (and its job) must
+/// still succeed, with the report and the other indicators stored.
+#[test]
+fn an_indicator_value_with_a_nul_never_fails_the_save() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open(dir.path());
+    let c = capture(&store, &message(4, 1));
+    let job = store
+        .try_claim_job("w", std::time::Duration::from_secs(60))
+        .expect("claim")
+        .expect("a job");
+    let s = store.sighting(c.sighting_id).expect("read").expect("s");
+    let r = report(
+        c.message_id,
+        &[
+            (IndicatorKind::Filename, "invoice\0.pdf.exe"),
+            (IndicatorKind::Domain, "nul.example"),
+        ],
+    );
+    store
+        .save_reports(&[ReportSave {
+            job: Some(job.id),
+            sighting: &s,
+            report: &r,
+        }])
+        .expect("save");
+    assert_eq!(store.job_depth().expect("depth"), 0);
+    assert_eq!(store.report(c.sighting_id).expect("read"), Some(r));
+    let domain = store.indicator(IndicatorKind::Domain, "nul.example", 1);
+    assert_eq!(domain.expect("read").map(|i| i.count), Some(1));
+    let nul = store
+        .indicator(IndicatorKind::Filename, "invoice\0.pdf.exe", 1)
+        .expect("read");
+    assert_eq!(nul.is_some(), !store.is_postgres());
+}

@@ -40,6 +40,7 @@ pub(crate) mod search;
 pub(crate) mod seeds;
 pub(crate) mod seeds_read;
 pub(crate) mod usage;
+pub(crate) mod verify;
 pub(crate) mod writer;
 
 use crate::config::PgConfig;

@@ -1,4 +1,314 @@
-//! PostgreSQL counterpart of `crate::reports`.
+//! PostgreSQL counterpart of `crate::reports`: reports, the indicator index, requeue.
+//!
+//! Same rules as the SQLite module (read its doc comment): one report per sighting, indicator
+//! first/last seen from the sighting's arrival, exact distinct-sighting counts across
+//! re-analysis, `changed_at` moved only when what a feed says changes.
+//!
+//! A report's indicators are written with arrays (one upsert, one link insert, one unlink per
+//! report) instead of SQLite's statement per indicator: a report may carry 5,000 of them and
+//! each statement here is a network round trip. Within one report an indicator is upserted
+//! once (a repeated kind and value is the same row, and an upsert may not touch a row twice),
+//! in (kind, value) order, so concurrent saves lock rows in one order.
+//!
+//! PostgreSQL `TEXT` cannot hold a NUL character: an indicator value containing one (a file
+//! name decoded from a hostile header, say) is left out of the index (it stays in the report
+//! JSON, where JSON escapes it), instead of failing the whole save and leaving its job to be
+//! retried forever. Looking such a value up finds nothing.
 
-/// This module's tables (part of schema version 1, see `schema.rs`).
-pub(crate) const DDL: &str = "";
+use crate::error::Result;
+use crate::query::{from_nanos, parse_json, uuid_from};
+use crate::reports::{IndicatorQuery, IndicatorRecord, ReportSave};
+use crate::{Timestamp, unix_nanos};
+use model::MessageId;
+use model::report::{IndicatorKind, Report};
+use postgres::{Client, GenericClient, Row, Transaction};
+
+/// This module's tables (part of schema version 1, see `schema.rs`): SQLite's versions 5 and 7
+/// for reports and indicators, with `reports.campaign` (clustering, `campaigns.rs`).
+/// Indicator values are bounded by the analysis (2,048 bytes), below the B-tree entry limit
+/// (about 2,700 bytes) of the unique `(kind, value)` index.
+pub(crate) const DDL: &str = "
+    CREATE TABLE reports (
+        seq         BIGSERIAL PRIMARY KEY,
+        sighting_id BYTEA NOT NULL UNIQUE,
+        message_id  BYTEA NOT NULL,
+        received_at BIGINT NOT NULL,   -- the sighting's, unix nanoseconds
+        analyzed_at BIGINT NOT NULL,
+        engine      TEXT NOT NULL,
+        class       TEXT NOT NULL,     -- verdict.class
+        score       BIGINT NOT NULL,
+        json        TEXT NOT NULL,     -- the full model::Report
+        campaign    BIGINT             -- campaigns.id; NULL until clustered
+    );
+    CREATE INDEX reports_by_time ON reports(received_at);
+    -- With the time: `report_for_message` wants a message's newest report.
+    CREATE INDEX reports_by_message ON reports(message_id, received_at);
+    CREATE INDEX reports_unclustered ON reports(seq) WHERE campaign IS NULL;
+    CREATE INDEX reports_by_campaign ON reports(campaign, received_at);
+
+    CREATE TABLE indicators (
+        id         BIGSERIAL PRIMARY KEY,
+        kind       TEXT NOT NULL,      -- url | domain | ip | email | md5 | sha1 | sha256 | ...
+        value      TEXT NOT NULL,
+        first_seen BIGINT NOT NULL,    -- earliest sighting, unix nanoseconds
+        last_seen  BIGINT NOT NULL,
+        count      BIGINT NOT NULL,    -- distinct sightings
+        uuid       BYTEA NOT NULL,     -- random v4, last 4 bits 0 (STIX id)
+        campaign   BIGINT,             -- first campaign it was seen in
+        changed_at BIGINT NOT NULL DEFAULT 0,  -- change clock (intel.rs)
+        detail     TEXT                -- model::intel::FileFacts JSON (sha256)
+    );
+    CREATE UNIQUE INDEX indicators_by_value ON indicators(kind, value);
+    CREATE INDEX indicators_by_last_seen ON indicators(last_seen);
+    CREATE UNIQUE INDEX indicators_by_uuid ON indicators(uuid);
+    CREATE INDEX indicators_by_change ON indicators(changed_at, id);
+    CREATE INDEX indicators_by_campaign ON indicators(campaign, changed_at);
+
+    CREATE TABLE indicator_sightings (
+        indicator BIGINT NOT NULL,     -- indicators.id
+        sighting  BYTEA NOT NULL,      -- sightings.id
+        PRIMARY KEY (indicator, sighting)
+    );
+    CREATE INDEX indicator_sightings_by_sighting ON indicator_sightings(sighting);
+";
+
+/// Saves a batch of reports in one transaction, completing their jobs; returns the jobs
+/// completed. The steps and their order are the SQLite save's.
+pub(crate) fn save(c: &mut Client, batch: &[ReportSave<'_>], now: Timestamp) -> Result<u64> {
+    let mut tx = c.transaction()?;
+    let now = unix_nanos(now);
+    let changed = super::intel::clock(&mut tx, now)?;
+    let put = tx.prepare(
+        "INSERT INTO reports (sighting_id, message_id, received_at, analyzed_at, engine, class,
+                              score, json)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (sighting_id) DO UPDATE SET analyzed_at = excluded.analyzed_at,
+             engine = excluded.engine, class = excluded.class, score = excluded.score,
+             json = excluded.json",
+    )?;
+    let mut completed = 0;
+    for item in batch {
+        let sid = item.sighting.id.as_bytes().as_slice();
+        let received = unix_nanos(item.sighting.received_at);
+        super::search::index_report(&mut tx, item.sighting, item.report)?;
+        let json = serde_json::to_string(item.report)
+            .map_err(|e| crate::StoreError::corrupt(format!("report JSON: {e}")))?;
+        tx.execute(
+            &put,
+            &[
+                &sid,
+                &item.report.message_id.as_bytes().as_slice(),
+                &received,
+                &now,
+                &item.report.engine,
+                &item.report.verdict.class.as_str(),
+                &i64::from(item.report.verdict.score),
+                &json,
+            ],
+        )?;
+        super::attribution::attribute(&mut tx, item.sighting)?;
+        super::domains::index_report(&mut tx, item.sighting)?;
+        index_indicators(&mut tx, sid, item.report, received, changed)?;
+        if let Some(job) = item.job {
+            completed += tx.execute("DELETE FROM jobs WHERE id = $1", &[&job])?;
+        }
+    }
+    tx.commit()?;
+    Ok(completed)
+}
+
+/// Upserts the indicators of one report, links them to its sighting (counting new links) and
+/// unlinks (uncounts) the ones a previous analysis found and this one did not.
+fn index_indicators(
+    tx: &mut Transaction<'_>,
+    sid: &[u8],
+    report: &Report,
+    received: i64,
+    changed: i64,
+) -> Result<()> {
+    let mut unique: Vec<_> = report
+        .indicators
+        .iter()
+        .filter(|i| !i.value.contains('\0'))
+        .map(|i| (i.kind, i.kind.as_str(), i.value.as_str()))
+        .collect();
+    unique.sort_by(|a, b| (a.1, a.2).cmp(&(b.1, b.2)));
+    unique.dedup_by(|a, b| (a.1, a.2) == (b.1, b.2));
+    let mut ids: Vec<i64> = Vec::with_capacity(unique.len());
+    if !unique.is_empty() {
+        let kinds: Vec<&str> = unique.iter().map(|u| u.1).collect();
+        let values: Vec<&str> = unique.iter().map(|u| u.2).collect();
+        let uuids: Vec<Vec<u8>> = unique
+            .iter()
+            .map(|_| crate::intel::new_indicator_uuid().as_bytes().to_vec())
+            .collect();
+        let details: Vec<Option<String>> = unique
+            .iter()
+            .map(|(kind, _, value)| match kind {
+                IndicatorKind::Sha256 => crate::intel::file_facts(report, value),
+                _ => None,
+            })
+            .collect();
+        let rows = tx.query(
+            "INSERT INTO indicators AS i (kind, value, first_seen, last_seen, count, uuid,
+                                          changed_at, detail)
+             SELECT k, v, $3::int8, $3::int8, 0, u, $4::int8, d
+             FROM unnest($1::text[], $2::text[], $5::bytea[], $6::text[]) AS t(k, v, u, d)
+             ON CONFLICT (kind, value) DO UPDATE SET
+                 first_seen = least(i.first_seen, excluded.first_seen),
+                 last_seen = greatest(i.last_seen, excluded.last_seen),
+                 changed_at = CASE WHEN excluded.first_seen < i.first_seen
+                                     OR excluded.first_seen > i.last_seen
+                                     OR (i.detail IS NULL AND excluded.detail IS NOT NULL)
+                              THEN excluded.changed_at ELSE i.changed_at END,
+                 detail = coalesce(i.detail, excluded.detail)
+             RETURNING id",
+            &[&kinds, &values, &received, &changed, &uuids, &details],
+        )?;
+        for row in rows {
+            ids.push(row.try_get(0)?);
+        }
+        tx.execute(
+            "WITH linked AS (
+                 INSERT INTO indicator_sightings (indicator, sighting)
+                 SELECT unnest($1::int8[]), $2
+                 ON CONFLICT DO NOTHING
+                 RETURNING indicator)
+             UPDATE indicators SET count = count + 1
+             WHERE id IN (SELECT indicator FROM linked)",
+            &[&ids, &sid],
+        )?;
+    }
+    tx.execute(
+        "WITH gone AS (
+             DELETE FROM indicator_sightings
+             WHERE sighting = $1 AND NOT (indicator = ANY($2::int8[]))
+             RETURNING indicator)
+         UPDATE indicators SET count = count - 1
+         WHERE id IN (SELECT indicator FROM gone)",
+        &[&sid, &ids],
+    )?;
+    Ok(())
+}
+
+/// The report of one sighting.
+pub(crate) fn by_sighting(
+    c: &mut impl GenericClient,
+    sighting: uuid::Uuid,
+) -> Result<Option<Report>> {
+    let row = c.query_opt(
+        "SELECT json FROM reports WHERE sighting_id = $1",
+        &[&sighting.as_bytes().as_slice()],
+    )?;
+    row.map(|r| parse_json(r.try_get(0)?, "report")).transpose()
+}
+
+/// The newest report of a message (any of its sightings).
+pub(crate) fn by_message(
+    c: &mut impl GenericClient,
+    message: &MessageId,
+) -> Result<Option<Report>> {
+    let row = c.query_opt(
+        "SELECT json FROM reports WHERE message_id = $1 ORDER BY received_at DESC LIMIT 1",
+        &[&message.as_bytes().as_slice()],
+    )?;
+    row.map(|r| parse_json(r.try_get(0)?, "report")).transpose()
+}
+
+/// An indicator's columns and its newest sightings (up to `$n`, the statement's last
+/// parameter) in one row: one round trip per listing, not one per indicator.
+const RECORD: &str = "SELECT i.kind, i.value, i.first_seen, i.last_seen, i.count,
+        ARRAY(SELECT l.sighting FROM indicator_sightings l JOIN sightings s ON s.id = l.sighting
+              WHERE l.indicator = i.id
+              ORDER BY s.received_at DESC, l.sighting DESC LIMIT $n)
+    FROM indicators i";
+
+/// Indicators matching `q`, most recently seen first.
+pub(crate) fn indicators(
+    c: &mut impl GenericClient,
+    q: &IndicatorQuery,
+) -> Result<Vec<IndicatorRecord>> {
+    let sql = format!(
+        "{} WHERE ($1::text IS NULL OR i.kind = $1) AND i.last_seen >= $2
+         ORDER BY i.last_seen DESC, i.id DESC LIMIT $3",
+        RECORD.replace("$n", "$4")
+    );
+    let since = q.since.map(unix_nanos).unwrap_or(i64::MIN);
+    let rows = c.query(
+        &sql,
+        &[
+            &q.kind.map(|k| k.as_str()),
+            &since,
+            &super::big(q.limit),
+            &super::big(q.sightings_per_indicator),
+        ],
+    )?;
+    rows.iter().map(record).collect()
+}
+
+/// One indicator by kind and value.
+pub(crate) fn indicator(
+    c: &mut impl GenericClient,
+    kind: IndicatorKind,
+    value: &str,
+    sightings: usize,
+) -> Result<Option<IndicatorRecord>> {
+    if value.contains('\0') {
+        return Ok(None);
+    }
+    let sql = format!(
+        "{} WHERE i.kind = $1 AND i.value = $2",
+        RECORD.replace("$n", "$3")
+    );
+    let row = c.query_opt(&sql, &[&kind.as_str(), &value, &super::big(sightings)])?;
+    row.as_ref().map(record).transpose()
+}
+
+fn record(r: &Row) -> Result<IndicatorRecord> {
+    let sightings: Vec<&[u8]> = r.try_get(5)?;
+    Ok(IndicatorRecord {
+        kind: r.try_get(0)?,
+        value: r.try_get(1)?,
+        first_seen: from_nanos(r.try_get(2)?)?,
+        last_seen: from_nanos(r.try_get(3)?)?,
+        count: super::query::count(r.try_get(4)?),
+        sightings: sightings
+            .into_iter()
+            .map(uuid_from)
+            .collect::<Result<_>>()?,
+    })
+}
+
+/// Queues analysis again for the sightings received since `since` (all when `None`) whose raw
+/// bytes are still stored and that have no pending job. Returns the jobs created. Job ids come
+/// from the sequence, in sighting order, so they are never reused.
+pub(crate) fn requeue(c: &mut Client, since: Option<Timestamp>, now: Timestamp) -> Result<u64> {
+    let mut tx = c.transaction()?;
+    tx.execute(
+        "SELECT pg_advisory_xact_lock($1)",
+        &[&super::jobs::LOCK_REQUEUE],
+    )?;
+    let since = since.map(unix_nanos).unwrap_or(i64::MIN);
+    let added = tx.execute(
+        "INSERT INTO jobs (sighting_id, message_id, created_at)
+         SELECT s.id, s.message_id, $1
+         FROM sightings s JOIN blobs b ON b.sha256 = s.message_id
+         WHERE s.received_at >= $2 AND b.raw IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.sighting_id = s.id)
+         ORDER BY s.seq",
+        &[&unix_nanos(now), &since],
+    )?;
+    tx.commit()?;
+    Ok(added)
+}
+
+/// Reports by verdict class, ordered by class bytes (`COLLATE "C"`) like SQLite's `BINARY`.
+pub(crate) fn class_counts(c: &mut impl GenericClient) -> Result<Vec<(String, u64)>> {
+    c.query(
+        "SELECT class, count(*) FROM reports GROUP BY class ORDER BY class COLLATE \"C\"",
+        &[],
+    )?
+    .iter()
+    .map(|r| Ok((r.try_get(0)?, super::query::count(r.try_get(1)?))))
+    .collect()
+}
