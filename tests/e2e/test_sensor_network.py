@@ -6,7 +6,7 @@ store exactly once (one sighting per arrival, never two), with the tags of the s
 it, and the sensors' spools drain to empty. Faults: the bus stopped for 30 s under load and
 restarted, a collector killed with SIGKILL mid-batch and restarted, foreign and truncated
 payloads on the capture subject. Two collectors share one data dir (the store supports several
-processes); PostgreSQL is not the collector's store yet (docs/DEPLOYMENT.md says so).
+processes); test_collector_postgres.py runs the same network on a shared PostgreSQL store.
 """
 
 import base64

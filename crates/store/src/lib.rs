@@ -323,7 +323,7 @@ impl Store {
     fn open_pg(cfg: StoreConfig, pgc: &PgConfig) -> Result<Store> {
         let pg = Arc::new(pg::Pg::open(pgc)?);
         let shared = Arc::new(Shared::default());
-        let depth = pg.with(|c| pg::usage::job_count(c))?;
+        let depth = pg.with(pg::usage::job_count)?;
         shared.pending_jobs.store(depth, Ordering::Relaxed);
         // The database's disk is the server's: `min_free_bytes` does not apply here.
         shared.disk_free.store(u64::MAX, Ordering::Relaxed);

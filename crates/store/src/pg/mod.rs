@@ -128,6 +128,28 @@ impl Pg {
     }
 }
 
+impl Drop for Pg {
+    /// Closing a `postgres::Client` blocks on its own small runtime, which panics on a tokio
+    /// worker thread: when the last store handle goes away inside an async task, the idle
+    /// connections are closed on a thread of their own instead.
+    fn drop(&mut self) {
+        let idle = match self.idle.get_mut() {
+            Ok(idle) => std::mem::take(idle),
+            Err(poisoned) => std::mem::take(poisoned.into_inner()),
+        };
+        if idle.is_empty() {
+            return;
+        }
+        if tokio::runtime::Handle::try_current().is_ok() {
+            let _ = std::thread::Builder::new()
+                .name("store-pg-close".into())
+                .spawn(move || drop(idle));
+        } else {
+            drop(idle);
+        }
+    }
+}
+
 /// A schema name goes into `search_path` and DDL unquoted: lower-case letters, digits and `_`.
 fn valid_schema(schema: &str) -> Result<()> {
     let ok = !schema.is_empty()

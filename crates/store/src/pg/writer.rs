@@ -20,6 +20,7 @@ use crate::writer::{Cmd, PendingCapture, PendingSession, Shared, unix_millis};
 use crate::{Captured, RetentionReport, StoreError as E};
 use model::Timestamp;
 use postgres::{Client, Transaction};
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -55,7 +56,7 @@ pub(crate) fn run(pg: Arc<Pg>, cfg: StoreConfig, rx: Receiver<Cmd>, shared: Arc<
         if last_count.elapsed() >= DISK_PROBE_INTERVAL {
             // Other collectors' workers complete jobs too: the backlog behind `pressure()` is
             // recounted here, capped like `usage()`.
-            if let Ok(depth) = with_client(&pg, &mut client, |c| super::usage::job_count(c)) {
+            if let Ok(depth) = with_client(&pg, &mut client, super::usage::job_count) {
                 shared.pending_jobs.store(depth, Ordering::Relaxed);
             }
             last_count = Instant::now();
@@ -295,8 +296,8 @@ fn insert_sightings(
         .collect();
     let at: Vec<i64> = rows.iter().map(|r| r.received_at).collect();
     let source: Vec<&str> = rows.iter().map(|r| r.source).collect();
-    let peer: Vec<&str> = rows.iter().map(|r| r.peer.as_str()).collect();
-    let sender: Vec<&str> = rows.iter().map(|r| r.sender.as_str()).collect();
+    let peer: Vec<Cow<'_, str>> = rows.iter().map(|r| text(&r.peer)).collect();
+    let sender: Vec<Cow<'_, str>> = rows.iter().map(|r| text(&r.sender)).collect();
     let size: Vec<i64> = rows.iter().map(|r| r.size).collect();
     let json: Vec<&str> = rows.iter().map(|r| r.json.as_str()).collect();
     let stored = tx.query(
@@ -371,8 +372,9 @@ fn write_sessions(tx: &mut Transaction<'_>, sessions: &[PendingSession]) -> Resu
     let mut seen = HashSet::new();
     for s in sessions {
         let id = s.row.id.as_bytes().as_slice();
+        let peer = text(&s.row.peer);
         let params: [&(dyn postgres::types::ToSql + Sync); 4] =
-            [&id, &s.row.started_at, &s.row.peer, &s.row.json];
+            [&id, &s.row.started_at, &peer, &s.row.json];
         let n = if s.ingest.is_some() {
             if !seen.insert(s.row.id) {
                 stored.push(false);
@@ -394,4 +396,16 @@ fn write_sessions(tx: &mut Transaction<'_>, sessions: &[PendingSession]) -> Resu
         stored.push(n > 0);
     }
     Ok(stored)
+}
+
+/// PostgreSQL text cannot hold NUL, and one attacker-chosen NUL in a sender address would fail
+/// every batch its message lands in (the bus redelivers it, with its neighbours, for ever): in
+/// the columns the store searches by it becomes U+FFFD. The JSON record keeps the original
+/// (serde_json writes it as `\u0000`).
+pub(crate) fn text(s: &str) -> Cow<'_, str> {
+    if s.contains('\0') {
+        Cow::Owned(s.replace('\0', "\u{fffd}"))
+    } else {
+        Cow::Borrowed(s)
+    }
 }
