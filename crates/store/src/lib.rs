@@ -656,6 +656,7 @@ impl Store {
         kinds: &[model::report::IndicatorKind],
         f: &mut dyn FnMut(model::intel::IndicatorRow) -> Result<()>,
     ) -> Result<u64> {
+        // Not `on`: both of its closures would borrow `f` mutably.
         match &self.inner.pg {
             Some(p) => p.with(|c| pg::intel::for_each_of_campaign(c, campaign, since, kinds, f)),
             None => self.read(|c| intel::for_each_of_campaign(c, campaign, since, kinds, f)),
