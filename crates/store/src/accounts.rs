@@ -6,9 +6,11 @@
 //! 256-bit random values; a password needs the slow hash because people choose it.
 //!
 //! These writes go through the job connection (like the feed state), not the capture writer:
-//! they are rare, small and must not queue behind a burst of mail.
+//! they are rare, small and must not queue behind a burst of mail. On PostgreSQL they run on a
+//! pooled connection, mirrored in `pg/accounts.rs`.
 
 use crate::error::{Result, StoreError};
+use crate::pg::accounts as pg;
 use crate::{Store, Timestamp, unix_nanos};
 use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
@@ -99,7 +101,7 @@ fn role_of(s: String) -> rusqlite::Result<Role> {
 }
 
 /// Any i64 of nanoseconds is within `time`'s range (years 1677 to 2262), so this cannot fail.
-fn ts(nanos: i64) -> Timestamp {
+pub(crate) fn ts(nanos: i64) -> Timestamp {
     Timestamp::from_unix_timestamp_nanos(i128::from(nanos)).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
@@ -109,119 +111,151 @@ impl Store {
     pub fn put_user(&self, name: &str, role: Role, password_hash: &str) -> Result<bool> {
         check_name(name)?;
         let now = unix_nanos(model::now());
-        self.with_jobs_mut(|c| {
-            let tx = c.transaction()?;
-            let existed = tx
-                .query_row("SELECT 1 FROM users WHERE name = ?1", [name], |_| Ok(()))
-                .optional()?
-                .is_some();
-            tx.execute(
-                "INSERT INTO users (name, role, password_hash, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?4)
-                 ON CONFLICT(name) DO UPDATE SET role = ?2, password_hash = ?3, updated_at = ?4",
-                (name, role.as_str(), password_hash, now),
-            )?;
-            tx.execute("DELETE FROM web_sessions WHERE user = ?1", [name])?;
-            tx.commit()?;
-            Ok(!existed)
-        })
+        self.on_mut(
+            |c| {
+                let tx = c.transaction()?;
+                let existed = tx
+                    .query_row("SELECT 1 FROM users WHERE name = ?1", [name], |_| Ok(()))
+                    .optional()?
+                    .is_some();
+                tx.execute(
+                    "INSERT INTO users (name, role, password_hash, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?4)
+                     ON CONFLICT(name) DO UPDATE SET role = ?2, password_hash = ?3,
+                                                     updated_at = ?4",
+                    (name, role.as_str(), password_hash, now),
+                )?;
+                tx.execute("DELETE FROM web_sessions WHERE user = ?1", [name])?;
+                tx.commit()?;
+                Ok(!existed)
+            },
+            |c| pg::put_user(c, name, role, password_hash, now),
+        )
     }
 
     /// The user and its password hash, for a login check.
     pub fn user_with_hash(&self, name: &str) -> Result<Option<(User, String)>> {
-        self.read(|c| {
-            Ok(c.prepare_cached(
-                "SELECT name, role, created_at, password_hash FROM users WHERE name = ?1",
-            )?
-            .query_row([name], |r| {
-                Ok((
-                    User {
-                        name: r.get(0)?,
-                        role: role_of(r.get(1)?)?,
-                        created_at: ts(r.get(2)?),
-                    },
-                    r.get::<_, String>(3)?,
-                ))
-            })
-            .optional()?)
-        })
+        self.on(
+            |c| {
+                Ok(c.prepare_cached(
+                    "SELECT name, role, created_at, password_hash FROM users WHERE name = ?1",
+                )?
+                .query_row([name], |r| {
+                    Ok((
+                        User {
+                            name: r.get(0)?,
+                            role: role_of(r.get(1)?)?,
+                            created_at: ts(r.get(2)?),
+                        },
+                        r.get::<_, String>(3)?,
+                    ))
+                })
+                .optional()?)
+            },
+            |c| pg::user_with_hash(c, name),
+        )
     }
 
     /// Every user, by name.
     pub fn users(&self) -> Result<Vec<User>> {
-        self.read(|c| {
-            let mut stmt = c.prepare("SELECT name, role, created_at FROM users ORDER BY name")?;
-            let rows = stmt.query_map([], |r| {
-                Ok(User {
-                    name: r.get(0)?,
-                    role: role_of(r.get(1)?)?,
-                    created_at: ts(r.get(2)?),
-                })
-            })?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-        })
+        self.on(
+            |c| {
+                let mut stmt =
+                    c.prepare("SELECT name, role, created_at FROM users ORDER BY name")?;
+                let rows = stmt.query_map([], |r| {
+                    Ok(User {
+                        name: r.get(0)?,
+                        role: role_of(r.get(1)?)?,
+                        created_at: ts(r.get(2)?),
+                    })
+                })?;
+                Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            },
+            pg::users,
+        )
     }
 
     /// Removes a user and ends its sessions. Returns `false` when there was no such user.
     pub fn remove_user(&self, name: &str) -> Result<bool> {
-        self.with_jobs_mut(|c| {
-            let tx = c.transaction()?;
-            let n = tx.execute("DELETE FROM users WHERE name = ?1", [name])?;
-            tx.execute("DELETE FROM web_sessions WHERE user = ?1", [name])?;
-            tx.commit()?;
-            Ok(n > 0)
-        })
+        self.on_mut(
+            |c| {
+                let tx = c.transaction()?;
+                let n = tx.execute("DELETE FROM users WHERE name = ?1", [name])?;
+                tx.execute("DELETE FROM web_sessions WHERE user = ?1", [name])?;
+                tx.commit()?;
+                Ok(n > 0)
+            },
+            |c| pg::remove_user(c, name),
+        )
     }
 
     /// Records a new API token by its SHA-256 digest. Names are unique.
     pub fn create_token(&self, name: &str, role: Role, digest: &[u8; 32]) -> Result<()> {
         check_name(name)?;
         let now = unix_nanos(model::now());
-        self.with_jobs_mut(|c| {
-            let n = c.execute(
-                "INSERT INTO api_tokens (name, role, digest, created_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT DO NOTHING",
-                (name, role.as_str(), &digest[..], now),
-            )?;
-            if n == 0 {
-                return Err(StoreError::invalid(format!(
-                    "a token named {name:?} exists; revoke it first"
-                )));
-            }
-            Ok(())
-        })
+        let created = self.on_mut(
+            |c| {
+                let n = c.execute(
+                    "INSERT INTO api_tokens (name, role, digest, created_at)
+                     VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT DO NOTHING",
+                    (name, role.as_str(), &digest[..], now),
+                )?;
+                Ok(n > 0)
+            },
+            |c| pg::create_token(c, name, role, digest, now),
+        )?;
+        if !created {
+            return Err(StoreError::invalid(format!(
+                "a token named {name:?} exists; revoke it first"
+            )));
+        }
+        Ok(())
     }
 
     /// The token with this digest, if any. Does not record the use (see [`Store::touch_token`]).
     pub fn token_by_digest(&self, digest: &[u8; 32]) -> Result<Option<Token>> {
-        self.read(|c| token_row(c, "digest = ?1", &digest[..]))
+        self.on(
+            |c| token_row(c, "digest = ?1", &digest[..]),
+            |c| pg::token_by_digest(c, digest),
+        )
     }
 
     /// Notes that a token was used at `at` (shown in `tokens list`).
     pub fn touch_token(&self, name: &str, at: Timestamp) -> Result<()> {
-        self.with_jobs_mut(|c| {
-            c.execute(
-                "UPDATE api_tokens SET last_used = ?2 WHERE name = ?1",
-                (name, unix_nanos(at)),
-            )?;
-            Ok(())
-        })
+        let at = unix_nanos(at);
+        self.on_mut(
+            |c| {
+                c.execute(
+                    "UPDATE api_tokens SET last_used = ?2 WHERE name = ?1",
+                    (name, at),
+                )?;
+                Ok(())
+            },
+            |c| pg::touch_token(c, name, at),
+        )
     }
 
     /// Every token, by name.
     pub fn tokens(&self) -> Result<Vec<Token>> {
-        self.read(|c| {
-            let mut stmt = c.prepare(
-                "SELECT name, role, created_at, last_used FROM api_tokens ORDER BY name",
-            )?;
-            let rows = stmt.query_map([], token_from_row)?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-        })
+        self.on(
+            |c| {
+                let mut stmt = c.prepare(
+                    "SELECT name, role, created_at, last_used FROM api_tokens ORDER BY name",
+                )?;
+                let rows = stmt.query_map([], token_from_row)?;
+                Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            },
+            pg::tokens,
+        )
     }
 
     /// Deletes a token. Returns `false` when there was no such token.
     pub fn revoke_token(&self, name: &str) -> Result<bool> {
-        self.with_jobs_mut(|c| Ok(c.execute("DELETE FROM api_tokens WHERE name = ?1", [name])? > 0))
+        self.on_mut(
+            |c| Ok(c.execute("DELETE FROM api_tokens WHERE name = ?1", [name])? > 0),
+            |c| pg::revoke_token(c, name),
+        )
     }
 
     /// Starts a login session for an existing user.
@@ -233,46 +267,57 @@ impl Store {
         expires_at: Timestamp,
     ) -> Result<()> {
         let now = unix_nanos(model::now());
-        self.with_jobs_mut(|c| {
-            // Expired sessions go whenever a new one starts: the table stays small without a
-            // timer.
-            c.execute("DELETE FROM web_sessions WHERE expires_at <= ?1", [now])?;
-            c.execute(
-                "INSERT INTO web_sessions (digest, user, csrf, created_at, expires_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                (&digest[..], user, csrf, now, unix_nanos(expires_at)),
-            )?;
-            Ok(())
-        })
+        let expires_at = unix_nanos(expires_at);
+        self.on_mut(
+            |c| {
+                // Expired sessions go whenever a new one starts: the table stays small without a
+                // timer.
+                c.execute("DELETE FROM web_sessions WHERE expires_at <= ?1", [now])?;
+                c.execute(
+                    "INSERT INTO web_sessions (digest, user, csrf, created_at, expires_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    (&digest[..], user, csrf, now, expires_at),
+                )?;
+                Ok(())
+            },
+            |c| pg::create_web_session(c, digest, user, csrf, now, expires_at),
+        )
     }
 
     /// The live session with this digest at `now`, with its user's current role. A session
     /// of a removed user, or past its expiry, is none.
     pub fn web_session(&self, digest: &[u8; 32], now: Timestamp) -> Result<Option<WebSession>> {
-        self.read(|c| {
-            Ok(c.prepare_cached(
-                "SELECT s.user, u.role, s.csrf, s.expires_at FROM web_sessions s
-                 JOIN users u ON u.name = s.user
-                 WHERE s.digest = ?1 AND s.expires_at > ?2",
-            )?
-            .query_row((&digest[..], unix_nanos(now)), |r| {
-                Ok(WebSession {
-                    user: r.get(0)?,
-                    role: role_of(r.get(1)?)?,
-                    csrf: r.get(2)?,
-                    expires_at: ts(r.get(3)?),
+        let now = unix_nanos(now);
+        self.on(
+            |c| {
+                Ok(c.prepare_cached(
+                    "SELECT s.user, u.role, s.csrf, s.expires_at FROM web_sessions s
+                     JOIN users u ON u.name = s.user
+                     WHERE s.digest = ?1 AND s.expires_at > ?2",
+                )?
+                .query_row((&digest[..], now), |r| {
+                    Ok(WebSession {
+                        user: r.get(0)?,
+                        role: role_of(r.get(1)?)?,
+                        csrf: r.get(2)?,
+                        expires_at: ts(r.get(3)?),
+                    })
                 })
-            })
-            .optional()?)
-        })
+                .optional()?)
+            },
+            |c| pg::web_session(c, digest, now),
+        )
     }
 
     /// Ends a session (logout).
     pub fn delete_web_session(&self, digest: &[u8; 32]) -> Result<()> {
-        self.with_jobs_mut(|c| {
-            c.execute("DELETE FROM web_sessions WHERE digest = ?1", [&digest[..]])?;
-            Ok(())
-        })
+        self.on_mut(
+            |c| {
+                c.execute("DELETE FROM web_sessions WHERE digest = ?1", [&digest[..]])?;
+                Ok(())
+            },
+            |c| pg::delete_web_session(c, digest),
+        )
     }
 }
 
@@ -298,9 +343,19 @@ mod tests {
     use super::*;
     use crate::StoreConfig;
 
+    /// SQLite in a temporary directory, or under `SPAMHATTAN_TEST_POSTGRES` (as in
+    /// `tests/common`) a PostgreSQL schema of its own.
     fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(StoreConfig::new(dir.path())).expect("open");
+        let mut cfg = StoreConfig::new(dir.path());
+        if let Ok(url) = std::env::var("SPAMHATTAN_TEST_POSTGRES")
+            && !url.is_empty()
+        {
+            let mut pg = crate::PgConfig::new(url);
+            pg.schema = Some(format!("t_{}", uuid::Uuid::new_v4().simple()));
+            cfg.postgres = Some(pg);
+        }
+        let store = Store::open(cfg).expect("open");
         (dir, store)
     }
 

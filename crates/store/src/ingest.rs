@@ -89,6 +89,6 @@ impl Store {
 
     /// The sensors this store received sightings from, by id.
     pub fn sensors(&self) -> Result<Vec<crate::SensorRow>> {
-        self.read(crate::sensors::list)
+        self.on(crate::sensors::list, crate::pg::sensors::list)
     }
 }

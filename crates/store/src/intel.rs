@@ -100,7 +100,8 @@ pub(crate) fn backfill_v7(tx: &Transaction<'_>) -> Result<()> {
     Ok(())
 }
 
-const INDICATOR_COLUMNS: &str =
+/// The columns [`RawRow`] is read from, in its field order (both backends).
+pub(crate) const INDICATOR_COLUMNS: &str =
     "id, uuid, kind, value, first_seen, last_seen, count, changed_at, campaign, detail";
 
 fn indicator_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
@@ -118,22 +119,23 @@ fn indicator_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
     })
 }
 
-struct RawRow {
-    id: i64,
-    uuid: Option<Vec<u8>>,
-    kind: String,
-    value: String,
-    first_seen: i64,
-    last_seen: i64,
-    count: i64,
-    changed_at: i64,
-    campaign: Option<i64>,
-    detail: Option<String>,
+/// An indicator row as stored, before its kind and times are checked.
+pub(crate) struct RawRow {
+    pub(crate) id: i64,
+    pub(crate) uuid: Option<Vec<u8>>,
+    pub(crate) kind: String,
+    pub(crate) value: String,
+    pub(crate) first_seen: i64,
+    pub(crate) last_seen: i64,
+    pub(crate) count: i64,
+    pub(crate) changed_at: i64,
+    pub(crate) campaign: Option<i64>,
+    pub(crate) detail: Option<String>,
 }
 
 impl RawRow {
     /// `None` for kinds this build does not know (a newer writer): skipped, not an error.
-    fn into_row(self) -> Result<Option<IndicatorRow>> {
+    pub(crate) fn into_row(self) -> Result<Option<IndicatorRow>> {
         let Some(kind) = IndicatorKind::parse(&self.kind) else {
             return Ok(None);
         };
@@ -255,9 +257,11 @@ pub(crate) fn for_each_of_campaign(
     Ok(n)
 }
 
-type Head = (CampaignId, Vec<u8>, String, i64, i64, i64, String, i64);
+/// A campaign row as stored: the [`CAMPAIGN_COLUMNS`], in order.
+pub(crate) type Head = (CampaignId, Vec<u8>, String, i64, i64, i64, String, i64);
 
-const CAMPAIGN_COLUMNS: &str =
+/// The columns of a [`Head`] (both backends).
+pub(crate) const CAMPAIGN_COLUMNS: &str =
     "id, uuid, label, first_seen, last_seen, messages, verdict, changed_at";
 
 fn head(r: &rusqlite::Row<'_>) -> rusqlite::Result<Head> {
@@ -274,6 +278,21 @@ fn head(r: &rusqlite::Row<'_>) -> rusqlite::Result<Head> {
 }
 
 fn brief(conn: &Connection, h: Head) -> Result<CampaignBrief> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT facet, value FROM campaign_facets
+         WHERE campaign = ?1 AND facet IN ('family', 'yara', 'subject_template', 'source_ip',
+                                           'helo', 'sender_domain', 'attachment_kind')
+         ORDER BY facet, count DESC, value",
+    )?;
+    let facets = stmt
+        .query_map([h.0], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<std::result::Result<Vec<(String, String)>, _>>()?;
+    brief_of(h, facets)
+}
+
+/// A campaign's brief from its row and its facet values (`(facet, value)`, each facet's most
+/// frequent first): what both backends build a brief from.
+pub(crate) fn brief_of(h: Head, facets: Vec<(String, String)>) -> Result<CampaignBrief> {
     let (id, uuid, label, first, last, messages, verdict, changed) = h;
     let mut b = CampaignBrief {
         id,
@@ -292,16 +311,7 @@ fn brief(conn: &Connection, h: Head) -> Result<CampaignBrief> {
         attachment_kinds: Vec::new(),
         changed_at: from_nanos(changed)?,
     };
-    let mut stmt = conn.prepare_cached(
-        "SELECT facet, value FROM campaign_facets
-         WHERE campaign = ?1 AND facet IN ('family', 'yara', 'subject_template', 'source_ip',
-                                           'helo', 'sender_domain', 'attachment_kind')
-         ORDER BY facet, count DESC, value",
-    )?;
-    let mut rows = stmt.query([id])?;
-    while let Some(r) = rows.next()? {
-        let facet: String = r.get(0)?;
-        let value: String = r.get(1)?;
+    for (facet, value) in facets {
         let list = match facet.as_str() {
             "family" => &mut b.families,
             "yara" => &mut b.yara,
@@ -422,14 +432,7 @@ pub(crate) fn next_serial(conn: &mut Connection, now: Timestamp) -> Result<u32> 
             |r| r.get(0),
         )
         .optional()?;
-    let last = last
-        .and_then(|b| <[u8; 4]>::try_from(b.as_slice()).ok())
-        .map(u32::from_be_bytes)
-        .unwrap_or(0);
-    let date = u32::try_from(now.year()).unwrap_or(1970) * 1_000_000
-        + u32::from(u8::from(now.month())) * 10_000
-        + u32::from(now.day()) * 100;
-    let next = date.max(last.wrapping_add(1));
+    let next = serial_after(last.as_deref(), now);
     tx.execute(
         "INSERT INTO feed_state (key, value) VALUES ('serial', ?1)
          ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -437,4 +440,17 @@ pub(crate) fn next_serial(conn: &mut Connection, now: Timestamp) -> Result<u32> 
     )?;
     tx.commit()?;
     Ok(next)
+}
+
+/// The serial that follows the stored one (`last`: 4 bytes big-endian; none or malformed counts
+/// as 0): today's `YYYYMMDD00`, or the last one plus one.
+pub(crate) fn serial_after(last: Option<&[u8]>, now: Timestamp) -> u32 {
+    let last = last
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(u32::from_be_bytes)
+        .unwrap_or(0);
+    let date = u32::try_from(now.year()).unwrap_or(1970) * 1_000_000
+        + u32::from(u8::from(now.month())) * 10_000
+        + u32::from(now.day()) * 100;
+    date.max(last.wrapping_add(1))
 }

@@ -625,7 +625,10 @@ impl Store {
         after: Option<IntelCursor>,
         limit: usize,
     ) -> Result<Vec<model::intel::CampaignBrief>> {
-        self.read(|c| intel::campaigns(c, after, limit))
+        self.on(
+            |c| intel::campaigns(c, after, limit),
+            |c| pg::intel::campaigns(c, after, limit),
+        )
     }
 
     /// One campaign's brief by id (live or merged).
@@ -633,7 +636,7 @@ impl Store {
         &self,
         id: model::CampaignId,
     ) -> Result<Option<model::intel::CampaignBrief>> {
-        self.read(|c| intel::campaign(c, id))
+        self.on(|c| intel::campaign(c, id), |c| pg::intel::campaign(c, id))
     }
 
     /// One campaign's brief by its public UUID.
@@ -641,7 +644,10 @@ impl Store {
         &self,
         uuid: uuid::Uuid,
     ) -> Result<Option<model::intel::CampaignBrief>> {
-        self.read(|c| intel::campaign_by_uuid(c, uuid))
+        self.on(
+            |c| intel::campaign_by_uuid(c, uuid),
+            |c| pg::intel::campaign_by_uuid(c, uuid),
+        )
     }
 
     /// Indicators of `kinds` changed strictly after `after`, in change order (feeds, TAXII).
@@ -651,7 +657,10 @@ impl Store {
         kinds: &[model::report::IndicatorKind],
         limit: usize,
     ) -> Result<Vec<model::intel::IndicatorRow>> {
-        self.read(|c| intel::indicators(c, after, kinds, limit))
+        self.on(
+            |c| intel::indicators(c, after, kinds, limit),
+            |c| pg::intel::indicators(c, after, kinds, limit),
+        )
     }
 
     /// One indicator by its UUID.
@@ -659,7 +668,10 @@ impl Store {
         &self,
         uuid: uuid::Uuid,
     ) -> Result<Option<model::intel::IndicatorRow>> {
-        self.read(|c| intel::indicator_by_uuid(c, uuid))
+        self.on(
+            |c| intel::indicator_by_uuid(c, uuid),
+            |c| pg::intel::indicator_by_uuid(c, uuid),
+        )
     }
 
     /// Streams the indicators of one campaign (`None`: in no campaign yet) of `kinds` changed
@@ -671,19 +683,26 @@ impl Store {
         kinds: &[model::report::IndicatorKind],
         f: &mut dyn FnMut(model::intel::IndicatorRow) -> Result<()>,
     ) -> Result<u64> {
-        self.read(|c| intel::for_each_of_campaign(c, campaign, since, kinds, f))
+        // Not `on`: both of its closures would borrow `f` mutably.
+        match &self.inner.pg {
+            Some(p) => p.with(|c| pg::intel::for_each_of_campaign(c, campaign, since, kinds, f)),
+            None => self.read(|c| intel::for_each_of_campaign(c, campaign, since, kinds, f)),
+        }
     }
 
     /// Trap domains mail was accepted for (from the campaigns), at most `max`: feeds must
     /// never name them, even when the configuration no longer lists them.
     pub fn trap_domains_seen(&self, max: usize) -> Result<Vec<String>> {
-        self.read(|c| intel::trap_domains_seen(c, max))
+        self.on(
+            |c| intel::trap_domains_seen(c, max),
+            |c| pg::intel::trap_domains_seen(c, max),
+        )
     }
 
     /// A feed state value (a submission connector's cursor, say); keys `secret` and
     /// `serial` are the store's own.
     pub fn feed_state(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        self.read(|c| intel::state(c, key))
+        self.on(|c| intel::state(c, key), |c| pg::intel::state(c, key))
     }
 
     /// Sets a feed state value. The keys `secret` and `serial` are refused.
@@ -693,17 +712,24 @@ impl Store {
                 "feed state key {key:?} is reserved"
             )));
         }
-        self.with_jobs_mut(|c| intel::set_state(c, key, value))
+        self.on_mut(
+            |c| intel::set_state(c, key, value),
+            |c| pg::intel::set_state(c, key, value),
+        )
     }
 
     /// The installation secret that keys stable feed ids and pseudonyms (made on first use).
     pub fn feed_secret(&self) -> Result<[u8; 32]> {
-        self.with_jobs_mut(intel::feed_secret)
+        self.on_mut(intel::feed_secret, pg::intel::feed_secret)
     }
 
     /// The next publication serial (`YYYYMMDDnn`, always increasing).
     pub fn next_feed_serial(&self) -> Result<u32> {
-        self.with_jobs_mut(|c| intel::next_serial(c, model::now()))
+        let now = model::now();
+        self.on_mut(
+            |c| intel::next_serial(c, now),
+            |c| pg::intel::next_serial(c, now),
+        )
     }
 
     /// The report of one sighting, if it was analysed.

@@ -17,7 +17,9 @@ use rusqlite::TransactionBehavior;
 use serde::Serialize;
 use std::fs::File;
 
-/// What one retention pass did.
+/// What one retention pass did. On PostgreSQL (`pg/retention.rs`) raw bytes are purged in
+/// place: `copied_blobs` and `deleted_segments` are 0 there and `freed_bytes` is the raw bytes
+/// purged.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct RetentionReport {
     /// Blobs whose raw bytes were removed (their sightings remain).

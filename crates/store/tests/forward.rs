@@ -1,5 +1,7 @@
 //! A sensor's forwarding spool: the outbox in `seq` order with raw bytes, durable marks, the
 //! unforwarded count and spool budget, and releasing what was forwarded.
+//!
+//! SQLite only: a sensor's store is always its local journal; PostgreSQL is a collector's.
 
 mod common;
 
@@ -29,6 +31,9 @@ fn segment_files(dir: &std::path::Path) -> usize {
 
 #[test]
 fn the_outbox_hands_out_sightings_in_order_with_raw_bytes_and_marks_survive_reopen() {
+    if common::sqlite_only("a sensor's forwarding spool (segments and forward marks)") {
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(sensor_cfg(dir.path())).expect("open");
     let msgs: Vec<_> = (0..5).map(|n| message(1, n)).collect();
@@ -63,6 +68,9 @@ fn the_outbox_hands_out_sightings_in_order_with_raw_bytes_and_marks_survive_reop
 
 #[test]
 fn marks_never_move_backwards_nor_past_what_is_stored() {
+    if common::sqlite_only("a sensor's forwarding spool (segments and forward marks)") {
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(sensor_cfg(dir.path())).expect("open");
     let seq = {
@@ -83,6 +91,9 @@ fn marks_never_move_backwards_nor_past_what_is_stored() {
 
 #[test]
 fn session_records_have_their_own_outbox_and_mark() {
+    if common::sqlite_only("a sensor's forwarding spool (segments and forward marks)") {
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(sensor_cfg(dir.path())).expect("open");
     let records: Vec<_> = (0..3).map(|_| session_record(None)).collect();
@@ -105,6 +116,9 @@ fn session_records_have_their_own_outbox_and_mark() {
 
 #[test]
 fn the_spool_budget_turns_pressure_to_disk_and_back() {
+    if common::sqlite_only("a sensor's forwarding spool (segments and forward marks)") {
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cfg = sensor_cfg(dir.path());
     cfg.max_spool_bytes = Some(10_000);
@@ -128,6 +142,9 @@ fn the_spool_budget_turns_pressure_to_disk_and_back() {
 
 #[test]
 fn release_frees_forwarded_segments_and_the_outbox_keeps_working() {
+    if common::sqlite_only("a sensor's forwarding spool (segments and forward marks)") {
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(sensor_cfg(dir.path())).expect("open");
     for n in 0..6 {
@@ -178,6 +195,9 @@ fn release_frees_forwarded_segments_and_the_outbox_keeps_working() {
 
 #[test]
 fn a_message_arriving_again_after_release_is_forwarded_with_its_raw_bytes() {
+    if common::sqlite_only("a sensor's forwarding spool (segments and forward marks)") {
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(sensor_cfg(dir.path())).expect("open");
     // Two messages, both released: the older one's blob row is deleted, the newer one's
@@ -201,6 +221,9 @@ fn a_message_arriving_again_after_release_is_forwarded_with_its_raw_bytes() {
 
 #[test]
 fn a_blob_an_unforwarded_sighting_needs_is_copied_forward() {
+    if common::sqlite_only("a sensor's forwarding spool (segments and forward marks)") {
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(sensor_cfg(dir.path())).expect("open");
     let raw = message(6, 0);
@@ -223,6 +246,9 @@ fn a_blob_an_unforwarded_sighting_needs_is_copied_forward() {
 
 #[test]
 fn a_store_that_analyses_keeps_its_rows_on_release() {
+    if common::sqlite_only("a sensor's forwarding spool (segments and forward marks)") {
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cfg = sensor_cfg(dir.path());
     cfg.analysis_jobs = true;
@@ -256,6 +282,9 @@ fn a_store_that_analyses_keeps_its_rows_on_release() {
 /// stored at the upgrade, so nothing is released before all of those were forwarded.
 #[test]
 fn segments_from_before_v11_are_released_only_when_everything_then_stored_was_forwarded() {
+    if common::sqlite_only("a sensor's forwarding spool (segments and forward marks)") {
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(sensor_cfg(dir.path())).expect("open");
     for n in 0..3 {

@@ -207,3 +207,43 @@ fn the_secret_is_made_once_and_serials_always_grow() {
     let b = store.next_feed_serial().expect("serial");
     assert!(b > a && a >= 2_026_000_000, "{a} {b}");
 }
+
+/// Two stores on one database (two collectors, or `serve` and a CLI on one directory) make the
+/// secret once between them and never hand out the same serial, even when asked at once.
+#[test]
+fn two_stores_share_the_secret_and_never_repeat_a_serial() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = common::config(dir.path());
+    let stores = [
+        Store::open(cfg.clone()).expect("open"),
+        Store::open(cfg).expect("open"),
+    ];
+    let (secrets, mut serials) = std::thread::scope(|scope| {
+        let secrets: Vec<_> = stores
+            .iter()
+            .map(|s| scope.spawn(|| s.feed_secret().expect("secret")))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect();
+        let serials: Vec<u32> = (0..4)
+            .map(|i| {
+                let s = &stores[i % 2];
+                scope.spawn(move || {
+                    (0..25)
+                        .map(|_| s.next_feed_serial().expect("serial"))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .flat_map(|h| h.join().expect("thread"))
+            .collect();
+        (secrets, serials)
+    });
+    assert_eq!(secrets[0], secrets[1], "one secret for both");
+    assert_eq!(stores[1].feed_secret().expect("secret"), secrets[0]);
+    serials.sort_unstable();
+    serials.dedup();
+    assert_eq!(serials.len(), 100, "no serial handed out twice");
+}
