@@ -143,7 +143,11 @@ pub struct StoreFile {
     /// Keep the store in PostgreSQL (a collector's, shared by all collectors) instead of
     /// SQLite in `data_dir`. A libpq connection string or `postgresql://` URL; printed as
     /// `<redacted>` when it carries a password (prefer `SPAMHATTAN_POSTGRES_URL` for that).
-    #[serde(serialize_with = "redacted_url", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        serialize_with = "redacted_url",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub postgres_url: Option<String>,
     /// A schema of that database to create and use (default: the user's search path).
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -268,7 +272,9 @@ pub fn resolve(o: &Overrides) -> Result<Config> {
         file.hostname = Some(h.clone());
     }
     if let Some(u) = &o.postgres_url {
-        file.store.get_or_insert_with(StoreFile::default).postgres_url = Some(u.clone());
+        file.store
+            .get_or_insert_with(StoreFile::default)
+            .postgres_url = Some(u.clone());
     }
     if let Some(h) = &o.http_listen {
         file.http.get_or_insert_with(HttpFile::default).listen = Some(h.clone());

@@ -12,10 +12,6 @@ use crate::{Timestamp, unix_nanos};
 use postgres::GenericClient;
 use std::time::Duration;
 
-/// Serialises [`crate::pg::reports::requeue`] across collectors: its "no pending job" check
-/// and its inserts must not interleave with another requeue's, or a sighting gets two jobs.
-pub(crate) const LOCK_REQUEUE: i64 = 0x5350_414d_0101;
-
 /// Claims the oldest unclaimed job, or else the oldest whose lease expired.
 pub(crate) fn try_claim(
     c: &mut impl GenericClient,

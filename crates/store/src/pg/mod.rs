@@ -56,6 +56,11 @@ pub(crate) const LOCK_MIGRATE: i64 = 0x5350_414d_0001;
 pub(crate) const LOCK_CLOCK: i64 = 0x5350_414d_0002;
 /// Clustering: one clustering step at a time across collectors (see `campaigns.rs`).
 pub(crate) const LOCK_CLUSTER: i64 = 0x5350_414d_0003;
+/// Requeueing (`reports.rs`): its "no pending job" check and its inserts must not interleave
+/// with another requeue's, or a sighting gets two jobs.
+pub(crate) const LOCK_REQUEUE: i64 = 0x5350_414d_0004;
+/// A retention pass (`retention.rs`): one at a time across collectors.
+pub(crate) const LOCK_RETENTION: i64 = 0x5350_414d_0005;
 
 /// How long a connection attempt may take before the call fails (a server that is down answers
 /// at once; one that is unreachable must not hang a worker for the TCP timeout).

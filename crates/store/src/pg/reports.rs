@@ -284,10 +284,7 @@ fn record(r: &Row) -> Result<IndicatorRecord> {
 /// from the sequence, in sighting order, so they are never reused.
 pub(crate) fn requeue(c: &mut Client, since: Option<Timestamp>, now: Timestamp) -> Result<u64> {
     let mut tx = c.transaction()?;
-    tx.execute(
-        "SELECT pg_advisory_xact_lock($1)",
-        &[&super::jobs::LOCK_REQUEUE],
-    )?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&super::LOCK_REQUEUE])?;
     let since = since.map(unix_nanos).unwrap_or(i64::MIN);
     let added = tx.execute(
         "INSERT INTO jobs (sighting_id, message_id, created_at)

@@ -15,6 +15,7 @@
 //! excess would each purge it. A message re-seen while the pass runs is not purged: the purge
 //! re-checks `last_seen` on the row it locks.
 
+use super::LOCK_RETENTION;
 use crate::RetentionReport;
 use crate::config::StoreConfig;
 use crate::error::Result;
@@ -28,10 +29,6 @@ pub(crate) const DDL: &str = "
     CREATE INDEX blobs_by_last_seen ON blobs(last_seen, first_seen, sha256) INCLUDE (length)
         WHERE raw IS NOT NULL;
 ";
-
-/// Advisory lock key of a retention pass (`pg_advisory_xact_lock`). In the `mod.rs` key range
-/// but far from its sequence, so a key added there does not collide.
-const LOCK_RETENTION: i64 = 0x5350_414d_0101;
 
 /// Applies the retention budgets to the raw messages in the database, in one transaction.
 pub(crate) fn run(c: &mut Client, cfg: &StoreConfig, now: Timestamp) -> Result<RetentionReport> {

@@ -319,7 +319,10 @@ fn insert_sightings(
 }
 
 /// Adds the references of the batch's new sightings to their blobs (storing the raw bytes of
-/// new ones, and again of purged ones); returns the hashes stored for the first time.
+/// new ones, and again of purged ones); returns the hashes whose bytes were stored now: new
+/// ones (`xmax = 0`: inserted, not updated) and purged ones stored again, like the SQLite
+/// store, which answers `duplicate: false` for both. The subquery reads the table as it was
+/// before this statement, so it sees the purged row's `raw IS NULL`.
 fn upsert_blobs(
     tx: &mut Transaction<'_>,
     captures: &[PendingCapture],
@@ -351,7 +354,9 @@ fn upsert_blobs(
              last_seen = greatest(blobs.last_seen, excluded.last_seen),
              purged_at = CASE WHEN blobs.raw IS NULL THEN NULL ELSE blobs.purged_at END,
              raw = coalesce(blobs.raw, excluded.raw)
-         RETURNING sha256, (xmax = 0) AS inserted",
+         RETURNING sha256, (xmax = 0 OR coalesce(
+             (SELECT old.raw IS NULL FROM blobs old WHERE old.sha256 = blobs.sha256), false))
+             AS stored_now",
         &[&sha, &len, &raw, &now, &refs],
     )?;
     let mut out = HashSet::new();
