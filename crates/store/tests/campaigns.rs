@@ -582,3 +582,56 @@ fn annotations_during_clustering_steps_neither_deadlock_nor_get_lost() {
     assert_eq!(c.messages, ROUNDS as u64);
     assert_eq!(c.label, format!("label {}", ROUNDS - 1));
 }
+
+/// One message with several values of a facet (several URLs, a repeated one) counts each like
+/// a message of its own, and the bound holds within the message too.
+#[test]
+fn several_values_of_a_facet_in_one_message_are_counted_in_order() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open(dir.path());
+    let bound = store::MAX_FACET_VALUES;
+    let id = store
+        .cluster(|tx| -> Result<i64, StoreError> {
+            let now = model::now();
+            let id = tx.create(now, &CampaignProfile::default())?;
+            for i in 0..bound - 1 {
+                tx.assign(-1, id, now, VerdictClass::Spam, &[("url", format!("u{i}"))])?;
+            }
+            let facets = [
+                ("url", "new-1".to_string()),
+                ("helo", "h".to_string()),
+                ("url", "new-2".to_string()),
+                ("url", "new-1".to_string()),
+                ("url", "u0".to_string()),
+            ];
+            tx.assign(-1, id, now, VerdictClass::Spam, &facets)?;
+            Ok(id)
+        })
+        .expect("step");
+    let all_values = store::CampaignQuery {
+        facet_values: bound * 2,
+        ..store::CampaignQuery::default()
+    };
+    let c = store.campaigns(&all_values).expect("list").remove(0);
+    assert_eq!(c.id, id);
+    assert_eq!(
+        c.distinct.get("url"),
+        Some(&(bound as u64 + 1)),
+        "new-1 and new-2"
+    );
+    assert_eq!(c.distinct.get("helo"), Some(&1));
+    let url = &c.facets["url"];
+    assert_eq!(url.len(), bound, "stored values stop at the bound");
+    let count = |v: &str| url.iter().find(|f| f.value == v).map(|f| f.count);
+    assert_eq!(
+        count("new-1"),
+        Some(2),
+        "stored first, in the last free place"
+    );
+    assert_eq!(count("u0"), Some(2));
+    assert_eq!(
+        count("new-2"),
+        None,
+        "beyond the bound: counted, not stored"
+    );
+}

@@ -225,7 +225,9 @@ pub(crate) fn index_keys(tx: &mut Transaction<'_>, id: CampaignId, keys: &[i64])
     Ok(())
 }
 
-/// Puts a report's message into campaign `id` (see `CampaignTx::assign`).
+/// Puts a report's message into campaign `id` (see `CampaignTx::assign`). The statements of
+/// SQLite's version, folded where one round trip can do two statements' work: the clustering
+/// step holds the cluster lock (and the clock) for all of its assigns.
 pub(crate) fn assign(
     tx: &mut Transaction<'_>,
     seq: i64,
@@ -236,16 +238,12 @@ pub(crate) fn assign(
 ) -> Result<()> {
     // The clock first: it orders this step's row locks after the clock lock (module doc).
     let changed = super::intel::clock(tx, unix_nanos(model::now()))?;
+    // The report joins the campaign, and (feeds) its indicators without a campaign get one.
     tx.execute(
-        "UPDATE reports SET campaign = $2 WHERE seq = $1",
-        &[&seq, &id],
-    )?;
-    // Feeds: the message's indicators without a campaign now have one.
-    tx.execute(
-        "UPDATE indicators SET campaign = $2, changed_at = $3
+        "WITH r AS (UPDATE reports SET campaign = $2 WHERE seq = $1 RETURNING sighting_id)
+         UPDATE indicators SET campaign = $2, changed_at = $3
          WHERE campaign IS NULL AND id IN (
-             SELECT l.indicator FROM indicator_sightings l
-             JOIN reports r ON r.sighting_id = l.sighting WHERE r.seq = $1)",
+             SELECT l.indicator FROM indicator_sightings l JOIN r ON r.sighting_id = l.sighting)",
         &[&seq, &id, &changed],
     )?;
     let old: String = tx
@@ -262,60 +260,98 @@ pub(crate) fn assign(
          last_seen = greatest(last_seen, $2), verdict = $3, changed_at = $4 WHERE id = $1",
         &[&id, &t, &verdict, &changed],
     )?;
-    let rate = tx.prepare(
-        "INSERT INTO campaign_rate (campaign, hour, messages) VALUES ($1, $2, 1)
+    // The campaign's hour and the trap's (campaign 0; a campaign id is never 0).
+    tx.execute(
+        "INSERT INTO campaign_rate (campaign, hour, messages) VALUES ($1, $2, 1), (0, $2, 1)
          ON CONFLICT (campaign, hour) DO UPDATE SET messages = campaign_rate.messages + 1",
+        &[&id, &hour_of(at)],
     )?;
-    let hour = hour_of(at);
-    tx.execute(&rate, &[&id, &hour])?;
-    tx.execute(&rate, &[&0i64, &hour])?;
-    for (facet, value) in facets {
-        add_facet(tx, id, facet, value, 1, t, t)?;
+    let seen: Vec<Seen<'_>> = facets
+        .iter()
+        .map(|(facet, value)| Seen {
+            facet,
+            value,
+            n: 1,
+            first: t,
+            last: t,
+        })
+        .collect();
+    add_facets(tx, id, &seen)
+}
+
+/// A facet value seen `n` times between `first` and `last` (unix nanoseconds).
+struct Seen<'s> {
+    facet: &'s str,
+    value: &'s str,
+    n: i64,
+    first: i64,
+    last: i64,
+}
+
+/// Counts facet values, as SQLite's `add_facet` does one by one: a stored value is updated; a
+/// value not stored yet is stored while its facet holds fewer than [`MAX_FACET_VALUES`], and
+/// counted as distinct either way. One statement per round, each round holding at most one
+/// value per facet: the bound is checked against what earlier rounds stored, which a single
+/// statement (one snapshot) could not see. Values of different facets touch different rows, so
+/// only the order within a facet matters, and rounds keep it.
+fn add_facets(tx: &mut Transaction<'_>, id: CampaignId, seen: &[Seen<'_>]) -> Result<()> {
+    let mut rounds: Vec<Vec<&Seen<'_>>> = Vec::new();
+    let mut occurrences: HashMap<&str, usize> = HashMap::new();
+    for s in seen {
+        let k = occurrences.entry(s.facet).or_default();
+        if rounds.len() <= *k {
+            rounds.push(Vec::new());
+        }
+        rounds[*k].push(s);
+        *k += 1;
+    }
+    for round in rounds {
+        let facet: Vec<&str> = round.iter().map(|s| s.facet).collect();
+        let value: Vec<&str> = round.iter().map(|s| s.value).collect();
+        let n: Vec<i64> = round.iter().map(|s| s.n).collect();
+        let first: Vec<i64> = round.iter().map(|s| s.first).collect();
+        let last: Vec<i64> = round.iter().map(|s| s.last).collect();
+        tx.execute(
+            ADD_FACETS,
+            &[
+                &id,
+                &facet,
+                &value,
+                &n,
+                &first,
+                &last,
+                &big(MAX_FACET_VALUES),
+            ],
+        )?;
     }
     Ok(())
 }
 
-/// Counts `n` occurrences of a facet value: updates the stored value, or stores it while the
-/// facet holds fewer than [`MAX_FACET_VALUES`], and counts a new value as distinct either way.
-fn add_facet(
-    tx: &mut Transaction<'_>,
-    id: CampaignId,
-    facet: &str,
-    value: &str,
-    n: i64,
-    first: i64,
-    last: i64,
-) -> Result<()> {
-    let updated = tx.execute(
-        "UPDATE campaign_facets SET count = count + $4, first_seen = least(first_seen, $5),
-         last_seen = greatest(last_seen, $6) WHERE campaign = $1 AND facet = $2 AND value = $3",
-        &[&id, &facet, &value, &n, &first, &last],
-    )?;
-    if updated > 0 {
-        return Ok(());
-    }
-    tx.execute(
-        "INSERT INTO campaign_facets (campaign, facet, value, count, first_seen, last_seen)
-         SELECT $1::BIGINT, $2::TEXT, $3::TEXT, $4::BIGINT, $5::BIGINT, $6::BIGINT
-         WHERE (SELECT count(*) FROM (SELECT 1 FROM campaign_facets
-                                      WHERE campaign = $1 AND facet = $2 LIMIT $7) p) < $7",
-        &[
-            &id,
-            &facet,
-            &value,
-            &n,
-            &first,
-            &last,
-            &big(MAX_FACET_VALUES),
-        ],
-    )?;
-    tx.execute(
-        "INSERT INTO campaign_distinct (campaign, facet, n) VALUES ($1, $2, 1)
-         ON CONFLICT (campaign, facet) DO UPDATE SET n = campaign_distinct.n + 1",
-        &[&id, &facet],
-    )?;
-    Ok(())
-}
+/// One round of [`add_facets`]: `updated` are the stored values, `fresh` the others (one value
+/// per facet, so a facet in `updated` has no fresh value).
+const ADD_FACETS: &str = "
+    WITH v AS (
+        SELECT * FROM unnest($2::TEXT[], $3::TEXT[], $4::BIGINT[], $5::BIGINT[], $6::BIGINT[])
+            AS v(facet, value, n, first_seen, last_seen)
+    ), updated AS (
+        UPDATE campaign_facets f SET count = f.count + v.n,
+               first_seen = least(f.first_seen, v.first_seen),
+               last_seen = greatest(f.last_seen, v.last_seen)
+        FROM v WHERE f.campaign = $1::BIGINT AND f.facet = v.facet AND f.value = v.value
+        RETURNING f.facet
+    ), fresh AS (
+        SELECT * FROM v WHERE facet NOT IN (SELECT facet FROM updated)
+    ), stored AS (
+        INSERT INTO campaign_facets (campaign, facet, value, count, first_seen, last_seen)
+        SELECT $1::BIGINT, facet, value, n, first_seen, last_seen FROM fresh
+        WHERE (SELECT count(*) FROM (SELECT 1 FROM campaign_facets c
+                                     WHERE c.campaign = $1::BIGINT AND c.facet = fresh.facet
+                                     LIMIT $7::BIGINT) p) < $7::BIGINT
+        RETURNING 1
+    )
+    INSERT INTO campaign_distinct (campaign, facet, n)
+    SELECT $1::BIGINT, facet, 1 FROM fresh
+    ON CONFLICT (campaign, facet) DO UPDATE SET n = campaign_distinct.n + 1";
 
 /// Records that the trap saw `value` of `facet` at `at`; true when it never had before.
 pub(crate) fn novel(
@@ -367,18 +403,19 @@ pub(crate) fn merge(
          WHERE campaign = $1",
         &[&from],
     )?;
-    for r in &facets {
-        let (facet, value): (String, String) = (r.try_get(0)?, r.try_get(1)?);
-        add_facet(
-            tx,
-            into,
-            &facet,
-            &value,
-            r.try_get(2)?,
-            r.try_get(3)?,
-            r.try_get(4)?,
-        )?;
-    }
+    let seen = facets
+        .iter()
+        .map(|r| {
+            Ok(Seen {
+                facet: r.try_get(0)?,
+                value: r.try_get(1)?,
+                n: r.try_get(2)?,
+                first: r.try_get(3)?,
+                last: r.try_get(4)?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    add_facets(tx, into, &seen)?;
     // Values beyond the bound were only counted: carry those counts over as well.
     tx.execute(
         "UPDATE campaign_distinct SET n = n + coalesce((
