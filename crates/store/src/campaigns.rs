@@ -65,7 +65,7 @@ pub struct CampaignTx<'a> {
 /// second backend; callers hold the `CampaignTx` by shared reference).
 enum Backend<'a> {
     Sqlite(Transaction<'a>),
-    Pg(RefCell<postgres::Transaction<'a>>),
+    Pg(RefCell<crate::pg::campaigns::Step<'a>>),
 }
 
 impl std::fmt::Debug for CampaignTx<'_> {
@@ -116,7 +116,7 @@ impl<'a> CampaignTx<'a> {
     /// A clustering step on PostgreSQL (a transaction holding `pg::LOCK_CLUSTER`).
     pub(crate) fn postgres(tx: postgres::Transaction<'a>) -> Self {
         CampaignTx {
-            tx: Backend::Pg(RefCell::new(tx)),
+            tx: Backend::Pg(RefCell::new(crate::pg::campaigns::Step::new(tx))),
         }
     }
 
@@ -124,7 +124,7 @@ impl<'a> CampaignTx<'a> {
     pub(crate) fn commit(self) -> Result<()> {
         match self.tx {
             Backend::Sqlite(tx) => tx.commit()?,
-            Backend::Pg(tx) => tx.into_inner().commit()?,
+            Backend::Pg(step) => step.into_inner().commit()?,
         }
         Ok(())
     }
@@ -133,7 +133,7 @@ impl<'a> CampaignTx<'a> {
     pub(crate) fn on<T>(
         &self,
         lite: impl FnOnce(&Transaction<'a>) -> Result<T>,
-        pg: impl FnOnce(&mut postgres::Transaction<'a>) -> Result<T>,
+        pg: impl FnOnce(&mut crate::pg::campaigns::Step<'a>) -> Result<T>,
     ) -> Result<T> {
         match &self.tx {
             Backend::Sqlite(tx) => lite(tx),
@@ -248,7 +248,7 @@ impl<'a> CampaignTx<'a> {
     pub fn campaign(&self, id: CampaignId, now: Timestamp) -> Result<Option<Campaign>> {
         self.on(
             |tx| crate::campaign_read::campaign(tx, id, now),
-            |tx| crate::pg::campaign_read::campaign(tx, id, now),
+            |step| crate::pg::campaign_read::campaign(&mut step.tx, id, now),
         )
     }
 
@@ -257,7 +257,7 @@ impl<'a> CampaignTx<'a> {
         let from_hour = hour_of(now) - i64::from(hours) * 3600;
         self.on(
             |tx| crate::campaign_read::rate(tx, 0, from_hour),
-            |tx| crate::pg::campaign_read::rate(tx, 0, from_hour),
+            |step| crate::pg::campaign_read::rate(&mut step.tx, 0, from_hour),
         )
     }
 }

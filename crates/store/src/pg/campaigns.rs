@@ -21,7 +21,8 @@ use crate::query::parse_json;
 use crate::{Timestamp, unix_nanos};
 use model::VerdictClass;
 use model::campaign::{CampaignId, CampaignProfile};
-use postgres::Transaction;
+use postgres::types::ToSql;
+use postgres::{Row, Statement, Transaction};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// This module's tables (part of schema version 1, see `schema.rs`): SQLite schema v6 and the
@@ -98,15 +99,67 @@ pub(crate) const DDL: &str = "
     CREATE INDEX IF NOT EXISTS reports_by_campaign ON reports(campaign, received_at);
 ";
 
+/// A clustering step's transaction and the statements it prepared. A step runs the same few
+/// statements for every message it places; preparing each once per step instead of once per
+/// call halves their round trips (a `&str` statement is a prepare and an execute).
+pub(crate) struct Step<'a> {
+    pub(crate) tx: Transaction<'a>,
+    prepared: HashMap<&'static str, Statement>,
+}
+
+type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
+
+impl<'a> Step<'a> {
+    pub(crate) fn new(tx: Transaction<'a>) -> Self {
+        Step {
+            tx,
+            prepared: HashMap::new(),
+        }
+    }
+
+    pub(crate) fn commit(self) -> Result<()> {
+        Ok(self.tx.commit()?)
+    }
+
+    fn statement(&mut self, sql: &'static str) -> Result<Statement> {
+        if let Some(s) = self.prepared.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.tx.prepare(sql)?;
+        self.prepared.insert(sql, s.clone());
+        Ok(s)
+    }
+
+    fn execute(&mut self, sql: &'static str, params: Params<'_>) -> Result<u64> {
+        let s = self.statement(sql)?;
+        Ok(self.tx.execute(&s, params)?)
+    }
+
+    fn query(&mut self, sql: &'static str, params: Params<'_>) -> Result<Vec<Row>> {
+        let s = self.statement(sql)?;
+        Ok(self.tx.query(&s, params)?)
+    }
+
+    fn query_one(&mut self, sql: &'static str, params: Params<'_>) -> Result<Row> {
+        let s = self.statement(sql)?;
+        Ok(self.tx.query_one(&s, params)?)
+    }
+
+    fn query_opt(&mut self, sql: &'static str, params: Params<'_>) -> Result<Option<Row>> {
+        let s = self.statement(sql)?;
+        Ok(self.tx.query_opt(&s, params)?)
+    }
+}
+
 /// Takes the feeds' change clock lock before a row lock that `annotate_campaign` or a report
 /// save may also want (see the module doc): they take the clock first, so must this step.
-fn lock_clock(tx: &mut Transaction<'_>) -> Result<()> {
+fn lock_clock(tx: &mut Step<'_>) -> Result<()> {
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_CLOCK])?;
     Ok(())
 }
 
 /// Up to `max` reports not yet in a campaign, oldest first, with their sightings.
-pub(crate) fn pending(tx: &mut Transaction<'_>, max: usize) -> Result<Vec<Unclustered>> {
+pub(crate) fn pending(tx: &mut Step<'_>, max: usize) -> Result<Vec<Unclustered>> {
     let rows = tx.query(
         "SELECT r.seq, r.json, s.json FROM reports r JOIN sightings s ON s.id = r.sighting_id
          WHERE r.campaign IS NULL ORDER BY r.seq LIMIT $1",
@@ -126,7 +179,7 @@ pub(crate) fn pending(tx: &mut Transaction<'_>, max: usize) -> Result<Vec<Unclus
 /// Campaigns sharing `keys`, most shared first; one query for all keys (each key's posting
 /// read up to one past [`MAX_POSTING`], to tell a generic key from a full one).
 pub(crate) fn candidates(
-    tx: &mut Transaction<'_>,
+    tx: &mut Step<'_>,
     keys: &[i64],
     max: usize,
 ) -> Result<Vec<(CampaignId, u32)>> {
@@ -164,7 +217,7 @@ pub(crate) fn candidates(
 }
 
 /// The profile of a live (not merged) campaign.
-pub(crate) fn profile(tx: &mut Transaction<'_>, id: CampaignId) -> Result<Option<CampaignProfile>> {
+pub(crate) fn profile(tx: &mut Step<'_>, id: CampaignId) -> Result<Option<CampaignProfile>> {
     let row = tx.query_opt(
         "SELECT profile FROM campaigns WHERE id = $1 AND merged_into IS NULL",
         &[&id],
@@ -175,7 +228,7 @@ pub(crate) fn profile(tx: &mut Transaction<'_>, id: CampaignId) -> Result<Option
 
 /// Creates a campaign for its first message and returns its id.
 pub(crate) fn create(
-    tx: &mut Transaction<'_>,
+    tx: &mut Step<'_>,
     at: Timestamp,
     profile: &CampaignProfile,
 ) -> Result<CampaignId> {
@@ -194,7 +247,7 @@ pub(crate) fn create(
 
 /// Replaces a campaign's profile.
 pub(crate) fn set_profile(
-    tx: &mut Transaction<'_>,
+    tx: &mut Step<'_>,
     id: CampaignId,
     profile: &CampaignProfile,
 ) -> Result<()> {
@@ -208,7 +261,7 @@ pub(crate) fn set_profile(
 
 /// Adds `keys` to the inverted index for `id`, except keys already shared by more than
 /// [`MAX_POSTING`] campaigns (counted up to one past it, as SQLite does).
-pub(crate) fn index_keys(tx: &mut Transaction<'_>, id: CampaignId, keys: &[i64]) -> Result<()> {
+pub(crate) fn index_keys(tx: &mut Step<'_>, id: CampaignId, keys: &[i64]) -> Result<()> {
     let mut seen = HashSet::with_capacity(keys.len());
     let distinct: Vec<i64> = keys.iter().copied().filter(|k| seen.insert(*k)).collect();
     if distinct.is_empty() {
@@ -229,7 +282,7 @@ pub(crate) fn index_keys(tx: &mut Transaction<'_>, id: CampaignId, keys: &[i64])
 /// SQLite's version, folded where one round trip can do two statements' work: the clustering
 /// step holds the cluster lock (and the clock) for all of its assigns.
 pub(crate) fn assign(
-    tx: &mut Transaction<'_>,
+    tx: &mut Step<'_>,
     seq: i64,
     id: CampaignId,
     at: Timestamp,
@@ -237,7 +290,7 @@ pub(crate) fn assign(
     facets: &[(&str, String)],
 ) -> Result<()> {
     // The clock first: it orders this step's row locks after the clock lock (module doc).
-    let changed = super::intel::clock(tx, unix_nanos(model::now()))?;
+    let changed = super::intel::clock(&mut tx.tx, unix_nanos(model::now()))?;
     // The report joins the campaign, and (feeds) its indicators without a campaign get one.
     tx.execute(
         "WITH r AS (UPDATE reports SET campaign = $2 WHERE seq = $1 RETURNING sighting_id)
@@ -294,7 +347,7 @@ struct Seen<'s> {
 /// value per facet: the bound is checked against what earlier rounds stored, which a single
 /// statement (one snapshot) could not see. Values of different facets touch different rows, so
 /// only the order within a facet matters, and rounds keep it.
-fn add_facets(tx: &mut Transaction<'_>, id: CampaignId, seen: &[Seen<'_>]) -> Result<()> {
+fn add_facets(tx: &mut Step<'_>, id: CampaignId, seen: &[Seen<'_>]) -> Result<()> {
     let mut rounds: Vec<Vec<&Seen<'_>>> = Vec::new();
     let mut occurrences: HashMap<&str, usize> = HashMap::new();
     for s in seen {
@@ -354,12 +407,7 @@ const ADD_FACETS: &str = "
     ON CONFLICT (campaign, facet) DO UPDATE SET n = campaign_distinct.n + 1";
 
 /// Records that the trap saw `value` of `facet` at `at`; true when it never had before.
-pub(crate) fn novel(
-    tx: &mut Transaction<'_>,
-    facet: &str,
-    value: &str,
-    at: Timestamp,
-) -> Result<bool> {
+pub(crate) fn novel(tx: &mut Step<'_>, facet: &str, value: &str, at: Timestamp) -> Result<bool> {
     let n = tx.execute(
         "INSERT INTO novelty (facet, value, first_seen) VALUES ($1, $2, $3)
          ON CONFLICT DO NOTHING",
@@ -370,7 +418,7 @@ pub(crate) fn novel(
 
 /// Folds campaign `from` into `into` (see `CampaignTx::merge`, which refuses `from == into`).
 pub(crate) fn merge(
-    tx: &mut Transaction<'_>,
+    tx: &mut Step<'_>,
     from: CampaignId,
     into: CampaignId,
     profile: &CampaignProfile,
@@ -378,7 +426,7 @@ pub(crate) fn merge(
     detail: &str,
     at: Timestamp,
 ) -> Result<()> {
-    let changed = super::intel::clock(tx, unix_nanos(model::now()))?;
+    let changed = super::intel::clock(&mut tx.tx, unix_nanos(model::now()))?;
     tx.execute(
         "UPDATE reports SET campaign = $2 WHERE campaign = $1",
         &[&from, &into],
