@@ -12,7 +12,7 @@ use crate::error::{Result, StoreError};
 use crate::query::{from_nanos, parse_json};
 use crate::{Timestamp, unix_nanos};
 use model::Alert;
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 use serde::Serialize;
 
 /// Longest delivery error text kept (receivers can answer with anything).
@@ -52,36 +52,43 @@ impl CampaignTx<'_> {
     /// Stores `alert` with a pending delivery to each receiver. False (and nothing stored)
     /// when an alert with the same `dedup_key` exists.
     pub fn raise(&self, alert: &Alert, receivers: &[String]) -> Result<bool> {
-        let tx = self.conn();
         let json = serde_json::to_string(alert)
             .map_err(|e| StoreError::corrupt(format!("alert JSON: {e}")))?;
-        let n = tx
-            .prepare_cached(
-                "INSERT INTO alerts (id, dedup_key, rule, severity, campaign, created_at, json)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(dedup_key) DO NOTHING",
-            )?
-            .execute((
-                alert.id.as_bytes().to_vec(),
-                &alert.dedup_key,
-                &alert.rule,
-                alert.severity.as_str(),
-                alert.campaign,
-                unix_nanos(alert.created_at),
-                json,
-            ))?;
-        if n == 0 {
-            return Ok(false);
-        }
-        let seq = tx.last_insert_rowid();
-        let mut put = tx.prepare_cached(
-            "INSERT INTO alert_deliveries (alert, receiver, state, attempts, next_at)
-             VALUES (?1, ?2, 'pending', 0, ?3)",
-        )?;
-        for r in receivers {
-            put.execute((seq, r, unix_nanos(alert.created_at)))?;
-        }
-        Ok(true)
+        self.on(
+            |tx| raise(tx, alert, &json, receivers),
+            |step| crate::pg::alerts::raise(&mut step.tx, alert, &json, receivers),
+        )
     }
+}
+
+/// [`CampaignTx::raise`] on SQLite.
+fn raise(tx: &Transaction<'_>, alert: &Alert, json: &str, receivers: &[String]) -> Result<bool> {
+    let n = tx
+        .prepare_cached(
+            "INSERT INTO alerts (id, dedup_key, rule, severity, campaign, created_at, json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(dedup_key) DO NOTHING",
+        )?
+        .execute((
+            alert.id.as_bytes().to_vec(),
+            &alert.dedup_key,
+            &alert.rule,
+            alert.severity.as_str(),
+            alert.campaign,
+            unix_nanos(alert.created_at),
+            json,
+        ))?;
+    if n == 0 {
+        return Ok(false);
+    }
+    let seq = tx.last_insert_rowid();
+    let mut put = tx.prepare_cached(
+        "INSERT INTO alert_deliveries (alert, receiver, state, attempts, next_at)
+         VALUES (?1, ?2, 'pending', 0, ?3)",
+    )?;
+    for r in receivers {
+        put.execute((seq, r, unix_nanos(alert.created_at)))?;
+    }
+    Ok(true)
 }
 
 /// Deliveries due at `now`, oldest first, at most `max`.
@@ -143,7 +150,6 @@ pub(crate) fn record(
     now: Timestamp,
 ) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let cut = |e: &str| e.chars().take(MAX_ERROR_CHARS).collect::<String>();
     match outcome {
         Attempt::Delivered => tx.execute(
             "UPDATE alert_deliveries SET state = 'delivered', attempts = attempts + 1,
@@ -153,16 +159,21 @@ pub(crate) fn record(
         Attempt::Retry { at, error } => tx.execute(
             "UPDATE alert_deliveries SET attempts = attempts + 1, next_at = ?3, last_error = ?4
              WHERE alert = ?1 AND receiver = ?2",
-            (alert_seq, receiver, unix_nanos(*at), cut(error)),
+            (alert_seq, receiver, unix_nanos(*at), cut_error(error)),
         )?,
         Attempt::Failed { error } => tx.execute(
             "UPDATE alert_deliveries SET state = 'failed', attempts = attempts + 1,
              last_error = ?3 WHERE alert = ?1 AND receiver = ?2",
-            (alert_seq, receiver, cut(error)),
+            (alert_seq, receiver, cut_error(error)),
         )?,
     };
     tx.commit()?;
     Ok(())
+}
+
+/// A receiver's error text cut to [`MAX_ERROR_CHARS`].
+pub(crate) fn cut_error(e: &str) -> String {
+    e.chars().take(MAX_ERROR_CHARS).collect()
 }
 
 /// Puts deliveries that failed for good back in the queue, due now (after an operator fixed

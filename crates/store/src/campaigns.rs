@@ -11,6 +11,10 @@
 //! campaigns), `campaign_facets` + `campaign_distinct` (distinct values per facet, bounded),
 //! `campaign_rate` (messages per hour; campaign 0 is the whole trap), `campaign_merges`
 //! (history), `novelty` (every facet value the trap ever saw), `reports.campaign`.
+//!
+//! Backends: a [`CampaignTx`] wraps a SQLite or a PostgreSQL transaction and each method runs
+//! the statements of its backend (SQLite's in `lite` below, PostgreSQL's in
+//! `pg/campaigns.rs`); the pure parts (ranking, status, row helpers) are shared.
 
 use crate::error::{Result, StoreError};
 use crate::query::{from_nanos, parse_json, uuid_from};
@@ -18,6 +22,7 @@ use crate::{Timestamp, unix_nanos};
 use model::campaign::{CampaignId, CampaignProfile, FacetValue, RatePoint};
 use model::{Campaign, CampaignStatus, Report, Sighting, VerdictClass};
 use rusqlite::{OptionalExtension, Transaction};
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 /// A key shared by more campaigns than this is too generic to find candidates with (a big
@@ -49,10 +54,30 @@ pub struct Unclustered {
     pub report: Report,
 }
 
-/// The clustering step's view of the store: one immediate transaction.
-#[derive(Debug)]
+/// The clustering step's view of the store: one immediate transaction (SQLite), or one
+/// transaction under the clustering advisory lock (PostgreSQL, see `pg/campaigns.rs`).
 pub struct CampaignTx<'a> {
-    pub(crate) tx: Transaction<'a>,
+    tx: Backend<'a>,
+}
+
+/// The transaction a [`CampaignTx`] runs in. The PostgreSQL one sits in a `RefCell` because
+/// its statements need `&mut` while the public methods take `&self` (the API predates the
+/// second backend; callers hold the `CampaignTx` by shared reference).
+enum Backend<'a> {
+    Sqlite(Transaction<'a>),
+    Pg(RefCell<crate::pg::campaigns::Step<'a>>),
+}
+
+impl std::fmt::Debug for CampaignTx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let backend = match &self.tx {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Pg(_) => "postgres",
+        };
+        f.debug_struct("CampaignTx")
+            .field("backend", &backend)
+            .finish()
+    }
 }
 
 /// The verdict ranking that decides a campaign's verdict: the most severe class wins.
@@ -75,15 +100,174 @@ fn class_from(s: &str) -> VerdictClass {
         .unwrap_or_default()
 }
 
-fn hour_of(t: Timestamp) -> i64 {
+pub(crate) fn hour_of(t: Timestamp) -> i64 {
     let s = t.unix_timestamp();
     s - s.rem_euclid(3600)
 }
 
-impl CampaignTx<'_> {
+impl<'a> CampaignTx<'a> {
+    /// A clustering step on SQLite (an immediate transaction).
+    pub(crate) fn sqlite(tx: Transaction<'a>) -> Self {
+        CampaignTx {
+            tx: Backend::Sqlite(tx),
+        }
+    }
+
+    /// A clustering step on PostgreSQL (a transaction holding `pg::LOCK_CLUSTER`).
+    pub(crate) fn postgres(tx: postgres::Transaction<'a>) -> Self {
+        CampaignTx {
+            tx: Backend::Pg(RefCell::new(crate::pg::campaigns::Step::new(tx))),
+        }
+    }
+
+    /// Commits everything the step did.
+    pub(crate) fn commit(self) -> Result<()> {
+        match self.tx {
+            Backend::Sqlite(tx) => tx.commit()?,
+            Backend::Pg(step) => step.into_inner().commit()?,
+        }
+        Ok(())
+    }
+
+    /// Runs `lite` on the SQLite transaction or `pg` on the PostgreSQL one.
+    pub(crate) fn on<T>(
+        &self,
+        lite: impl FnOnce(&Transaction<'a>) -> Result<T>,
+        pg: impl FnOnce(&mut crate::pg::campaigns::Step<'a>) -> Result<T>,
+    ) -> Result<T> {
+        match &self.tx {
+            Backend::Sqlite(tx) => lite(tx),
+            Backend::Pg(cell) => {
+                // Never re-entered: `pg` is a store function that does not call back into the
+                // CampaignTx. An error rather than a panic all the same.
+                let mut tx = cell.try_borrow_mut().map_err(|_| {
+                    StoreError::corrupt("campaign transaction used re-entrantly".to_string())
+                })?;
+                pg(&mut tx)
+            }
+        }
+    }
+
     /// Up to `max` reports not yet in a campaign, oldest first, with their sightings.
     pub fn pending(&self, max: usize) -> Result<Vec<Unclustered>> {
-        let mut stmt = self.tx.prepare_cached(
+        self.on(
+            |tx| lite::pending(tx, max),
+            |tx| crate::pg::campaigns::pending(tx, max),
+        )
+    }
+
+    /// Live campaigns sharing at least one of `keys`, most shared keys first (ties: oldest
+    /// first), at most `max`. Keys with more than [`MAX_POSTING`] campaigns are skipped.
+    pub fn candidates(&self, keys: &[i64], max: usize) -> Result<Vec<(CampaignId, u32)>> {
+        self.on(
+            |tx| lite::candidates(tx, keys, max),
+            |tx| crate::pg::campaigns::candidates(tx, keys, max),
+        )
+    }
+
+    /// The profile of a live (not merged) campaign.
+    pub fn profile(&self, id: CampaignId) -> Result<Option<CampaignProfile>> {
+        self.on(
+            |tx| lite::profile(tx, id),
+            |tx| crate::pg::campaigns::profile(tx, id),
+        )
+    }
+
+    /// Creates a campaign for its first message and returns its id.
+    pub fn create(&self, at: Timestamp, profile: &CampaignProfile) -> Result<CampaignId> {
+        self.on(
+            |tx| lite::create(tx, at, profile),
+            |tx| crate::pg::campaigns::create(tx, at, profile),
+        )
+    }
+
+    /// Replaces a campaign's profile.
+    pub fn set_profile(&self, id: CampaignId, profile: &CampaignProfile) -> Result<()> {
+        self.on(
+            |tx| lite::set_profile(tx, id, profile),
+            |tx| crate::pg::campaigns::set_profile(tx, id, profile),
+        )
+    }
+
+    /// Adds `keys` to the inverted index for `id` (keys already too generic are left alone).
+    pub fn index_keys(&self, id: CampaignId, keys: &[i64]) -> Result<()> {
+        self.on(
+            |tx| lite::index_keys(tx, id, keys),
+            |tx| crate::pg::campaigns::index_keys(tx, id, keys),
+        )
+    }
+
+    /// Puts a report's message into campaign `id`: the report row, the campaign's counts,
+    /// times, verdict, hourly rate (and the trap's), and the facet values.
+    pub fn assign(
+        &self,
+        seq: i64,
+        id: CampaignId,
+        at: Timestamp,
+        class: VerdictClass,
+        facets: &[(&str, String)],
+    ) -> Result<()> {
+        self.on(
+            |tx| lite::assign(tx, seq, id, at, class, facets),
+            |tx| crate::pg::campaigns::assign(tx, seq, id, at, class, facets),
+        )
+    }
+
+    /// Records that the trap saw `value` of `facet` at `at`; true when it never had before.
+    pub fn novel(&self, facet: &str, value: &str, at: Timestamp) -> Result<bool> {
+        self.on(
+            |tx| lite::novel(tx, facet, value, at),
+            |tx| crate::pg::campaigns::novel(tx, facet, value, at),
+        )
+    }
+
+    /// Folds campaign `from` into `into`: its messages, keys, facets, rates and counts move,
+    /// `from` stays as a record with `merged_into` set, and the merge is kept in the history.
+    /// `profile` is the merged profile (computed by the caller with `analysis::cluster`).
+    pub fn merge(
+        &self,
+        from: CampaignId,
+        into: CampaignId,
+        profile: &CampaignProfile,
+        by: &str,
+        detail: &str,
+        at: Timestamp,
+    ) -> Result<()> {
+        if from == into {
+            return Err(StoreError::corrupt(format!(
+                "campaign {from} merged into itself"
+            )));
+        }
+        self.on(
+            |tx| lite::merge(tx, from, into, profile, by, detail, at),
+            |tx| crate::pg::campaigns::merge(tx, from, into, profile, by, detail, at),
+        )
+    }
+
+    /// A campaign's record as of `now` (inside the transaction, so it includes this step).
+    pub fn campaign(&self, id: CampaignId, now: Timestamp) -> Result<Option<Campaign>> {
+        self.on(
+            |tx| crate::campaign_read::campaign(tx, id, now),
+            |step| crate::pg::campaign_read::campaign(&mut step.tx, id, now),
+        )
+    }
+
+    /// The whole trap's messages per hour, the last `hours` hours up to `now`'s hour.
+    pub fn trap_rate(&self, now: Timestamp, hours: u32) -> Result<Vec<RatePoint>> {
+        let from_hour = hour_of(now) - i64::from(hours) * 3600;
+        self.on(
+            |tx| crate::campaign_read::rate(tx, 0, from_hour),
+            |step| crate::pg::campaign_read::rate(&mut step.tx, 0, from_hour),
+        )
+    }
+}
+
+/// The SQLite statements behind [`CampaignTx`].
+mod lite {
+    use super::*;
+
+    pub(super) fn pending(tx: &Transaction<'_>, max: usize) -> Result<Vec<Unclustered>> {
+        let mut stmt = tx.prepare_cached(
             "SELECT r.seq, r.json, s.json FROM reports r JOIN sightings s ON s.id = r.sighting_id
              WHERE r.campaign IS NULL ORDER BY r.seq LIMIT ?1",
         )?;
@@ -107,12 +291,13 @@ impl CampaignTx<'_> {
             .collect()
     }
 
-    /// Live campaigns sharing at least one of `keys`, most shared keys first (ties: oldest
-    /// first), at most `max`. Keys with more than [`MAX_POSTING`] campaigns are skipped.
-    pub fn candidates(&self, keys: &[i64], max: usize) -> Result<Vec<(CampaignId, u32)>> {
-        let mut stmt = self
-            .tx
-            .prepare_cached("SELECT campaign FROM campaign_keys WHERE key = ?1 LIMIT ?2")?;
+    pub(super) fn candidates(
+        tx: &Transaction<'_>,
+        keys: &[i64],
+        max: usize,
+    ) -> Result<Vec<(CampaignId, u32)>> {
+        let mut stmt =
+            tx.prepare_cached("SELECT campaign FROM campaign_keys WHERE key = ?1 LIMIT ?2")?;
         let cap = i64::try_from(MAX_POSTING + 1).unwrap_or(i64::MAX);
         let mut hits: BTreeMap<CampaignId, u32> = BTreeMap::new();
         let mut seen_keys = std::collections::HashSet::with_capacity(keys.len());
@@ -136,43 +321,44 @@ impl CampaignTx<'_> {
         Ok(out)
     }
 
-    /// The profile of a live (not merged) campaign.
-    pub fn profile(&self, id: CampaignId) -> Result<Option<CampaignProfile>> {
-        let json: Option<String> = self
-            .tx
+    pub(super) fn profile(tx: &Transaction<'_>, id: CampaignId) -> Result<Option<CampaignProfile>> {
+        let json: Option<String> = tx
             .prepare_cached("SELECT profile FROM campaigns WHERE id = ?1 AND merged_into IS NULL")?
             .query_row([id], |r| r.get(0))
             .optional()?;
         json.map(|j| parse_json(&j, "campaign profile")).transpose()
     }
 
-    /// Creates a campaign for its first message and returns its id.
-    pub fn create(&self, at: Timestamp, profile: &CampaignProfile) -> Result<CampaignId> {
+    pub(super) fn create(
+        tx: &Transaction<'_>,
+        at: Timestamp,
+        profile: &CampaignProfile,
+    ) -> Result<CampaignId> {
         let uuid = uuid::Uuid::now_v7();
         let t = unix_nanos(at);
-        self.tx
-            .prepare_cached(
-                "INSERT INTO campaigns (uuid, first_seen, last_seen, messages, verdict, profile)
+        tx.prepare_cached(
+            "INSERT INTO campaigns (uuid, first_seen, last_seen, messages, verdict, profile)
                  VALUES (?1, ?2, ?2, 0, 'benign', ?3)",
-            )?
-            .execute((uuid.as_bytes().to_vec(), t, json(profile)?))?;
-        Ok(self.tx.last_insert_rowid())
+        )?
+        .execute((uuid.as_bytes().to_vec(), t, json(profile)?))?;
+        Ok(tx.last_insert_rowid())
     }
 
-    /// Replaces a campaign's profile.
-    pub fn set_profile(&self, id: CampaignId, profile: &CampaignProfile) -> Result<()> {
-        self.tx
-            .prepare_cached("UPDATE campaigns SET profile = ?2 WHERE id = ?1")?
+    pub(super) fn set_profile(
+        tx: &Transaction<'_>,
+        id: CampaignId,
+        profile: &CampaignProfile,
+    ) -> Result<()> {
+        tx.prepare_cached("UPDATE campaigns SET profile = ?2 WHERE id = ?1")?
             .execute((id, json(profile)?))?;
         Ok(())
     }
 
-    /// Adds `keys` to the inverted index for `id` (keys already too generic are left alone).
-    pub fn index_keys(&self, id: CampaignId, keys: &[i64]) -> Result<()> {
-        let mut count = self.tx.prepare_cached(
+    pub(super) fn index_keys(tx: &Transaction<'_>, id: CampaignId, keys: &[i64]) -> Result<()> {
+        let mut count = tx.prepare_cached(
             "SELECT count(*) FROM (SELECT 1 FROM campaign_keys WHERE key = ?1 LIMIT ?2)",
         )?;
-        let mut put = self.tx.prepare_cached(
+        let mut put = tx.prepare_cached(
             "INSERT OR IGNORE INTO campaign_keys (key, campaign) VALUES (?1, ?2)",
         )?;
         let cap = i64::try_from(MAX_POSTING + 1).unwrap_or(i64::MAX);
@@ -185,36 +371,30 @@ impl CampaignTx<'_> {
         Ok(())
     }
 
-    /// Puts a report's message into campaign `id`: the report row, the campaign's counts,
-    /// times, verdict, hourly rate (and the trap's), and the facet values.
-    pub fn assign(
-        &self,
+    pub(super) fn assign(
+        tx: &Transaction<'_>,
         seq: i64,
         id: CampaignId,
         at: Timestamp,
         class: VerdictClass,
         facets: &[(&str, String)],
     ) -> Result<()> {
-        self.tx
-            .prepare_cached("UPDATE reports SET campaign = ?2 WHERE seq = ?1")?
+        tx.prepare_cached("UPDATE reports SET campaign = ?2 WHERE seq = ?1")?
             .execute((seq, id))?;
         // Feeds: the message's indicators without a campaign now have one, and the campaign
         // changed (intel.rs).
-        let changed = crate::intel::clock(&self.tx, unix_nanos(model::now()))?;
-        self.tx
-            .prepare_cached(
-                "UPDATE indicators SET campaign = ?2, changed_at = ?3
+        let changed = crate::intel::clock(tx, unix_nanos(model::now()))?;
+        tx.prepare_cached(
+            "UPDATE indicators SET campaign = ?2, changed_at = ?3
                  WHERE campaign IS NULL AND id IN (
                      SELECT l.indicator FROM indicator_sightings l
                      JOIN reports r ON r.sighting_id = l.sighting WHERE r.seq = ?1)",
-            )?
-            .execute((seq, id, changed))?;
-        self.tx
-            .prepare_cached("UPDATE campaigns SET changed_at = ?2 WHERE id = ?1")?
+        )?
+        .execute((seq, id, changed))?;
+        tx.prepare_cached("UPDATE campaigns SET changed_at = ?2 WHERE id = ?1")?
             .execute((id, changed))?;
         let t = unix_nanos(at);
-        let old: String = self
-            .tx
+        let old: String = tx
             .prepare_cached("SELECT verdict FROM campaigns WHERE id = ?1")?
             .query_row([id], |r| r.get(0))?;
         let verdict = if severity_rank(class) > severity_rank(class_from(&old)) {
@@ -222,26 +402,25 @@ impl CampaignTx<'_> {
         } else {
             class_from(&old).as_str()
         };
-        self.tx
-            .prepare_cached(
-                "UPDATE campaigns SET messages = messages + 1, first_seen = min(first_seen, ?2),
+        tx.prepare_cached(
+            "UPDATE campaigns SET messages = messages + 1, first_seen = min(first_seen, ?2),
                  last_seen = max(last_seen, ?2), verdict = ?3 WHERE id = ?1",
-            )?
-            .execute((id, t, verdict))?;
-        let mut rate = self.tx.prepare_cached(
+        )?
+        .execute((id, t, verdict))?;
+        let mut rate = tx.prepare_cached(
             "INSERT INTO campaign_rate (campaign, hour, messages) VALUES (?1, ?2, 1)
              ON CONFLICT(campaign, hour) DO UPDATE SET messages = messages + 1",
         )?;
         rate.execute((id, hour_of(at)))?;
         rate.execute((0, hour_of(at)))?;
         for (facet, value) in facets {
-            self.add_facet(id, facet, value, 1, t, t)?;
+            add_facet(tx, id, facet, value, 1, t, t)?;
         }
         Ok(())
     }
 
     fn add_facet(
-        &self,
+        tx: &Transaction<'_>,
         id: CampaignId,
         facet: &str,
         value: &str,
@@ -249,8 +428,7 @@ impl CampaignTx<'_> {
         first: i64,
         last: i64,
     ) -> Result<()> {
-        let updated = self
-            .tx
+        let updated = tx
             .prepare_cached(
                 "UPDATE campaign_facets SET count = count + ?4, first_seen = min(first_seen, ?5),
                  last_seen = max(last_seen, ?6) WHERE campaign = ?1 AND facet = ?2 AND value = ?3",
@@ -259,8 +437,7 @@ impl CampaignTx<'_> {
         if updated > 0 {
             return Ok(());
         }
-        let stored: i64 = self
-            .tx
+        let stored: i64 = tx
             .prepare_cached(
                 "SELECT count(*) FROM (SELECT 1 FROM campaign_facets
                  WHERE campaign = ?1 AND facet = ?2 LIMIT ?3)",
@@ -274,26 +451,27 @@ impl CampaignTx<'_> {
                 |r| r.get(0),
             )?;
         if usize::try_from(stored).unwrap_or(usize::MAX) < MAX_FACET_VALUES {
-            self.tx
-                .prepare_cached(
-                    "INSERT INTO campaign_facets (campaign, facet, value, count, first_seen,
+            tx.prepare_cached(
+                "INSERT INTO campaign_facets (campaign, facet, value, count, first_seen,
                      last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )?
-                .execute((id, facet, value, n, first, last))?;
-        }
-        self.tx
-            .prepare_cached(
-                "INSERT INTO campaign_distinct (campaign, facet, n) VALUES (?1, ?2, 1)
-                 ON CONFLICT(campaign, facet) DO UPDATE SET n = n + 1",
             )?
-            .execute((id, facet))?;
+            .execute((id, facet, value, n, first, last))?;
+        }
+        tx.prepare_cached(
+            "INSERT INTO campaign_distinct (campaign, facet, n) VALUES (?1, ?2, 1)
+                 ON CONFLICT(campaign, facet) DO UPDATE SET n = n + 1",
+        )?
+        .execute((id, facet))?;
         Ok(())
     }
 
-    /// Records that the trap saw `value` of `facet` at `at`; true when it never had before.
-    pub fn novel(&self, facet: &str, value: &str, at: Timestamp) -> Result<bool> {
-        let n = self
-            .tx
+    pub(super) fn novel(
+        tx: &Transaction<'_>,
+        facet: &str,
+        value: &str,
+        at: Timestamp,
+    ) -> Result<bool> {
+        let n = tx
             .prepare_cached(
                 "INSERT OR IGNORE INTO novelty (facet, value, first_seen) VALUES (?1, ?2, ?3)",
             )?
@@ -301,11 +479,8 @@ impl CampaignTx<'_> {
         Ok(n == 1)
     }
 
-    /// Folds campaign `from` into `into`: its messages, keys, facets, rates and counts move,
-    /// `from` stays as a record with `merged_into` set, and the merge is kept in the history.
-    /// `profile` is the merged profile (computed by the caller with `analysis::cluster`).
-    pub fn merge(
-        &self,
+    pub(super) fn merge(
+        tx: &Transaction<'_>,
         from: CampaignId,
         into: CampaignId,
         profile: &CampaignProfile,
@@ -313,12 +488,6 @@ impl CampaignTx<'_> {
         detail: &str,
         at: Timestamp,
     ) -> Result<()> {
-        if from == into {
-            return Err(StoreError::corrupt(format!(
-                "campaign {from} merged into itself"
-            )));
-        }
-        let tx = &self.tx;
         tx.execute(
             "UPDATE reports SET campaign = ?2 WHERE campaign = ?1",
             (from, into),
@@ -348,7 +517,7 @@ impl CampaignTx<'_> {
             })?
             .collect::<std::result::Result<_, _>>()?;
         for (facet, value, n, first, last) in &facets {
-            self.add_facet(into, facet, value, *n, *first, *last)?;
+            add_facet(tx, into, facet, value, *n, *first, *last)?;
         }
         // Values beyond the bound were only counted: carry those counts over as well.
         tx.execute(
@@ -405,21 +574,6 @@ impl CampaignTx<'_> {
         )?;
         Ok(())
     }
-
-    /// A campaign's record as of `now` (inside the transaction, so it includes this step).
-    pub fn campaign(&self, id: CampaignId, now: Timestamp) -> Result<Option<Campaign>> {
-        crate::campaign_read::campaign(&self.tx, id, now)
-    }
-
-    /// The whole trap's messages per hour, the last `hours` hours up to `now`'s hour.
-    pub fn trap_rate(&self, now: Timestamp, hours: u32) -> Result<Vec<RatePoint>> {
-        crate::campaign_read::rate(&self.tx, 0, hour_of(now) - i64::from(hours) * 3600)
-    }
-
-    /// The transaction itself, for `alerts.rs`.
-    pub(crate) fn conn(&self) -> &Transaction<'_> {
-        &self.tx
-    }
 }
 
 /// A campaign's status at `now` from its times (see [`NEW_FOR`], [`DORMANT_AFTER`]).
@@ -469,6 +623,6 @@ pub(crate) fn class_of(s: &str) -> VerdictClass {
     class_from(s)
 }
 
-fn json(p: &CampaignProfile) -> Result<String> {
+pub(crate) fn json(p: &CampaignProfile) -> Result<String> {
     serde_json::to_string(p).map_err(|e| StoreError::corrupt(format!("profile JSON: {e}")))
 }

@@ -795,31 +795,42 @@ impl Store {
     }
 
     /// Runs one clustering step in one immediate transaction: everything `f` does through the
-    /// [`CampaignTx`] commits together, or nothing does when it returns an error.
+    /// [`CampaignTx`] commits together, or nothing does when it returns an error. On
+    /// PostgreSQL the transaction first takes an advisory lock, so one step runs at a time
+    /// across collectors (see `pg/campaigns.rs`).
     pub fn cluster<T, E: From<StoreError>>(
         &self,
         f: impl FnOnce(&CampaignTx<'_>) -> std::result::Result<T, E>,
     ) -> std::result::Result<T, E> {
-        self.with_jobs_mut(|conn| {
-            let tx = conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(StoreError::from)?;
-            let ctx = CampaignTx { tx };
-            let out = f(&ctx);
-            match out {
-                Ok(v) => {
-                    ctx.tx.commit().map_err(StoreError::from)?;
-                    Ok(Ok(v))
-                }
-                Err(e) => Ok(Err(e)),
+        let step = |ctx: CampaignTx<'_>| match f(&ctx) {
+            Ok(v) => {
+                ctx.commit()?;
+                Ok(Ok(v))
             }
-        })
+            Err(e) => Ok(Err(e)),
+        };
+        match &self.inner.pg {
+            Some(p) => p.with(|c| {
+                let mut tx = c.transaction()?;
+                tx.execute("SELECT pg_advisory_xact_lock($1)", &[&pg::LOCK_CLUSTER])?;
+                step(CampaignTx::postgres(tx))
+            }),
+            None => self.with_jobs_mut(|conn| {
+                let tx =
+                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                step(CampaignTx::sqlite(tx))
+            }),
+        }
         .map_err(E::from)?
     }
 
     /// Campaigns, most recently active first.
     pub fn campaigns(&self, q: &CampaignQuery) -> Result<Vec<model::Campaign>> {
-        self.read(|c| campaign_read::list(c, q, model::now()))
+        let now = model::now();
+        self.on(
+            |c| campaign_read::list(c, q, now),
+            |c| pg::campaign_read::list(c, q, now),
+        )
     }
 
     /// Campaigns by id, descending, below `before`: pages for exports.
@@ -829,17 +840,28 @@ impl Store {
         limit: usize,
         include_merged: bool,
     ) -> Result<Vec<model::Campaign>> {
-        self.read(|c| campaign_read::by_id(c, before, limit, include_merged, model::now()))
+        let now = model::now();
+        self.on(
+            |c| campaign_read::by_id(c, before, limit, include_merged, now),
+            |c| pg::campaign_read::by_id(c, before, limit, include_merged, now),
+        )
     }
 
     /// One campaign's record (merged ones too: `merged_into` says where it went).
     pub fn campaign(&self, id: model::CampaignId) -> Result<Option<model::Campaign>> {
-        self.read(|c| campaign_read::campaign(c, id, model::now()))
+        let now = model::now();
+        self.on(
+            |c| campaign_read::campaign(c, id, now),
+            |c| pg::campaign_read::campaign(c, id, now),
+        )
     }
 
     /// A campaign's sightings, oldest first.
     pub fn campaign_members(&self, id: model::CampaignId, limit: usize) -> Result<Vec<Member>> {
-        self.read(|c| campaign_read::members(c, id, limit))
+        self.on(
+            |c| campaign_read::members(c, id, limit),
+            |c| pg::campaign_read::members(c, id, limit),
+        )
     }
 
     /// Merges into or out of a campaign, oldest first.
@@ -847,7 +869,10 @@ impl Store {
         &self,
         id: model::CampaignId,
     ) -> Result<Vec<model::campaign::CampaignMerge>> {
-        self.read(|c| campaign_read::merges(c, id))
+        self.on(
+            |c| campaign_read::merges(c, id),
+            |c| pg::campaign_read::merges(c, id),
+        )
     }
 
     /// Sets a campaign's analyst label and/or notes; false if there is no such campaign.
@@ -857,37 +882,54 @@ impl Store {
         label: Option<&str>,
         notes: Option<&str>,
     ) -> Result<bool> {
-        self.with_jobs_mut(|c| campaign_read::annotate(c, id, label, notes))
+        self.on_mut(
+            |c| campaign_read::annotate(c, id, label, notes),
+            |c| pg::campaign_read::annotate(c, id, label, notes),
+        )
     }
 
     /// Live campaigns, merged campaigns, reports waiting to be clustered.
     pub fn campaign_counts(&self) -> Result<(u64, u64, u64)> {
-        self.read(campaign_read::counts)
+        self.on(campaign_read::counts, pg::campaign_read::counts)
     }
 
     /// Alerts newest first with their delivery states.
     pub fn alerts(&self, since: Option<Timestamp>, limit: usize) -> Result<Vec<AlertRecord>> {
-        self.read(|c| alerts::list(c, since, limit))
+        self.on(
+            |c| alerts::list(c, since, limit),
+            |c| pg::alerts::list(c, since, limit),
+        )
     }
 
     /// Alert deliveries due at `now`.
     pub fn due_deliveries(&self, now: Timestamp, max: usize) -> Result<Vec<Delivery>> {
-        self.read(|c| alerts::due(c, now, max))
+        self.on(
+            |c| alerts::due(c, now, max),
+            |c| pg::alerts::due(c, now, max),
+        )
     }
 
     /// When the next pending delivery is due.
     pub fn next_delivery(&self) -> Result<Option<Timestamp>> {
-        self.read(alerts::next_due)
+        self.on(alerts::next_due, pg::alerts::next_due)
     }
 
     /// Queues deliveries that failed for good again (all receivers, or one).
     pub fn redeliver_failed(&self, receiver: Option<&str>) -> Result<u64> {
-        self.with_jobs_mut(|c| alerts::redeliver(c, receiver, model::now()))
+        let now = model::now();
+        self.on_mut(
+            |c| alerts::redeliver(c, receiver, now),
+            |c| pg::alerts::redeliver(c, receiver, now),
+        )
     }
 
     /// Records the outcome of a delivery attempt.
     pub fn record_delivery(&self, d: &Delivery, outcome: &Attempt) -> Result<()> {
-        self.with_jobs_mut(|c| alerts::record(c, d.alert_seq, &d.receiver, outcome, model::now()))
+        let now = model::now();
+        self.on_mut(
+            |c| alerts::record(c, d.alert_seq, &d.receiver, outcome, now),
+            |c| pg::alerts::record(c, d.alert_seq, &d.receiver, outcome, now),
+        )
     }
 
     /// Pending analysis jobs (claimed or not), counted in the database: exact across processes.

@@ -276,3 +276,362 @@ fn novelty_is_true_once_per_value() {
         .expect("step");
     assert_eq!(seen, vec![true, false, true]);
 }
+
+#[test]
+fn facet_values_beyond_the_bound_are_counted_and_carried_by_a_merge() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open(dir.path());
+    let bound = store::MAX_FACET_VALUES;
+    let (a, b) = store
+        .cluster(|tx| -> Result<(i64, i64), StoreError> {
+            let now = model::now();
+            let a = tx.create(now, &CampaignProfile::default())?;
+            let b = tx.create(now, &CampaignProfile::default())?;
+            // No report row has seq -1: only the campaign side of `assign` is exercised.
+            for i in 0..bound + 4 {
+                let v = format!("v{i}");
+                tx.assign(-1, a, now, VerdictClass::Spam, &[("helo", v)])?;
+            }
+            tx.assign(-1, a, now, VerdictClass::Spam, &[("helo", "v0".into())])?;
+            tx.assign(-1, b, now, VerdictClass::Scam, &[("helo", "v0".into())])?;
+            tx.assign(-1, b, now, VerdictClass::Scam, &[("helo", "x".into())])?;
+            let inside = tx.campaign(a, now)?.expect("a inside the step");
+            assert_eq!(inside.distinct.get("helo"), Some(&(bound as u64 + 4)));
+            tx.merge(
+                b,
+                a,
+                &CampaignProfile::default(),
+                "analyst",
+                "same kit",
+                now,
+            )?;
+            let trap: u64 = tx.trap_rate(now, 1)?.iter().map(|p| p.messages).sum();
+            assert_eq!(
+                trap,
+                bound as u64 + 7,
+                "the trap's rate counts every message"
+            );
+            Ok((a, b))
+        })
+        .expect("step");
+    let c = store.campaign(a).expect("read").expect("a");
+    assert_eq!(c.messages, bound as u64 + 7);
+    assert_eq!(
+        c.verdict,
+        VerdictClass::Scam,
+        "the merge keeps the more severe verdict"
+    );
+    assert_eq!(
+        c.distinct.get("helo"),
+        Some(&(bound as u64 + 5)),
+        "v0 was known, x is new (counted, not stored: the facet is full)"
+    );
+    let helo = &c.facets["helo"];
+    assert_eq!(helo.len(), store::FACET_VALUES_SHOWN);
+    assert_eq!((helo[0].value.as_str(), helo[0].count), ("v0", 3));
+    assert_eq!(
+        c.rate.iter().map(|p| p.messages).sum::<u64>(),
+        bound as u64 + 7
+    );
+    let gone = store.campaign(b).expect("read").expect("b");
+    assert!(gone.facets.is_empty() && gone.distinct.is_empty() && gone.rate.is_empty());
+    let history = store.campaign_merges(b).expect("merges");
+    assert_eq!(history.len(), 1);
+    assert_eq!(
+        (history[0].by.as_str(), history[0].detail.as_str()),
+        ("analyst", "same kit")
+    );
+}
+
+#[test]
+fn merging_a_campaign_redirects_earlier_merges_into_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open(dir.path());
+    let (a, b, c) = store
+        .cluster(|tx| -> Result<(i64, i64, i64), StoreError> {
+            let now = model::now();
+            let p = CampaignProfile::default();
+            let (a, b, c) = (
+                tx.create(now, &p)?,
+                tx.create(now, &p)?,
+                tx.create(now, &p)?,
+            );
+            tx.merge(c, b, &p, "cluster", "", now)?;
+            tx.merge(b, a, &p, "cluster", "", now)?;
+            assert!(tx.merge(a, a, &p, "cluster", "", now).is_err());
+            Ok((a, b, c))
+        })
+        .expect("step");
+    let merged = store.campaign(c).expect("read").expect("c");
+    assert_eq!(
+        merged.merged_into,
+        Some(a),
+        "c's earlier merge now leads to a"
+    );
+    assert_eq!(
+        store.campaign(b).expect("read").expect("b").merged_into,
+        Some(a)
+    );
+    let history: Vec<(i64, i64)> = store
+        .campaign_merges(b)
+        .expect("merges")
+        .iter()
+        .map(|m| (m.from, m.into))
+        .collect();
+    assert_eq!(history, vec![(c, b), (b, a)], "oldest first");
+    assert_eq!(store.campaign_counts().expect("counts"), (1, 2, 0));
+}
+
+#[test]
+fn campaigns_are_listed_paged_and_annotated() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open(dir.path());
+    let now = model::now();
+    let hour = time::Duration::hours(1);
+    let ids = store
+        .cluster(|tx| -> Result<Vec<i64>, StoreError> {
+            let mut ids = Vec::new();
+            for (i, messages) in [1usize, 3, 2].into_iter().enumerate() {
+                let at = now - hour * (3 - i as i32);
+                let id = tx.create(at, &CampaignProfile::default())?;
+                for _ in 0..messages {
+                    tx.assign(-1, id, at, VerdictClass::Spam, &[])?;
+                }
+                ids.push(id);
+            }
+            let p = CampaignProfile::default();
+            tx.set_profile(ids[0], &CampaignProfile { messages: 9, ..p })?;
+            assert_eq!(tx.profile(ids[0])?.map(|p| p.messages), Some(9));
+            Ok(ids)
+        })
+        .expect("step");
+    let listed = |q: store::CampaignQuery| -> Vec<i64> {
+        store
+            .campaigns(&q)
+            .expect("list")
+            .iter()
+            .map(|c| c.id)
+            .collect()
+    };
+    let all = store::CampaignQuery::default();
+    assert_eq!(
+        listed(all.clone()),
+        vec![ids[2], ids[1], ids[0]],
+        "most recent first"
+    );
+    let busy = store::CampaignQuery {
+        min_messages: 2,
+        ..all.clone()
+    };
+    assert_eq!(listed(busy), vec![ids[2], ids[1]]);
+    let recent = store::CampaignQuery {
+        since: Some(now - hour * 2 + time::Duration::minutes(1)),
+        ..all.clone()
+    };
+    assert_eq!(listed(recent), vec![ids[2]]);
+    let page = store.campaigns_by_id(Some(ids[2]), 1, false).expect("page");
+    assert_eq!(page.iter().map(|c| c.id).collect::<Vec<_>>(), vec![ids[1]]);
+    assert!(
+        store
+            .annotate_campaign(ids[1], Some("kit A"), None)
+            .expect("label")
+    );
+    assert!(
+        store
+            .annotate_campaign(ids[1], None, Some("seen in May"))
+            .expect("notes")
+    );
+    assert!(
+        !store
+            .annotate_campaign(ids[2] + 1000, Some("x"), None)
+            .expect("none")
+    );
+    let c = store.campaign(ids[1]).expect("read").expect("campaign");
+    assert_eq!(
+        (c.label.as_str(), c.notes.as_str()),
+        ("kit A", "seen in May")
+    );
+    assert_eq!(
+        c.first_seen,
+        store.campaigns_by_id(None, 10, false).expect("all")[1].first_seen
+    );
+}
+
+#[test]
+fn alert_lists_filter_by_time_and_cut_long_errors() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open(dir.path());
+    let old = Alert {
+        created_at: model::now() - time::Duration::days(2),
+        ..alert("old", 1)
+    };
+    let receivers = vec!["Zed".to_string(), "alpha".to_string()];
+    store
+        .cluster(|tx| -> Result<(), StoreError> {
+            assert!(tx.raise(&old, &receivers)?);
+            assert!(tx.raise(&alert("new", 2), &[])?);
+            Ok(())
+        })
+        .expect("step");
+    let keys = |since| -> Vec<String> {
+        store
+            .alerts(since, 10)
+            .expect("list")
+            .into_iter()
+            .map(|a| a.alert.dedup_key)
+            .collect()
+    };
+    assert_eq!(keys(None), vec!["new", "old"], "newest first");
+    assert_eq!(
+        keys(Some(model::now() - time::Duration::days(1))),
+        vec!["new"]
+    );
+    let due = store.due_deliveries(model::now(), 10).expect("due");
+    assert_eq!(due.len(), 2, "the alert without receivers has no delivery");
+    let long = "e".repeat(store::MAX_ERROR_CHARS + 50);
+    store
+        .record_delivery(&due[0], &Attempt::Failed { error: long })
+        .expect("record");
+    let list = store.alerts(None, 10).expect("list");
+    let states = &list[1].deliveries;
+    let receivers: Vec<&str> = states.iter().map(|d| d.receiver.as_str()).collect();
+    assert_eq!(
+        receivers,
+        vec!["Zed", "alpha"],
+        "byte order, as SQLite sorts"
+    );
+    let failed = states.iter().find(|d| d.state == "failed").expect("failed");
+    assert_eq!(failed.last_error.chars().count(), store::MAX_ERROR_CHARS);
+    assert!(list[0].deliveries.is_empty());
+}
+
+/// Two stores on one database (two collectors) cluster at once: each step must see what the
+/// other committed, so every report lands in exactly one campaign.
+#[test]
+fn concurrent_steps_of_two_stores_do_not_cluster_a_report_twice() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = common::config(dir.path());
+    let first = Store::open(cfg.clone()).expect("open");
+    analysed(&first, 6, VerdictClass::Spam);
+    let second = Store::open(cfg).expect("open again");
+    let barrier = std::sync::Barrier::new(2);
+    std::thread::scope(|s| {
+        for store in [&first, &second] {
+            let barrier = &barrier;
+            s.spawn(move || {
+                barrier.wait();
+                store
+                    .cluster(|tx| -> Result<(), StoreError> {
+                        for u in tx.pending(100)? {
+                            let at = u.sighting.received_at;
+                            let id = tx.create(at, &CampaignProfile::default())?;
+                            tx.assign(u.seq, id, at, VerdictClass::Spam, &[])?;
+                        }
+                        Ok(())
+                    })
+                    .expect("step");
+            });
+        }
+    });
+    assert_eq!(second.campaign_counts().expect("counts"), (6, 0, 0));
+}
+
+/// An analyst annotating a campaign while a step updates it: both finish (on PostgreSQL both
+/// take the change clock before the campaign's row, so neither waits for the other in a cycle)
+/// and neither write is lost.
+#[test]
+fn annotations_during_clustering_steps_neither_deadlock_nor_get_lost() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open(dir.path());
+    let id = store
+        .cluster(|tx| -> Result<i64, StoreError> {
+            tx.create(model::now(), &CampaignProfile::default())
+        })
+        .expect("step");
+    const ROUNDS: usize = 40;
+    let barrier = std::sync::Barrier::new(2);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            barrier.wait();
+            for i in 0..ROUNDS {
+                store
+                    .cluster(|tx| -> Result<(), StoreError> {
+                        let p = CampaignProfile {
+                            messages: i as u64,
+                            ..CampaignProfile::default()
+                        };
+                        tx.set_profile(id, &p)?;
+                        tx.assign(-1, id, model::now(), VerdictClass::Spam, &[])
+                    })
+                    .expect("step");
+            }
+        });
+        s.spawn(|| {
+            barrier.wait();
+            for i in 0..ROUNDS {
+                let label = format!("label {i}");
+                assert!(
+                    store
+                        .annotate_campaign(id, Some(&label), None)
+                        .expect("annotate")
+                );
+            }
+        });
+    });
+    let c = store.campaign(id).expect("read").expect("campaign");
+    assert_eq!(c.messages, ROUNDS as u64);
+    assert_eq!(c.label, format!("label {}", ROUNDS - 1));
+}
+
+/// One message with several values of a facet (several URLs, a repeated one) counts each like
+/// a message of its own, and the bound holds within the message too.
+#[test]
+fn several_values_of_a_facet_in_one_message_are_counted_in_order() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open(dir.path());
+    let bound = store::MAX_FACET_VALUES;
+    let id = store
+        .cluster(|tx| -> Result<i64, StoreError> {
+            let now = model::now();
+            let id = tx.create(now, &CampaignProfile::default())?;
+            for i in 0..bound - 1 {
+                tx.assign(-1, id, now, VerdictClass::Spam, &[("url", format!("u{i}"))])?;
+            }
+            let facets = [
+                ("url", "new-1".to_string()),
+                ("helo", "h".to_string()),
+                ("url", "new-2".to_string()),
+                ("url", "new-1".to_string()),
+                ("url", "u0".to_string()),
+            ];
+            tx.assign(-1, id, now, VerdictClass::Spam, &facets)?;
+            Ok(id)
+        })
+        .expect("step");
+    let all_values = store::CampaignQuery {
+        facet_values: bound * 2,
+        ..store::CampaignQuery::default()
+    };
+    let c = store.campaigns(&all_values).expect("list").remove(0);
+    assert_eq!(c.id, id);
+    assert_eq!(
+        c.distinct.get("url"),
+        Some(&(bound as u64 + 1)),
+        "new-1 and new-2"
+    );
+    assert_eq!(c.distinct.get("helo"), Some(&1));
+    let url = &c.facets["url"];
+    assert_eq!(url.len(), bound, "stored values stop at the bound");
+    let count = |v: &str| url.iter().find(|f| f.value == v).map(|f| f.count);
+    assert_eq!(
+        count("new-1"),
+        Some(2),
+        "stored first, in the last free place"
+    );
+    assert_eq!(count("u0"), Some(2));
+    assert_eq!(
+        count("new-2"),
+        None,
+        "beyond the bound: counted, not stored"
+    );
+}
