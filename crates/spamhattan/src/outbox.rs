@@ -22,6 +22,11 @@ use trap::EventSink;
 /// Deliveries taken per step.
 pub const OUTBOX_BATCH: usize = 256;
 
+/// A delivery taken for sending ([`store::Store::claim_delivery`]) is due again after the
+/// receiver's timeout plus this margin, if its outcome was never recorded (the process died
+/// while sending): long enough for the `spawn_blocking` round trips around the attempt.
+pub const CLAIM_MARGIN: Duration = Duration::from_secs(60);
+
 /// The runner looks at the outbox at least this often: alerts raised by another process
 /// (a `worker` next to `serve`) are delivered within it.
 pub const IDLE_CHECK: Duration = Duration::from_secs(1);
@@ -126,6 +131,17 @@ impl Outbox {
                         // Held back by the rate limit: stays due, a later step sends it.
                         step.hold = Some(wait);
                         break;
+                    }
+                    // Several collectors run this outbox on one store: whoever takes a
+                    // delivery sends it, the others skip it.
+                    let store = self.store.clone();
+                    let claim = d.clone();
+                    let lease = r.sink.timeout() + CLAIM_MARGIN;
+                    let mine =
+                        tokio::task::spawn_blocking(move || store.claim_delivery(&claim, lease))
+                            .await??;
+                    if !mine {
+                        continue;
                     }
                     match r.sink.deliver(&d.alert).await {
                         Ok(()) => Attempt::Delivered,

@@ -171,6 +171,30 @@ pub(crate) fn record(
     Ok(())
 }
 
+/// The `UPDATE` behind [`crate::Store::claim_delivery`], the same on both backends: it
+/// moves the delivery's due time past the lease only if it is still pending, still due and
+/// has not been attempted since it was read.
+pub(crate) const CLAIM_SQL: &str = "UPDATE alert_deliveries SET next_at = $1
+     WHERE alert = $2 AND receiver = $3 AND state = 'pending' AND next_at <= $4
+       AND attempts = $5";
+
+/// See [`CLAIM_SQL`].
+pub(crate) fn claim(
+    conn: &Connection,
+    d: &Delivery,
+    now: Timestamp,
+    until: Timestamp,
+) -> Result<bool> {
+    let n = conn.prepare_cached(CLAIM_SQL)?.execute((
+        unix_nanos(until),
+        d.alert_seq,
+        &d.receiver,
+        unix_nanos(now),
+        i64::from(d.attempts),
+    ))?;
+    Ok(n == 1)
+}
+
 /// A receiver's error text cut to [`MAX_ERROR_CHARS`].
 pub(crate) fn cut_error(e: &str) -> String {
     e.chars().take(MAX_ERROR_CHARS).collect()

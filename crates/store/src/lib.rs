@@ -909,6 +909,21 @@ impl Store {
         )
     }
 
+    /// Takes a delivery read from [`Store::due_deliveries`] for this process before it is
+    /// sent: `false` when another process (a second collector, `serve` next to a `worker`)
+    /// took or attempted it since, and it must not be sent again. A taken delivery is due
+    /// again after `lease` unless [`Store::record_delivery`] records its outcome first, so a
+    /// process that dies while sending loses nothing (the receiver may then see it twice:
+    /// at least once, never silently dropped).
+    pub fn claim_delivery(&self, d: &Delivery, lease: Duration) -> Result<bool> {
+        let now = model::now();
+        let until = now + lease;
+        self.on_mut(
+            |c| alerts::claim(c, d, now, until),
+            |c| pg::alerts::claim(c, d, now, until),
+        )
+    }
+
     /// When the next pending delivery is due.
     pub fn next_delivery(&self) -> Result<Option<Timestamp>> {
         self.on(alerts::next_due, pg::alerts::next_due)

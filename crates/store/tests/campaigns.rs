@@ -231,6 +231,47 @@ fn alerts_are_raised_once_and_their_deliveries_tracked() {
 }
 
 #[test]
+fn a_delivery_is_claimed_by_one_of_two_outboxes_and_comes_back_after_its_lease() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = common::config(dir.path());
+    let (a, b) = (
+        store::Store::open(cfg.clone()).expect("a"),
+        store::Store::open(cfg).expect("b"),
+    );
+    let receivers = vec!["hook".to_string()];
+    a.cluster(|tx| -> Result<bool, StoreError> { tx.raise(&alert("k", 1), &receivers) })
+        .expect("step");
+    // Both outboxes read the same due delivery; only one may send it.
+    let (seen_a, seen_b) = (
+        a.due_deliveries(model::now(), 10).expect("due"),
+        b.due_deliveries(model::now(), 10).expect("due"),
+    );
+    assert_eq!((seen_a.len(), seen_b.len()), (1, 1));
+    let lease = std::time::Duration::from_secs(300);
+    assert!(a.claim_delivery(&seen_a[0], lease).expect("claim"));
+    assert!(!b.claim_delivery(&seen_b[0], lease).expect("claim"));
+    assert!(
+        b.due_deliveries(model::now(), 10).expect("due").is_empty(),
+        "a claimed delivery is not due while its lease runs"
+    );
+    let after_lease = model::now() + time::Duration::seconds(301);
+    assert_eq!(b.due_deliveries(after_lease, 10).expect("due").len(), 1);
+    // A recorded outcome ends the lease; a stale read of the delivery cannot claim it again.
+    a.record_delivery(
+        &seen_a[0],
+        &Attempt::Retry {
+            at: model::now(),
+            error: "503".into(),
+        },
+    )
+    .expect("record");
+    assert!(!b.claim_delivery(&seen_b[0], lease).expect("stale claim"));
+    let fresh = b.due_deliveries(model::now(), 10).expect("due");
+    assert_eq!((fresh.len(), fresh[0].attempts), (1, 1));
+    assert!(b.claim_delivery(&fresh[0], lease).expect("claim"));
+}
+
+#[test]
 fn failed_deliveries_can_be_queued_again() {
     let dir = tempfile::tempdir().expect("tmp");
     let store = open(dir.path());

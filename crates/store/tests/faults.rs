@@ -27,6 +27,9 @@ fn db_path(dir: &std::path::Path) -> std::path::PathBuf {
 /// is released every capture that was queued is stored.
 #[test]
 fn a_stalled_writer_refuses_captures_at_once_and_drops_session_records() {
+    if common::sqlite_only("a writer stalled on the SQLite write lock") {
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cfg = StoreConfig::new(dir.path());
     cfg.min_free_bytes = 0;
@@ -119,6 +122,10 @@ fn a_stalled_writer_refuses_captures_at_once_and_drops_session_records() {
 /// keeps its record (the sighting names it).
 #[test]
 fn low_disk_drops_session_records_of_sessions_without_mail() {
+    if common::sqlite_only("min_free_bytes is the local disk's; PostgreSQL's disk is the server's")
+    {
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cfg = StoreConfig::new(dir.path());
     cfg.min_free_bytes = u64::MAX;
@@ -169,6 +176,9 @@ fn open_err(dir: &std::path::Path) -> StoreError {
 /// the spool journal.
 #[test]
 fn a_garbage_index_is_refused_and_the_spool_rebuilds_it_when_moved_aside() {
+    if common::sqlite_only("the SQLite index and spool") {
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open(dir.path());
     let raws: Vec<Vec<u8>> = (0..3).map(|i| message(20, i)).collect();
@@ -215,6 +225,9 @@ fn a_garbage_index_is_refused_and_the_spool_rebuilds_it_when_moved_aside() {
 /// A truncated index (SQLite finds its pages missing at open) is refused the same way.
 #[test]
 fn a_truncated_index_is_refused() {
+    if common::sqlite_only("the SQLite index") {
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open(dir.path());
     for i in 0..200 {
@@ -240,6 +253,9 @@ fn a_truncated_index_is_refused() {
 /// records after it and keeps the file whole; `verify` names the damaged message.
 #[test]
 fn a_damaged_unindexed_record_costs_only_itself() {
+    if common::sqlite_only("spool segments") {
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open(dir.path());
     let kept = capture(&store, &message(22, 0));
@@ -316,6 +332,9 @@ fn a_damaged_unindexed_record_costs_only_itself() {
 /// the directory's mode does it.
 #[test]
 fn a_spool_that_cannot_be_written_is_refused_at_open() {
+    if common::sqlite_only("the spool directory") {
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     open(dir.path()).close().expect("close");
     let spool = dir.path().join("spool");

@@ -124,6 +124,14 @@ impl Sink {
         self
     }
 
+    /// The receiver's timeout: one [`Sink::deliver`] takes at most this long.
+    pub fn timeout(&self) -> Duration {
+        match self {
+            Sink::Webhook(s) => s.target.timeout,
+            Sink::Syslog(s) => s.target.timeout,
+        }
+    }
+
     /// One delivery attempt, bounded by the receiver's timeout.
     pub async fn deliver(&self, alert: &Alert) -> Result<(), DeliveryError> {
         match self {

@@ -74,6 +74,26 @@ pub(crate) fn raise(
     Ok(true)
 }
 
+/// See [`crate::alerts::CLAIM_SQL`].
+pub(crate) fn claim(
+    c: &mut impl GenericClient,
+    d: &Delivery,
+    now: Timestamp,
+    until: Timestamp,
+) -> Result<bool> {
+    let n = c.execute(
+        crate::alerts::CLAIM_SQL,
+        &[
+            &unix_nanos(until),
+            &d.alert_seq,
+            &d.receiver,
+            &unix_nanos(now),
+            &i64::from(d.attempts),
+        ],
+    )?;
+    Ok(n == 1)
+}
+
 /// Deliveries due at `now`, oldest first, at most `max`.
 pub(crate) fn due(c: &mut impl GenericClient, now: Timestamp, max: usize) -> Result<Vec<Delivery>> {
     c.query(
