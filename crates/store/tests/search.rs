@@ -390,6 +390,9 @@ fn dashboard_counts_by_hour_verdict_domain_and_network() {
 
 #[test]
 fn migration_9_backfills_reports_saved_before_it() {
+    if common::sqlite_only("the PostgreSQL schema has no v9 migration to backfill") {
+        return;
+    }
     let dir = tempfile::tempdir().expect("tmp");
     let id = {
         let store = open(dir.path());

@@ -439,6 +439,9 @@ fn domain_statistics_count_a_window_by_class_and_sensor() {
 /// store is opened again and the migration backfills `message_domains`.
 #[test]
 fn migration_10_backfills_message_domains_from_saved_reports() {
+    if common::sqlite_only("the PostgreSQL schema has no v10 migration to backfill") {
+        return;
+    }
     let dir = tempfile::tempdir().expect("tmp");
     let now = model::now();
     {
@@ -484,7 +487,8 @@ fn migration_10_backfills_message_domains_from_saved_reports() {
 #[test]
 fn hostile_visitor_values_are_stored_truncated() {
     let dir = tempfile::tempdir().expect("tmp");
-    let store = open(dir.path());
+    let cfg = common::config(dir.path());
+    let store = Store::open(cfg.clone()).expect("open");
     let mut v = visit("not an ip\0; DROP TABLE seeds", model::now(), "");
     v.user_agent = "Mozilla/5.0 ".repeat(1000);
     v.referer = "é".repeat(MAX_VISIT_FIELD);
@@ -504,12 +508,13 @@ fn hostile_visitor_values_are_stored_truncated() {
     assert_eq!(store.seed_by_address("\0@\0").expect("nul"), None);
 
     // A damaged row is an error to report, not a panic.
-    let db = rusqlite::Connection::open(dir.path().join("spamhattan.sqlite")).expect("db");
-    db.execute(
-        "UPDATE seeds SET form = 'carrier pigeon' WHERE id = ?1",
-        [seeds[1].id],
-    )
-    .expect("damage");
+    damage(
+        &cfg,
+        &format!(
+            "UPDATE seeds SET form = 'carrier pigeon' WHERE id = {}",
+            seeds[1].id
+        ),
+    );
     assert!(matches!(
         store.seed(seeds[1].id),
         Err(StoreError::Corrupt { .. })
@@ -519,6 +524,24 @@ fn hostile_visitor_values_are_stored_truncated() {
         Err(StoreError::Corrupt { .. })
     ));
     assert!(store.seed(seeds[0].id).expect("intact row").is_some());
+}
+
+/// Runs `sql` on the store's database behind its back: the SQLite file, or the test's
+/// PostgreSQL schema.
+fn damage(cfg: &store::StoreConfig, sql: &str) {
+    match &cfg.postgres {
+        Some(pg) => {
+            let mut c = postgres::Client::connect(&pg.url, postgres::NoTls).expect("connect");
+            let schema = pg.schema.as_deref().expect("a test schema");
+            c.batch_execute(&format!("SET search_path TO {schema}; {sql}"))
+                .expect("damage");
+        }
+        None => {
+            let db =
+                rusqlite::Connection::open(cfg.data_dir.join("spamhattan.sqlite")).expect("db");
+            db.execute_batch(sql).expect("damage");
+        }
+    }
 }
 
 #[test]
