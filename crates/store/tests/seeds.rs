@@ -564,3 +564,101 @@ fn harvesters_with_the_same_latest_visit_still_page_apart() {
     }
     assert_eq!(seen, ["192.0.2.3", "192.0.2.2", "192.0.2.1"]);
 }
+
+#[test]
+fn domain_report_sums_exact_domains_and_finds_the_first_mail_after_activation() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open(dir.path());
+    let now = model::now();
+    let active = (now - Duration::days(3)).date();
+    use RcptVerdict::Accepted;
+    let peer = "192.0.2.1:25";
+    let before = capture(
+        &store,
+        1,
+        &[("a@x.trap.example", Accepted)],
+        now - Duration::days(5),
+        peer,
+        "mx",
+    );
+    let first = capture(
+        &store,
+        2,
+        &[("b@trap.example", Accepted)],
+        now - Duration::days(2),
+        peer,
+        "mx",
+    );
+    let later = capture(
+        &store,
+        3,
+        &[
+            ("c@y.trap.example", Accepted),
+            ("d@loose.example", Accepted),
+        ],
+        now - Duration::hours(1),
+        peer,
+        "mx",
+    );
+    for s in [&before, &first, &later] {
+        save(&store, s, VerdictClass::Spam);
+    }
+    let configured = vec![model::TrapDomain {
+        active_from: Some(active),
+        ..model::TrapDomain::active("*.trap.example")
+    }];
+    let report = store.domain_report(&configured, 7, now).expect("report");
+    assert_eq!(report.domains.len(), 2);
+    let trap = &report.domains[0];
+    assert_eq!(trap.pattern, "*.trap.example");
+    assert_eq!(trap.messages, 3);
+    let mut exact = trap.exact_domains.clone();
+    exact.sort();
+    assert_eq!(exact, ["trap.example", "x.trap.example", "y.trap.example"]);
+    assert_eq!(trap.first_after_activation, Some(first.received_at));
+    let start = active.midnight().assume_utc();
+    assert_eq!(
+        trap.first_after_activation_secs,
+        Some((first.received_at - start).whole_seconds())
+    );
+    assert_eq!(report.domains[1].pattern, "loose.example");
+    assert_eq!(report.domains[1].state, None);
+    let short = store.domain_report(&configured, 1, now).expect("report");
+    assert_eq!(short.domains[0].messages, 1, "the last day only");
+}
+
+#[test]
+fn concurrent_visits_of_one_ip_are_all_counted() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open(dir.path());
+    let t0 = model::now() - Duration::hours(1);
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                for i in 0..10 {
+                    let at = t0 + Duration::seconds(t * 10 + i);
+                    let agent = format!("crawler/{t}.{i}");
+                    store
+                        .record_bait_visit(&visit("198.51.100.7", at, &agent), &page_seeds())
+                        .expect("visit");
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("thread");
+    }
+    let h = store
+        .harvester("198.51.100.7")
+        .expect("read")
+        .expect("found");
+    assert_eq!((h.harvester.visits, h.harvester.seeds), (40, 160));
+    assert_eq!(h.harvester.first_visit, t0);
+    assert_eq!(h.harvester.last_visit, t0 + Duration::seconds(39));
+    assert_eq!(
+        h.harvester.last_user_agent, "crawler/3.9",
+        "the latest visit's"
+    );
+    assert_eq!(store.bait_visits_since(t0).expect("count"), 40);
+}

@@ -136,7 +136,7 @@ pub(crate) fn index_report(tx: &mut Transaction<'_>, s: &Sighting, r: &Report) -
         [&t.subject, &t.sender, &t.rcpt, &t.filenames, &t.body].map(|c| text::tsvector(c));
     tx.execute(
         "INSERT INTO message_text (seq, subject, sender, rcpt, filenames, body)
-         VALUES ($1, $2::tsvector, $3::tsvector, $4::tsvector, $5::tsvector, $6::tsvector)
+         VALUES ($1, $2::text::tsvector, $3::text::tsvector, $4::text::tsvector, $5::text::tsvector, $6::text::tsvector)
          ON CONFLICT (seq) DO UPDATE SET subject = EXCLUDED.subject, sender = EXCLUDED.sender,
              rcpt = EXCLUDED.rcpt, filenames = EXCLUDED.filenames, body = EXCLUDED.body",
         &[&seq, &subject, &sender, &rcpt, &filenames, &body],
@@ -169,12 +169,12 @@ fn text_conditions(f: &MessageFilter, p: &mut Params) -> Option<String> {
             continue;
         };
         let q = p.add(q);
-        all.push(format!("{q}::tsquery"));
+        all.push(format!("{q}::text::tsquery"));
         let cols: Vec<String> = match col {
-            Some(c) => vec![format!("t.{c} @@ {q}::tsquery")],
+            Some(c) => vec![format!("t.{c} @@ {q}::text::tsquery")],
             None => TEXT_COLUMNS
                 .iter()
-                .map(|c| format!("t.{c} @@ {q}::tsquery"))
+                .map(|c| format!("t.{c} @@ {q}::text::tsquery"))
                 .collect(),
         };
         conds.push(format!("({})", cols.join(" OR ")));
