@@ -18,6 +18,9 @@
 //! - The **dashboard** reads `message_hours` (hour, verdict class, trap domain → count) and
 //!   `message_networks` (hour, sending /24 → count), kept at report save, so it never scans
 //!   messages.
+//!
+//! The PostgreSQL store has the same tables and rules in `pg/search.rs`, with `tsvector`s for
+//! the free text whose words are cut like FTS5's (`pg/search/text.rs`).
 
 use crate::error::{Result, StoreError};
 use crate::query::{from_nanos, parse_json, uuid_from};

@@ -510,3 +510,34 @@ fn indicator_pages_walk_newest_first_and_filter_by_kind_and_text() {
         ));
     }
 }
+
+#[test]
+fn a_nul_in_a_header_is_kept_and_a_nul_in_a_filter_finds_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open(dir.path());
+    let a = capture(&store, 1, "alice@trap.example", model::now());
+    let mut r = report(&a, VerdictClass::Spam, "pay\0now", None, &[]);
+    r.headers.from = Some(Mailbox {
+        name: Some("Nul\0Name".into()),
+        address: Some("x@sender.example".into()),
+    });
+    save(&store, &a, &r);
+    let (rows, _) = store
+        .search_messages(&MessageFilter::default(), 10, None)
+        .expect("list");
+    assert_eq!(rows[0].subject.as_deref(), Some("pay\0now"));
+    assert_eq!(
+        rows[0].from.as_deref(),
+        Some("Nul\0Name <x@sender.example>")
+    );
+    assert_eq!(ids(&store, &text("pay now")), vec![a.sighting.id]);
+    let f = MessageFilter {
+        ioc: Some("evil\0.example".into()),
+        ..Default::default()
+    };
+    assert_eq!(ids(&store, &f), Vec::<uuid::Uuid>::new());
+    let (page, next) = store
+        .indicator_page(None, Some("\0"), 10, None)
+        .expect("page");
+    assert!(page.is_empty() && next.is_none());
+}

@@ -16,7 +16,7 @@
 mod text;
 
 use super::big;
-use crate::error::Result;
+use crate::error::{Result, StoreError};
 use crate::query::from_nanos;
 use crate::search::{
     Count, DASHBOARD_TOP, IndicatorPage, MessageFilter, MessageRow, ROW, Rollups, RowCols, Text,
@@ -34,8 +34,8 @@ pub(crate) const DDL: &str = r#"
     CREATE TABLE message_facts (
         seq         BIGINT PRIMARY KEY,   -- sightings.seq
         class       TEXT NOT NULL,        -- verdict class (reports.class)
-        subject     TEXT,
-        sender      TEXT,                 -- header From as 'Name <address>'
+        subject     BYTEA,                -- UTF-8; BYTEA because a header may decode to NUL
+        sender      BYTEA,                -- header From as 'Name <address>', UTF-8
         attachments BIGINT NOT NULL
     );
     CREATE INDEX message_facts_by_class ON message_facts(class, seq);
@@ -126,8 +126,8 @@ pub(crate) fn index_report(tx: &mut Transaction<'_>, s: &Sighting, r: &Report) -
         &[
             &seq,
             &class,
-            &r.headers.subject,
-            &r.headers.from.as_ref().map(mailbox),
+            &r.headers.subject.as_deref().map(str::as_bytes),
+            &r.headers.from.as_ref().map(|m| mailbox(m).into_bytes()),
             &attachments,
         ],
     )?;
@@ -199,6 +199,11 @@ pub(crate) fn search(
 ) -> Result<(Vec<MessageRow>, Option<String>)> {
     f.check()?;
     let limit = limit.clamp(1, MAX_PAGE);
+    if f.ioc.as_ref().is_some_and(|v| v.contains('\0')) {
+        // PostgreSQL text cannot hold NUL, so no indexed indicator has one (`reports.rs`
+        // leaves such values out): nothing matches, as on SQLite where none was seen.
+        return Ok((Vec::new(), None));
+    }
     let below = after.map(parse_cursor).transpose()?.unwrap_or(i64::MAX);
     let mut p = Params::default();
     let mut sql = format!(
@@ -237,11 +242,23 @@ pub(crate) fn search(
         Some(false) => sql.push_str(" AND coalesce(f.attachments, 0) = 0"),
         None => {}
     }
+    // Time bounds also become `seq` bounds (from `sightings_by_time`, computed once): sound
+    // even for imports whose arrival times are out of capture order, and they stop the walk
+    // down `seq` where no row can match instead of at the oldest message.
     if let Some(t) = f.before {
-        sql.push_str(&format!(" AND s.received_at < {}", p.add(unix_nanos(t))));
+        let t = p.add(unix_nanos(t));
+        sql.push_str(&format!(
+            " AND s.received_at < {t} AND s.seq <= (SELECT coalesce(max(seq), 0)
+                FROM sightings WHERE received_at < {t})"
+        ));
     }
     if let Some(t) = f.after {
-        sql.push_str(&format!(" AND s.received_at >= {}", p.add(unix_nanos(t))));
+        let t = p.add(unix_nanos(t));
+        sql.push_str(&format!(
+            " AND s.received_at >= {t} AND s.seq >= (SELECT coalesce(min(seq), {})
+                FROM sightings WHERE received_at >= {t})",
+            i64::MAX
+        ));
     }
     // One row more than asked tells whether there is a next page.
     sql.push_str(&format!(
@@ -272,11 +289,20 @@ fn message_row(row: &Row) -> Result<MessageRow> {
         class: row.try_get(7)?,
         score: row.try_get(8)?,
         campaign: row.try_get(9)?,
-        subject: row.try_get(10)?,
-        from: row.try_get(11)?,
+        subject: utf8(row.try_get(10)?)?,
+        from: utf8(row.try_get(11)?)?,
         attachments: row.try_get(12)?,
     }
     .decode()
+}
+
+/// A header stored as bytes (`message_facts`), back to text.
+pub(crate) fn utf8(bytes: Option<Vec<u8>>) -> Result<Option<String>> {
+    bytes
+        .map(|b| {
+            String::from_utf8(b).map_err(|_| StoreError::corrupt("a message header is not UTF-8"))
+        })
+        .transpose()
 }
 
 /// `(key, count)` rows as [`Count`]s.
@@ -382,6 +408,10 @@ pub(crate) fn indicator_page(
         id,
         needle,
     } = IndicatorPage::of(contains, limit, after)?;
+    if needle.as_ref().is_some_and(|n| n.contains('\0')) {
+        // No indexed value holds a NUL (see `search`).
+        return Ok((Vec::new(), None));
+    }
     let rows = c.query(
         "SELECT id, kind, value, first_seen, last_seen, count FROM indicators
          WHERE (last_seen < $1 OR (last_seen = $1 AND id < $2))

@@ -144,7 +144,7 @@ fn seed_hits(c: &mut impl GenericClient, seed: i64) -> Result<Vec<SeedHit>> {
             peer,
             helo: sighting.helo,
             sender: r.try_get(4)?,
-            subject: r.try_get(5)?,
+            subject: super::search::utf8(r.try_get(5)?)?,
             class: r
                 .try_get::<_, Option<String>>(6)?
                 .unwrap_or_else(|| "unknown".into()),
