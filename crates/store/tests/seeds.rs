@@ -662,3 +662,49 @@ fn concurrent_visits_of_one_ip_are_all_counted() {
     );
     assert_eq!(store.bait_visits_since(t0).expect("count"), 40);
 }
+
+#[test]
+fn one_message_to_the_seeds_of_two_harvesters_counts_for_each() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open(dir.path());
+    let t0 = model::now() - Duration::hours(3);
+    let first = store
+        .record_bait_visit(&visit("192.0.2.1", t0, "a"), &page_seeds())
+        .expect("visit");
+    let second = store
+        .record_bait_visit(&visit("192.0.2.2", t0, "b"), &page_seeds())
+        .expect("visit");
+    use RcptVerdict::Accepted;
+    let rcpts = [
+        (first[0].address.as_str(), Accepted),
+        (first[1].address.as_str(), Accepted),
+        (second[2].address.as_str(), Accepted),
+    ];
+    let s = capture(
+        &store,
+        1,
+        &rcpts,
+        t0 + Duration::hours(1),
+        "192.0.2.9:25",
+        "mx",
+    );
+    save(&store, &s, VerdictClass::Spam);
+    save(&store, &s, VerdictClass::Spam);
+    let counters = |ip: &str| {
+        let h = store.harvester(ip).expect("read").expect("found").harvester;
+        (h.messages, h.seeds_hit)
+    };
+    assert_eq!(counters("192.0.2.1"), (1, 2));
+    assert_eq!(counters("192.0.2.2"), (1, 1));
+    let other = capture(
+        &store,
+        2,
+        &[(first[0].address.as_str(), Accepted)],
+        t0 + Duration::hours(2),
+        "192.0.2.9:25",
+        "mx",
+    );
+    save(&store, &other, VerdictClass::Spam);
+    assert_eq!(counters("192.0.2.1"), (2, 2), "a seed's second message");
+    assert_eq!(store.seeds_of_sighting(s.id).expect("of").len(), 3);
+}

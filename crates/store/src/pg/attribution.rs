@@ -8,6 +8,7 @@ use crate::unix_nanos;
 use model::Sighting;
 use model::seed::token_of;
 use postgres::Transaction;
+use std::collections::BTreeMap;
 
 /// This module's tables (part of schema version 1, see `schema.rs`): none, `seeds.rs` has them.
 pub(crate) const DDL: &str = "";
@@ -17,6 +18,10 @@ pub(crate) const DDL: &str = "";
 /// row is new (`ON CONFLICT DO NOTHING`); a concurrent save of the same sighting waits on that
 /// key until the first commits and then inserts nothing, so two collectors never count one
 /// message twice.
+///
+/// Rows are locked in one order by every save: the seeds by token, then the harvesters by IP
+/// (their counters move after all the seeds'), so two collectors attributing messages that
+/// reached the seeds of the same harvesters do not deadlock.
 pub(crate) fn attribute(tx: &mut Transaction<'_>, s: &Sighting) -> Result<()> {
     let mut named: Vec<(String, String)> = s
         .envelope
@@ -46,6 +51,8 @@ pub(crate) fn attribute(tx: &mut Transaction<'_>, s: &Sighting) -> Result<()> {
         "SELECT d.id, d.domain, d.hits, v.ip FROM seeds d LEFT JOIN bait_visits v ON v.id = d.visit
          WHERE d.token = $1",
     )?;
+    // Per harvester IP: its seeds hit anew by this message, and how many got their first hit.
+    let mut harvesters: BTreeMap<Vec<u8>, (Vec<i64>, i64)> = BTreeMap::new();
     for (token, domain) in named {
         let Some(seed) = tx.query_opt(&find, &[&token])? else {
             continue;
@@ -75,34 +82,39 @@ pub(crate) fn attribute(tx: &mut Transaction<'_>, s: &Sighting) -> Result<()> {
             )?
             .try_get(0)?;
         if let Some(ip) = ip {
-            count_harvester_hit(tx, &ip, id, seq, hits == 0)?;
+            let (seeds, first) = harvesters.entry(ip).or_default();
+            seeds.push(id);
+            *first += i64::from(hits == 0);
         }
+    }
+    for (ip, (seeds, first)) in harvesters {
+        count_harvester_hits(tx, &ip, &seeds, seq, first)?;
     }
     Ok(())
 }
 
-/// Moves a harvester's counters for a new hit of its seed `seed` by sighting `seq`: one more
-/// message unless another of its seeds already counted this one, one more seed hit when the
-/// seed received its first message.
-fn count_harvester_hit(
+/// Moves a harvester's counters for the new hits of its `seeds` by sighting `seq`: one more
+/// message unless one of its other seeds counted this message before, and one more seed hit
+/// per seed that received its first message (`first_hits`).
+fn count_harvester_hits(
     tx: &mut Transaction<'_>,
     ip: &[u8],
-    seed: i64,
+    seeds: &[i64],
     seq: i64,
-    first_of_seed: bool,
+    first_hits: i64,
 ) -> Result<()> {
     let counted: bool = tx
         .query_one(
             "SELECT EXISTS (SELECT 1 FROM seed_hits h JOIN seeds d ON d.id = h.seed
                             JOIN bait_visits v ON v.id = d.visit
-                            WHERE h.seq = $1 AND h.seed != $2 AND v.ip = $3)",
-            &[&seq, &seed, &ip],
+                            WHERE h.seq = $1 AND h.seed <> ALL($2) AND v.ip = $3)",
+            &[&seq, &seeds, &ip],
         )?
         .try_get(0)?;
     tx.execute(
         "UPDATE harvesters SET messages = messages + $2, seeds_hit = seeds_hit + $3
          WHERE ip = $1",
-        &[&ip, &i64::from(!counted), &i64::from(first_of_seed)],
+        &[&ip, &i64::from(!counted), &first_hits],
     )?;
     Ok(())
 }
