@@ -23,7 +23,7 @@ pub const MAX_SENSOR: usize = 64;
 
 /// The sensor a sighting came through: the sensor's id when it came over the bus from a
 /// `spamhattan sensor`, else its listener, `import` for imported mail.
-fn sensor_of(s: &Sighting) -> String {
+pub(crate) fn sensor_of(s: &Sighting) -> String {
     if let Some(tag) = &s.sensor {
         truncate(&tag.id, MAX_SENSOR)
     } else if s.listener.is_empty() {
@@ -124,11 +124,7 @@ pub(crate) fn stats(
         }
         previous = domain;
     }
-    out.sort_by(|a, b| {
-        b.messages
-            .cmp(&a.messages)
-            .then_with(|| a.domain.cmp(&b.domain))
-    });
+    rank_domains(&mut out);
     Ok(out)
 }
 
@@ -140,33 +136,61 @@ fn window(c: &Connection, domain: &str, since: i64, until: i64) -> Result<Option
          WHERE m.domain = ?1 AND m.received_at >= ?2 AND m.received_at <= ?3",
     )?;
     let mut rows = stmt.query((domain, since, until))?;
-    let (mut messages, mut first, mut last) = (0u64, i64::MAX, i64::MIN);
-    let mut by_class: BTreeMap<String, u64> = BTreeMap::new();
-    let mut by_sensor: BTreeMap<String, u64> = BTreeMap::new();
-    let mut campaigns: HashSet<i64> = HashSet::new();
+    let mut w = Window::default();
     while let Some(r) = rows.next()? {
-        let at: i64 = r.get(0)?;
-        messages += 1;
-        first = first.min(at);
-        last = last.max(at);
-        *by_sensor.entry(r.get(1)?).or_default() += 1;
-        *by_class.entry(r.get(2)?).or_default() += 1;
-        if let Some(k) = r.get::<_, Option<i64>>(3)? {
-            campaigns.insert(k);
+        w.add(r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+    }
+    w.stats(domain)
+}
+
+/// One domain's messages in a window, counted as they are read (by either backend).
+#[derive(Default)]
+pub(crate) struct Window {
+    messages: u64,
+    first: Option<i64>,
+    last: Option<i64>,
+    by_class: BTreeMap<String, u64>,
+    by_sensor: BTreeMap<String, u64>,
+    campaigns: HashSet<i64>,
+}
+
+impl Window {
+    /// One message received at `at` through `sensor`, of `class`, in `campaign` if clustered.
+    pub(crate) fn add(&mut self, at: i64, sensor: String, class: String, campaign: Option<i64>) {
+        self.messages += 1;
+        self.first = Some(self.first.map_or(at, |f| f.min(at)));
+        self.last = Some(self.last.map_or(at, |l| l.max(at)));
+        *self.by_sensor.entry(sensor).or_default() += 1;
+        *self.by_class.entry(class).or_default() += 1;
+        if let Some(k) = campaign {
+            self.campaigns.insert(k);
         }
     }
-    if messages == 0 {
-        return Ok(None);
+
+    /// The statistics, `None` when no message was added.
+    pub(crate) fn stats(self, domain: &str) -> Result<Option<DomainStats>> {
+        let (Some(first), Some(last)) = (self.first, self.last) else {
+            return Ok(None);
+        };
+        Ok(Some(DomainStats {
+            domain: domain.to_string(),
+            messages: self.messages,
+            first_seen: Some(from_nanos(first)?),
+            last_seen: Some(from_nanos(last)?),
+            by_class: ranked(self.by_class),
+            campaigns: self.campaigns.len() as u64,
+            by_sensor: ranked(self.by_sensor),
+        }))
     }
-    Ok(Some(DomainStats {
-        domain: domain.to_string(),
-        messages,
-        first_seen: Some(from_nanos(first)?),
-        last_seen: Some(from_nanos(last)?),
-        by_class: ranked(by_class),
-        campaigns: campaigns.len() as u64,
-        by_sensor: ranked(by_sensor),
-    }))
+}
+
+/// Most messages first, ties by domain name.
+pub(crate) fn rank_domains(out: &mut [DomainStats]) {
+    out.sort_by(|a, b| {
+        b.messages
+            .cmp(&a.messages)
+            .then_with(|| a.domain.cmp(&b.domain))
+    });
 }
 
 /// Counts, most frequent first, ties by key.

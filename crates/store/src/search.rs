@@ -18,6 +18,9 @@
 //! - The **dashboard** reads `message_hours` (hour, verdict class, trap domain → count) and
 //!   `message_networks` (hour, sending /24 → count), kept at report save, so it never scans
 //!   messages.
+//!
+//! The PostgreSQL store has the same tables and rules in `pg/search.rs`, with `tsvector`s for
+//! the free text whose words are cut like FTS5's (`pg/search/text.rs`).
 
 use crate::error::{Result, StoreError};
 use crate::query::{from_nanos, parse_json, uuid_from};
@@ -76,7 +79,7 @@ pub struct MessageFilter {
 }
 
 impl MessageFilter {
-    fn fts_terms(&self) -> impl Iterator<Item = (Option<&'static str>, &String)> {
+    pub(crate) fn fts_terms(&self) -> impl Iterator<Item = (Option<&'static str>, &String)> {
         let col = |c: &'static str| move |t| (Some(c), t);
         self.text
             .iter()
@@ -87,7 +90,7 @@ impl MessageFilter {
             .chain(self.filename.iter().map(col("filenames")))
     }
 
-    fn check(&self) -> Result<()> {
+    pub(crate) fn check(&self) -> Result<()> {
         for list in [
             &self.text,
             &self.from,
@@ -263,16 +266,16 @@ fn index_seq(
 }
 
 /// The indexed text columns of one message.
-struct Text {
-    subject: String,
-    sender: String,
-    rcpt: String,
-    filenames: String,
-    body: String,
+pub(crate) struct Text {
+    pub(crate) subject: String,
+    pub(crate) sender: String,
+    pub(crate) rcpt: String,
+    pub(crate) filenames: String,
+    pub(crate) body: String,
 }
 
 impl Text {
-    fn of(s: &Sighting, r: &Report) -> Text {
+    pub(crate) fn of(s: &Sighting, r: &Report) -> Text {
         let h = &r.headers;
         let mut sender = s.envelope.mail_from.address.clone();
         for m in h.from.iter().chain(h.sender.iter()).chain(&h.reply_to) {
@@ -323,7 +326,7 @@ fn push_mailbox(out: &mut String, m: &model::report::Mailbox) {
     out.push(' ');
 }
 
-fn mailbox(m: &model::report::Mailbox) -> String {
+pub(crate) fn mailbox(m: &model::report::Mailbox) -> String {
     match (&m.name, &m.address) {
         (Some(n), Some(a)) => format!("{n} <{a}>"),
         (Some(n), None) => n.clone(),
@@ -344,7 +347,7 @@ fn cut(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-fn hour_of(ts: Timestamp) -> i64 {
+pub(crate) fn hour_of(ts: Timestamp) -> i64 {
     ts.unix_timestamp().div_euclid(3600) * 3600
 }
 
@@ -447,18 +450,19 @@ fn fts_query(f: &MessageFilter) -> Option<String> {
 }
 
 /// Cursor text for a page ending at `seq`. Opaque to clients; `s` plus the number.
-fn cursor_of(seq: i64) -> String {
+pub(crate) fn cursor_of(seq: i64) -> String {
     format!("s{seq}")
 }
 
-fn parse_cursor(c: &str) -> Result<i64> {
+pub(crate) fn parse_cursor(c: &str) -> Result<i64> {
     c.strip_prefix('s')
         .and_then(|n| n.parse::<i64>().ok())
         .filter(|n| *n > 0)
         .ok_or_else(|| StoreError::invalid("the cursor is not one this server gave out"))
 }
 
-const ROW: &str = "s.seq, s.id, s.received_at, s.peer, s.sender, s.size, s.json,
+/// The columns [`message_row`] reads (PostgreSQL's search reads the same ones).
+pub(crate) const ROW: &str = "s.seq, s.id, s.received_at, s.peer, s.sender, s.size, s.json,
     r.class, r.score, r.campaign, f.subject, f.sender, f.attachments";
 
 pub(crate) fn search(
@@ -598,27 +602,62 @@ pub(crate) fn search(
 }
 
 fn message_row(row: &rusqlite::Row<'_>) -> Result<MessageRow> {
-    let s: Sighting = parse_json(&row.get::<_, String>(6)?, "sighting")?;
-    let class: Option<String> = row.get(7)?;
-    Ok(MessageRow {
-        sighting: uuid_from(&row.get::<_, Vec<u8>>(1)?)?,
-        received_at: from_nanos(row.get(2)?)?,
+    RowCols {
+        id: row.get(1)?,
+        received_at: row.get(2)?,
         peer: row.get(3)?,
         envelope_from: row.get(4)?,
-        recipients: s
-            .envelope
-            .recipients
-            .into_iter()
-            .map(|r| r.address)
-            .collect(),
-        verdict: class.as_deref().map(class_of),
+        size: row.get(5)?,
+        json: row.get(6)?,
+        class: row.get(7)?,
         score: row.get(8)?,
         campaign: row.get(9)?,
         subject: row.get(10)?,
-        from: row.get::<_, Option<String>>(11)?.filter(|s| !s.is_empty()),
-        attachments: u32::try_from(row.get::<_, Option<i64>>(12)?.unwrap_or(0)).unwrap_or(0),
-        size: u64::try_from(row.get::<_, i64>(5)?).unwrap_or(0),
-    })
+        from: row.get(11)?,
+        attachments: row.get(12)?,
+    }
+    .decode()
+}
+
+/// The [`ROW`] columns after `s.seq`, as read by either backend.
+pub(crate) struct RowCols {
+    pub(crate) id: Vec<u8>,
+    pub(crate) received_at: i64,
+    pub(crate) peer: String,
+    pub(crate) envelope_from: String,
+    pub(crate) size: i64,
+    pub(crate) json: String,
+    pub(crate) class: Option<String>,
+    pub(crate) score: Option<i64>,
+    pub(crate) campaign: Option<i64>,
+    pub(crate) subject: Option<String>,
+    pub(crate) from: Option<String>,
+    pub(crate) attachments: Option<i64>,
+}
+
+impl RowCols {
+    pub(crate) fn decode(self) -> Result<MessageRow> {
+        let s: Sighting = parse_json(&self.json, "sighting")?;
+        Ok(MessageRow {
+            sighting: uuid_from(&self.id)?,
+            received_at: from_nanos(self.received_at)?,
+            peer: self.peer,
+            envelope_from: self.envelope_from,
+            recipients: s
+                .envelope
+                .recipients
+                .into_iter()
+                .map(|r| r.address)
+                .collect(),
+            verdict: self.class.as_deref().map(class_of),
+            score: self.score,
+            campaign: self.campaign,
+            subject: self.subject,
+            from: self.from.filter(|s| !s.is_empty()),
+            attachments: u32::try_from(self.attachments.unwrap_or(0)).unwrap_or(0),
+            size: u64::try_from(self.size).unwrap_or(0),
+        })
+    }
 }
 
 fn class_of(s: &str) -> VerdictClass {
@@ -628,6 +667,7 @@ fn class_of(s: &str) -> VerdictClass {
         .unwrap_or(VerdictClass::Unknown)
 }
 
+/// `(key, count)` rows of `sql` as [`Count`]s.
 pub(crate) fn counts(
     conn: &Connection,
     sql: &str,
@@ -645,62 +685,97 @@ pub(crate) fn counts(
     Ok(rows)
 }
 
-pub(crate) fn dashboard(store: &Store, now: Timestamp, hours: u32) -> Result<Dashboard> {
-    let hours = hours.clamp(1, MAX_DASHBOARD_HOURS);
-    let last = hour_of(now);
-    let first = last - 3600 * (i64::from(hours) - 1);
-    let since = from_nanos(first.saturating_mul(1_000_000_000))?;
-    let (volume, by_verdict, by_trap_domain, top_networks, pending_analysis) = store.read(|c| {
-        let mut stmt = c.prepare_cached(
-            "SELECT hour, class, sum(count) FROM message_hours
-                 WHERE hour >= ?1 AND hour <= ?2 GROUP BY hour, class HAVING sum(count) > 0
-                 ORDER BY hour, class",
-        )?;
-        let mut rows = stmt.query((first, last))?;
-        let mut volume: Vec<HourVolume> = (0..hours)
-            .map(|i| {
-                let h = first + 3600 * i64::from(i);
-                Ok(HourVolume {
-                    hour: from_nanos(h.saturating_mul(1_000_000_000))?,
-                    total: 0,
-                    by_verdict: Vec::new(),
-                })
+/// What the dashboard reads from the hourly rollups, on either backend.
+pub(crate) struct Rollups {
+    pub(crate) volume: Vec<HourVolume>,
+    pub(crate) by_verdict: Vec<Count>,
+    pub(crate) by_trap_domain: Vec<Count>,
+    pub(crate) top_networks: Vec<Count>,
+    pub(crate) pending_analysis: u64,
+}
+
+/// The `hours` buckets from `first` (unix seconds), hours without mail included, filled from
+/// `(hour, class, count)` rows ordered by hour and class.
+pub(crate) fn volume(
+    first: i64,
+    hours: u32,
+    rows: impl IntoIterator<Item = (i64, String, u64)>,
+) -> Result<Vec<HourVolume>> {
+    let mut volume: Vec<HourVolume> = (0..hours)
+        .map(|i| {
+            let h = first + 3600 * i64::from(i);
+            Ok(HourVolume {
+                hour: from_nanos(h.saturating_mul(1_000_000_000))?,
+                total: 0,
+                by_verdict: Vec::new(),
             })
-            .collect::<Result<_>>()?;
-        while let Some(r) = rows.next()? {
-            let h: i64 = r.get(0)?;
-            let n = u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0);
-            let i = usize::try_from((h - first) / 3600).unwrap_or(usize::MAX);
-            if let Some(v) = volume.get_mut(i) {
-                v.total += n;
-                v.by_verdict.push(Count {
-                    key: r.get(1)?,
-                    count: n,
-                });
-            }
+        })
+        .collect::<Result<_>>()?;
+    for (h, key, n) in rows {
+        let i = usize::try_from((h - first) / 3600).unwrap_or(usize::MAX);
+        if let Some(v) = volume.get_mut(i) {
+            v.total += n;
+            v.by_verdict.push(Count { key, count: n });
         }
-        let by_verdict = counts(
+    }
+    Ok(volume)
+}
+
+fn rollups(c: &Connection, first: i64, last: i64, hours: u32) -> Result<Rollups> {
+    let mut stmt = c.prepare_cached(
+        "SELECT hour, class, sum(count) FROM message_hours
+             WHERE hour >= ?1 AND hour <= ?2 GROUP BY hour, class HAVING sum(count) > 0
+             ORDER BY hour, class",
+    )?;
+    let rows = stmt
+        .query_map((first, last), |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+            ))
+        })?
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(Rollups {
+        volume: volume(first, hours, rows)?,
+        by_verdict: counts(
             c,
             "SELECT class, sum(count) AS n FROM message_hours WHERE hour >= ?1 AND hour <= ?2
                  GROUP BY class HAVING n > 0 ORDER BY n DESC, class",
             (first, last),
-        )?;
-        let by_domain = counts(
+        )?,
+        by_trap_domain: counts(
             c,
             "SELECT domain, sum(count) AS n FROM message_hours WHERE hour >= ?1 AND hour <= ?2
                  GROUP BY domain HAVING n > 0 ORDER BY n DESC, domain LIMIT ?3",
             (first, last, DASHBOARD_TOP as i64),
-        )?;
-        let networks = counts(
+        )?,
+        top_networks: counts(
             c,
             "SELECT network, sum(count) AS n FROM message_networks
                  WHERE hour >= ?1 AND hour <= ?2
                  GROUP BY network HAVING n > 0 ORDER BY n DESC, network LIMIT ?3",
             (first, last, DASHBOARD_TOP as i64),
-        )?;
-        let pending = crate::jobs::depth(c)?;
-        Ok((volume, by_verdict, by_domain, networks, pending))
-    })?;
+        )?,
+        pending_analysis: crate::jobs::depth(c)?,
+    })
+}
+
+pub(crate) fn dashboard(store: &Store, now: Timestamp, hours: u32) -> Result<Dashboard> {
+    let hours = hours.clamp(1, MAX_DASHBOARD_HOURS);
+    let last = hour_of(now);
+    let first = last - 3600 * (i64::from(hours) - 1);
+    let since = from_nanos(first.saturating_mul(1_000_000_000))?;
+    let Rollups {
+        volume,
+        by_verdict,
+        by_trap_domain,
+        top_networks,
+        pending_analysis,
+    } = store.on(
+        |c| rollups(c, first, last, hours),
+        |c| crate::pg::search::rollups(c, first, last, hours),
+    )?;
     let mut top_campaigns = store.campaigns(&crate::CampaignQuery {
         limit: 100,
         since: Some(since),
@@ -717,7 +792,10 @@ pub(crate) fn dashboard(store: &Store, now: Timestamp, hours: u32) -> Result<Das
         verdict: vec![VerdictClass::Malware, VerdictClass::RansomwareDelivery],
         ..Default::default()
     };
-    let latest_threats = store.read(|c| threat_rows(c, &threats))?;
+    let latest_threats = store.on(
+        |c| threat_rows(c, &threats),
+        |c| crate::pg::search::threat_rows(c, &threats),
+    )?;
     Ok(Dashboard {
         since,
         until: now,
@@ -752,6 +830,43 @@ fn threat_rows(c: &Connection, f: &MessageFilter) -> Result<Vec<MessageRow>> {
     Ok(out.into_iter().map(|(_, r)| r).collect())
 }
 
+/// The checked arguments of an indicator page, on either backend.
+pub(crate) struct IndicatorPage {
+    pub(crate) limit: usize,
+    /// The cursor: the previous page's last `(last_seen, id)`.
+    pub(crate) seen: i64,
+    pub(crate) id: i64,
+    /// The lower-cased `contains` text.
+    pub(crate) needle: Option<String>,
+}
+
+impl IndicatorPage {
+    pub(crate) fn of(contains: Option<&str>, limit: usize, after: Option<&str>) -> Result<Self> {
+        if contains.is_some_and(|c| c.len() > 4 * MAX_TERM_BYTES) {
+            return Err(StoreError::invalid("the indicator search text is too long"));
+        }
+        let (seen, id) = match after {
+            None => (i64::MAX, i64::MAX),
+            Some(c) => c
+                .strip_prefix('i')
+                .and_then(|c| c.split_once('.'))
+                .and_then(|(a, b)| Some((a.parse::<i64>().ok()?, b.parse::<i64>().ok()?)))
+                .ok_or_else(|| StoreError::invalid("the cursor is not one this server gave out"))?,
+        };
+        Ok(IndicatorPage {
+            limit: limit.clamp(1, MAX_PAGE),
+            seen,
+            id,
+            needle: contains.map(|c| c.to_lowercase()),
+        })
+    }
+}
+
+/// Cursor text for an indicator page ending at `(last_seen, id)`.
+pub(crate) fn indicator_cursor(seen: i64, id: i64) -> String {
+    format!("i{seen}.{id}")
+}
+
 /// One page of indicators, most recently seen first: keyset `(last_seen, id)` on
 /// `indicators_by_last_seen`. `contains` is a case-insensitive substring of the value (a scan
 /// of the walk, stopped at the page end).
@@ -762,19 +877,12 @@ pub(crate) fn indicator_page(
     limit: usize,
     after: Option<&str>,
 ) -> Result<(Vec<crate::IndicatorRecord>, Option<String>)> {
-    let limit = limit.clamp(1, MAX_PAGE);
-    if contains.is_some_and(|c| c.len() > 4 * MAX_TERM_BYTES) {
-        return Err(StoreError::invalid("the indicator search text is too long"));
-    }
-    let (seen, id) = match after {
-        None => (i64::MAX, i64::MAX),
-        Some(c) => c
-            .strip_prefix('i')
-            .and_then(|c| c.split_once('.'))
-            .and_then(|(a, b)| Some((a.parse::<i64>().ok()?, b.parse::<i64>().ok()?)))
-            .ok_or_else(|| StoreError::invalid("the cursor is not one this server gave out"))?,
-    };
-    let needle = contains.map(|c| c.to_lowercase());
+    let IndicatorPage {
+        limit,
+        seen,
+        id,
+        needle,
+    } = IndicatorPage::of(contains, limit, after)?;
     let mut stmt = conn.prepare_cached(
         "SELECT id, kind, value, first_seen, last_seen, count FROM indicators
          WHERE (last_seen < ?1 OR (last_seen = ?1 AND id < ?2))
@@ -792,7 +900,7 @@ pub(crate) fn indicator_page(
     let mut last = None;
     while let Some(r) = rows.next()? {
         if out.len() == limit {
-            return Ok((out, last.map(|(s, i)| format!("i{s}.{i}"))));
+            return Ok((out, last.map(|(s, i)| indicator_cursor(s, i))));
         }
         let last_seen: i64 = r.get(4)?;
         last = Some((last_seen, r.get::<_, i64>(0)?));
@@ -819,7 +927,10 @@ impl Store {
         limit: usize,
         after: Option<&str>,
     ) -> Result<(Vec<MessageRow>, Option<String>)> {
-        self.read(|c| search(c, f, limit, after))
+        self.on(
+            |c| search(c, f, limit, after),
+            |c| crate::pg::search::search(c, f, limit, after),
+        )
     }
 
     /// One page of indicators (of `kind`, whose value contains `contains`), most recently
@@ -831,7 +942,10 @@ impl Store {
         limit: usize,
         after: Option<&str>,
     ) -> Result<(Vec<crate::IndicatorRecord>, Option<String>)> {
-        self.read(|c| indicator_page(c, kind, contains, limit, after))
+        self.on(
+            |c| indicator_page(c, kind, contains, limit, after),
+            |c| crate::pg::search::indicator_page(c, kind, contains, limit, after),
+        )
     }
 
     /// The dashboard for the `hours` (clamped to [`MAX_DASHBOARD_HOURS`]) ending with the hour

@@ -189,7 +189,10 @@ impl Store {
         visit: &BaitVisit,
         seeds: &[NewSeed],
     ) -> Result<Vec<SeedRecord>> {
-        self.with_jobs_mut(|c| record_visit(c, visit, seeds))
+        self.on_mut(
+            |c| record_visit(c, visit, seeds),
+            |c| crate::pg::seeds::record_visit(c, visit, seeds),
+        )
     }
 
     /// Stores manual seeds (at most [`MAX_MINT`] per call), all or none.
@@ -201,32 +204,56 @@ impl Store {
             )));
         }
         let now = model::now();
-        self.with_jobs_mut(|c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = insert_seeds(&tx, seeds, None, now)?;
-            tx.commit()?;
-            Ok(out)
-        })
+        self.on_mut(
+            |c| {
+                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let out = insert_seeds(&tx, seeds, None, now)?;
+                tx.commit()?;
+                Ok(out)
+            },
+            |c| {
+                let mut tx = c.transaction()?;
+                let out = crate::pg::seeds::insert_seeds(&mut tx, seeds, None, now)?;
+                tx.commit()?;
+                Ok(out)
+            },
+        )
     }
 
     /// Bait visits recorded since `since` (for the bait listener's daily cap).
     pub fn bait_visits_since(&self, since: Timestamp) -> Result<u64> {
-        self.read(|c| {
-            let n: i64 = c
-                .prepare_cached("SELECT count(*) FROM bait_visits WHERE at >= ?1")?
-                .query_row([unix_nanos(since)], |r| r.get(0))?;
-            Ok(u64::try_from(n).unwrap_or(0))
-        })
+        let since = unix_nanos(since);
+        let n: i64 = self.on(
+            |c| {
+                let n = c
+                    .prepare_cached("SELECT count(*) FROM bait_visits WHERE at >= ?1")?
+                    .query_row([since], |r| r.get(0))?;
+                Ok(n)
+            },
+            |c| {
+                let row =
+                    c.query_one("SELECT count(*) FROM bait_visits WHERE at >= $1", &[&since])?;
+                Ok(row.try_get(0)?)
+            },
+        )?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// Seeds, newest first.
     pub fn seeds(&self, filter: &SeedFilter) -> Result<Vec<SeedRecord>> {
-        self.read(|c| crate::seeds_read::seeds(c, filter))
+        self.on(
+            |c| crate::seeds_read::seeds(c, filter),
+            |c| crate::pg::seeds_read::seeds(c, filter),
+        )
     }
 
     /// One seed by id.
     pub fn seed(&self, id: i64) -> Result<Option<SeedDetail>> {
-        self.read(|c| crate::seeds_read::seed_detail(c, crate::seeds_read::SeedKey::Id(id)))
+        let key = crate::seeds_read::SeedKey::Id(id);
+        self.on(
+            |c| crate::seeds_read::seed_detail(c, key),
+            |c| crate::pg::seeds_read::seed_detail(c, key),
+        )
     }
 
     /// One seed by its address or token (case-insensitive). An address must name the seed's
@@ -235,9 +262,11 @@ impl Store {
         let Some(token) = token_of(address_or_token) else {
             return Ok(None);
         };
-        let detail = self.read(|c| {
-            crate::seeds_read::seed_detail(c, crate::seeds_read::SeedKey::Token(&token))
-        })?;
+        let key = crate::seeds_read::SeedKey::Token(&token);
+        let detail = self.on(
+            |c| crate::seeds_read::seed_detail(c, key),
+            |c| crate::pg::seeds_read::seed_detail(c, key),
+        )?;
         Ok(detail.filter(|d| {
             !address_or_token.contains('@') || d.seed.address.eq_ignore_ascii_case(address_or_token)
         }))
@@ -245,7 +274,10 @@ impl Store {
 
     /// The seeds a sighting reached (empty when none, or before its report is saved).
     pub fn seeds_of_sighting(&self, sighting: uuid::Uuid) -> Result<Vec<SeedAttribution>> {
-        self.read(|c| crate::seeds_read::seeds_of_sighting(c, sighting))
+        self.on(
+            |c| crate::seeds_read::seeds_of_sighting(c, sighting),
+            |c| crate::pg::seeds_read::seeds_of_sighting(c, sighting),
+        )
     }
 
     /// Harvesters, latest visit first (then by IP, descending); `before` is the previous
@@ -255,22 +287,34 @@ impl Store {
         limit: usize,
         before: Option<(Timestamp, String)>,
     ) -> Result<Vec<HarvesterRow>> {
-        self.read(|c| crate::seeds_read::harvesters(c, limit, before))
+        self.on(
+            |c| crate::seeds_read::harvesters(c, limit, before.clone()),
+            |c| crate::pg::seeds_read::harvesters(c, limit, before.clone()),
+        )
     }
 
     /// One harvester by IP.
     pub fn harvester(&self, ip: &str) -> Result<Option<HarvesterDetail>> {
-        self.read(|c| crate::seeds_read::harvester(c, ip))
+        self.on(
+            |c| crate::seeds_read::harvester(c, ip),
+            |c| crate::pg::seeds_read::harvester(c, ip),
+        )
     }
 
     /// Statistics per exact trap domain for messages received in `[since, until]`.
     pub fn domain_stats(&self, since: Timestamp, until: Timestamp) -> Result<Vec<DomainStats>> {
-        self.read(|c| crate::domains::stats(c, since, until))
+        self.on(
+            |c| crate::domains::stats(c, since, until),
+            |c| crate::pg::domains::stats(c, since, until),
+        )
     }
 
     /// The first message to `domain` (exact) received at or after `since`.
     pub fn domain_first_since(&self, domain: &str, since: Timestamp) -> Result<Option<Timestamp>> {
-        self.read(|c| crate::domains::first_since(c, domain, since))
+        self.on(
+            |c| crate::domains::first_since(c, domain, since),
+            |c| crate::pg::domains::first_since(c, domain, since),
+        )
     }
 }
 
@@ -353,27 +397,38 @@ fn insert_seeds(
                 |r| r.get(0),
             )
             .map_err(|e| duplicate(e, || format!("seed token {} exists already", s.token)))?;
-        out.push(SeedRecord {
-            id,
-            token: s.token.clone(),
-            address: s.address.clone(),
-            domain: s.domain.clone(),
-            origin: s.origin,
-            form: s.form,
-            label,
-            visit: visit.map(|(_, u)| u),
-            issued_at: issued,
-            hits: 0,
-            first_hit: None,
-            last_hit: None,
-        });
+        out.push(new_record(id, s, label, visit.map(|(_, u)| u), issued));
     }
     Ok(out)
 }
 
+/// The record of a seed just stored as row `id`: no hits yet.
+pub(crate) fn new_record(
+    id: i64,
+    s: &NewSeed,
+    label: String,
+    visit: Option<uuid::Uuid>,
+    issued_at: Timestamp,
+) -> SeedRecord {
+    SeedRecord {
+        id,
+        token: s.token.clone(),
+        address: s.address.clone(),
+        domain: s.domain.clone(),
+        origin: s.origin,
+        form: s.form,
+        label,
+        visit,
+        issued_at,
+        hits: 0,
+        first_hit: None,
+        last_hit: None,
+    }
+}
+
 /// A seed must be what [`NewSeed::mint`] makes: a valid token, carried by its address, whose
 /// domain is the seed's lower-case domain. Anything else could never be attributed.
-fn check_seed(s: &NewSeed) -> Result<()> {
+pub(crate) fn check_seed(s: &NewSeed) -> Result<()> {
     let domain_ok = s
         .address
         .rsplit_once('@')

@@ -20,11 +20,12 @@ use std::collections::HashMap;
 pub const MAX_DETAIL_SCAN: usize = 10_000;
 
 /// The seed columns read by [`seed_row`], `d` being `seeds` and `v` its `bait_visits` row.
-const SEED_COLS: &str = "d.id, d.token, d.address, d.domain, d.origin, d.form, d.label, v.uuid,
+pub(crate) const SEED_COLS: &str =
+    "d.id, d.token, d.address, d.domain, d.origin, d.form, d.label, v.uuid,
     d.issued_at, d.hits, d.first_hit, d.last_hit";
 /// Columns after [`SEED_COLS`] read by [`visit_row`].
-const VISIT_COLS: &str = "v.uuid, v.at, v.ip, v.user_agent, v.referer, v.path";
-const SEED_COL_COUNT: usize = 12;
+pub(crate) const VISIT_COLS: &str = "v.uuid, v.at, v.ip, v.user_agent, v.referer, v.path";
+pub(crate) const SEED_COL_COUNT: usize = 12;
 
 /// How a seed detail is looked up.
 #[derive(Debug, Clone, Copy)]
@@ -33,37 +34,78 @@ pub(crate) enum SeedKey<'a> {
     Token(&'a str),
 }
 
-fn count_of(n: i64) -> u64 {
+pub(crate) fn count_of(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
-fn limit_of(n: usize) -> i64 {
+/// Rows of one list read: `n` capped at [`MAX_SEED_PAGE`], 0 meaning the cap.
+pub(crate) fn page_limit(n: usize) -> usize {
+    match n {
+        0 => MAX_SEED_PAGE,
+        n => n.min(MAX_SEED_PAGE),
+    }
+}
+
+pub(crate) fn limit_of(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 fn seed_row(r: &Row<'_>) -> Result<SeedRecord> {
-    let origin: String = r.get(4)?;
-    let form: Option<String> = r.get(5)?;
-    let bad = |what: &str, v: &str| StoreError::corrupt(format!("seed {what} {v:?}"));
-    Ok(SeedRecord {
+    SeedCols {
         id: r.get(0)?,
         token: r.get(1)?,
         address: r.get(2)?,
         domain: r.get(3)?,
-        origin: SeedOrigin::parse(&origin).ok_or_else(|| bad("origin", &origin))?,
-        form: form
-            .map(|f| BaitForm::parse(&f).ok_or_else(|| bad("form", &f)))
-            .transpose()?,
+        origin: r.get(4)?,
+        form: r.get(5)?,
         label: r.get(6)?,
-        visit: r
-            .get::<_, Option<Vec<u8>>>(7)?
-            .map(|b| uuid_from(&b))
-            .transpose()?,
-        issued_at: from_nanos(r.get(8)?)?,
-        hits: count_of(r.get(9)?),
-        first_hit: r.get::<_, Option<i64>>(10)?.map(from_nanos).transpose()?,
-        last_hit: r.get::<_, Option<i64>>(11)?.map(from_nanos).transpose()?,
-    })
+        visit: r.get(7)?,
+        issued_at: r.get(8)?,
+        hits: r.get(9)?,
+        first_hit: r.get(10)?,
+        last_hit: r.get(11)?,
+    }
+    .decode()
+}
+
+/// The [`SEED_COLS`] of one row, as read by either backend.
+pub(crate) struct SeedCols {
+    pub(crate) id: i64,
+    pub(crate) token: String,
+    pub(crate) address: String,
+    pub(crate) domain: String,
+    pub(crate) origin: String,
+    pub(crate) form: Option<String>,
+    pub(crate) label: String,
+    pub(crate) visit: Option<Vec<u8>>,
+    pub(crate) issued_at: i64,
+    pub(crate) hits: i64,
+    pub(crate) first_hit: Option<i64>,
+    pub(crate) last_hit: Option<i64>,
+}
+
+impl SeedCols {
+    /// The record; an origin or form this build does not know is [`StoreError::Corrupt`].
+    pub(crate) fn decode(self) -> Result<SeedRecord> {
+        let bad = |what: &str, v: &str| StoreError::corrupt(format!("seed {what} {v:?}"));
+        Ok(SeedRecord {
+            id: self.id,
+            origin: SeedOrigin::parse(&self.origin).ok_or_else(|| bad("origin", &self.origin))?,
+            form: self
+                .form
+                .map(|f| BaitForm::parse(&f).ok_or_else(|| bad("form", &f)))
+                .transpose()?,
+            token: self.token,
+            address: self.address,
+            domain: self.domain,
+            label: self.label,
+            visit: self.visit.map(|b| uuid_from(&b)).transpose()?,
+            issued_at: from_nanos(self.issued_at)?,
+            hits: count_of(self.hits),
+            first_hit: self.first_hit.map(from_nanos).transpose()?,
+            last_hit: self.last_hit.map(from_nanos).transpose()?,
+        })
+    }
 }
 
 /// The visit whose [`VISIT_COLS`] start at column `at`; `None` for a seed without a visit.
@@ -84,10 +126,7 @@ fn visit_row(r: &Row<'_>, at: usize) -> Result<Option<BaitVisit>> {
 /// Seeds matching `f`, newest first. Each filter is one condition on an indexed column, so
 /// SQLite walks `seeds_by_label`, `seeds_hit` or the visitor's visits instead of all seeds.
 pub(crate) fn seeds(c: &Connection, f: &SeedFilter) -> Result<Vec<SeedRecord>> {
-    let limit = match f.limit {
-        0 => MAX_SEED_PAGE,
-        n => n.min(MAX_SEED_PAGE),
-    };
+    let limit = page_limit(f.limit);
     let mut sql = format!(
         "SELECT {SEED_COLS} FROM seeds d LEFT JOIN bait_visits v ON v.id = d.visit WHERE d.id < ?1"
     );
@@ -206,7 +245,7 @@ pub(crate) fn seeds_of_sighting(
     Ok(out)
 }
 
-const HARVESTER_COLS: &str =
+pub(crate) const HARVESTER_COLS: &str =
     "ip, visits, first_visit, last_visit, last_user_agent, seeds, seeds_hit, messages";
 
 fn harvester_row(r: &Row<'_>) -> Result<HarvesterRow> {
@@ -227,10 +266,7 @@ pub(crate) fn harvesters(
     limit: usize,
     before: Option<(Timestamp, String)>,
 ) -> Result<Vec<HarvesterRow>> {
-    let limit = match limit {
-        0 => MAX_SEED_PAGE,
-        n => n.min(MAX_SEED_PAGE),
-    };
+    let limit = page_limit(limit);
     // Keyset on (last_visit, ip): two harvesters with the same latest visit still page apart.
     let mut stmt = c.prepare_cached(&format!(
         "SELECT {HARVESTER_COLS} FROM harvesters WHERE (last_visit, ip) < (?1, ?2)
@@ -353,12 +389,18 @@ fn networks_of(c: &Connection, recent: &str, ip: &str, scan: i64) -> Result<Vec<
         "SELECT s.peer FROM ({}) m JOIN sightings s ON s.seq = m.seq",
         hits_of(recent)
     ))?;
+    let peers = stmt
+        .query_map((ip, scan), |r| r.get::<_, String>(0))?
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(network_counts(peers))
+}
+
+/// Messages per sending network of their peers, most first (ties by network), at most
+/// [`MAX_DETAIL_ROWS`].
+pub(crate) fn network_counts(peers: impl IntoIterator<Item = String>) -> Vec<Count> {
     let mut by_network: HashMap<String, u64> = HashMap::new();
-    let mut rows = stmt.query((ip, scan))?;
-    while let Some(r) = rows.next()? {
-        *by_network
-            .entry(network_of(&r.get::<_, String>(0)?))
-            .or_default() += 1;
+    for peer in peers {
+        *by_network.entry(network_of(&peer)).or_default() += 1;
     }
     let mut out: Vec<Count> = by_network
         .into_iter()
@@ -366,7 +408,7 @@ fn networks_of(c: &Connection, recent: &str, ip: &str, scan: i64) -> Result<Vec<
         .collect();
     out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
     out.truncate(MAX_DETAIL_ROWS);
-    Ok(out)
+    out
 }
 
 fn visits_of(c: &Connection, ip: &str) -> Result<Vec<BaitVisit>> {

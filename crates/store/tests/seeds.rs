@@ -439,6 +439,9 @@ fn domain_statistics_count_a_window_by_class_and_sensor() {
 /// store is opened again and the migration backfills `message_domains`.
 #[test]
 fn migration_10_backfills_message_domains_from_saved_reports() {
+    if common::sqlite_only("the PostgreSQL schema has no v10 migration to backfill") {
+        return;
+    }
     let dir = tempfile::tempdir().expect("tmp");
     let now = model::now();
     {
@@ -484,7 +487,8 @@ fn migration_10_backfills_message_domains_from_saved_reports() {
 #[test]
 fn hostile_visitor_values_are_stored_truncated() {
     let dir = tempfile::tempdir().expect("tmp");
-    let store = open(dir.path());
+    let cfg = common::config(dir.path());
+    let store = Store::open(cfg.clone()).expect("open");
     let mut v = visit("not an ip\0; DROP TABLE seeds", model::now(), "");
     v.user_agent = "Mozilla/5.0 ".repeat(1000);
     v.referer = "é".repeat(MAX_VISIT_FIELD);
@@ -504,12 +508,13 @@ fn hostile_visitor_values_are_stored_truncated() {
     assert_eq!(store.seed_by_address("\0@\0").expect("nul"), None);
 
     // A damaged row is an error to report, not a panic.
-    let db = rusqlite::Connection::open(dir.path().join("spamhattan.sqlite")).expect("db");
-    db.execute(
-        "UPDATE seeds SET form = 'carrier pigeon' WHERE id = ?1",
-        [seeds[1].id],
-    )
-    .expect("damage");
+    damage(
+        &cfg,
+        &format!(
+            "UPDATE seeds SET form = 'carrier pigeon' WHERE id = {}",
+            seeds[1].id
+        ),
+    );
     assert!(matches!(
         store.seed(seeds[1].id),
         Err(StoreError::Corrupt { .. })
@@ -519,6 +524,24 @@ fn hostile_visitor_values_are_stored_truncated() {
         Err(StoreError::Corrupt { .. })
     ));
     assert!(store.seed(seeds[0].id).expect("intact row").is_some());
+}
+
+/// Runs `sql` on the store's database behind its back: the SQLite file, or the test's
+/// PostgreSQL schema.
+fn damage(cfg: &store::StoreConfig, sql: &str) {
+    match &cfg.postgres {
+        Some(pg) => {
+            let mut c = postgres::Client::connect(&pg.url, postgres::NoTls).expect("connect");
+            let schema = pg.schema.as_deref().expect("a test schema");
+            c.batch_execute(&format!("SET search_path TO {schema}; {sql}"))
+                .expect("damage");
+        }
+        None => {
+            let db =
+                rusqlite::Connection::open(cfg.data_dir.join("spamhattan.sqlite")).expect("db");
+            db.execute_batch(sql).expect("damage");
+        }
+    }
 }
 
 #[test]
@@ -540,4 +563,148 @@ fn harvesters_with_the_same_latest_visit_still_page_apart() {
         before = Some((row.last_visit, row.ip.clone()));
     }
     assert_eq!(seen, ["192.0.2.3", "192.0.2.2", "192.0.2.1"]);
+}
+
+#[test]
+fn domain_report_sums_exact_domains_and_finds_the_first_mail_after_activation() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open(dir.path());
+    let now = model::now();
+    let active = (now - Duration::days(3)).date();
+    use RcptVerdict::Accepted;
+    let peer = "192.0.2.1:25";
+    let before = capture(
+        &store,
+        1,
+        &[("a@x.trap.example", Accepted)],
+        now - Duration::days(5),
+        peer,
+        "mx",
+    );
+    let first = capture(
+        &store,
+        2,
+        &[("b@trap.example", Accepted)],
+        now - Duration::days(2),
+        peer,
+        "mx",
+    );
+    let later = capture(
+        &store,
+        3,
+        &[
+            ("c@y.trap.example", Accepted),
+            ("d@loose.example", Accepted),
+        ],
+        now - Duration::hours(1),
+        peer,
+        "mx",
+    );
+    for s in [&before, &first, &later] {
+        save(&store, s, VerdictClass::Spam);
+    }
+    let configured = vec![model::TrapDomain {
+        active_from: Some(active),
+        ..model::TrapDomain::active("*.trap.example")
+    }];
+    let report = store.domain_report(&configured, 7, now).expect("report");
+    assert_eq!(report.domains.len(), 2);
+    let trap = &report.domains[0];
+    assert_eq!(trap.pattern, "*.trap.example");
+    assert_eq!(trap.messages, 3);
+    let mut exact = trap.exact_domains.clone();
+    exact.sort();
+    assert_eq!(exact, ["trap.example", "x.trap.example", "y.trap.example"]);
+    assert_eq!(trap.first_after_activation, Some(first.received_at));
+    let start = active.midnight().assume_utc();
+    assert_eq!(
+        trap.first_after_activation_secs,
+        Some((first.received_at - start).whole_seconds())
+    );
+    assert_eq!(report.domains[1].pattern, "loose.example");
+    assert_eq!(report.domains[1].state, None);
+    let short = store.domain_report(&configured, 1, now).expect("report");
+    assert_eq!(short.domains[0].messages, 1, "the last day only");
+}
+
+#[test]
+fn concurrent_visits_of_one_ip_are_all_counted() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open(dir.path());
+    let t0 = model::now() - Duration::hours(1);
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                for i in 0..10 {
+                    let at = t0 + Duration::seconds(t * 10 + i);
+                    let agent = format!("crawler/{t}.{i}");
+                    store
+                        .record_bait_visit(&visit("198.51.100.7", at, &agent), &page_seeds())
+                        .expect("visit");
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("thread");
+    }
+    let h = store
+        .harvester("198.51.100.7")
+        .expect("read")
+        .expect("found");
+    assert_eq!((h.harvester.visits, h.harvester.seeds), (40, 160));
+    assert_eq!(h.harvester.first_visit, t0);
+    assert_eq!(h.harvester.last_visit, t0 + Duration::seconds(39));
+    assert_eq!(
+        h.harvester.last_user_agent, "crawler/3.9",
+        "the latest visit's"
+    );
+    assert_eq!(store.bait_visits_since(t0).expect("count"), 40);
+}
+
+#[test]
+fn one_message_to_the_seeds_of_two_harvesters_counts_for_each() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open(dir.path());
+    let t0 = model::now() - Duration::hours(3);
+    let first = store
+        .record_bait_visit(&visit("192.0.2.1", t0, "a"), &page_seeds())
+        .expect("visit");
+    let second = store
+        .record_bait_visit(&visit("192.0.2.2", t0, "b"), &page_seeds())
+        .expect("visit");
+    use RcptVerdict::Accepted;
+    let rcpts = [
+        (first[0].address.as_str(), Accepted),
+        (first[1].address.as_str(), Accepted),
+        (second[2].address.as_str(), Accepted),
+    ];
+    let s = capture(
+        &store,
+        1,
+        &rcpts,
+        t0 + Duration::hours(1),
+        "192.0.2.9:25",
+        "mx",
+    );
+    save(&store, &s, VerdictClass::Spam);
+    save(&store, &s, VerdictClass::Spam);
+    let counters = |ip: &str| {
+        let h = store.harvester(ip).expect("read").expect("found").harvester;
+        (h.messages, h.seeds_hit)
+    };
+    assert_eq!(counters("192.0.2.1"), (1, 2));
+    assert_eq!(counters("192.0.2.2"), (1, 1));
+    let other = capture(
+        &store,
+        2,
+        &[(first[0].address.as_str(), Accepted)],
+        t0 + Duration::hours(2),
+        "192.0.2.9:25",
+        "mx",
+    );
+    save(&store, &other, VerdictClass::Spam);
+    assert_eq!(counters("192.0.2.1"), (2, 2), "a seed's second message");
+    assert_eq!(store.seeds_of_sighting(s.id).expect("of").len(), 3);
 }
