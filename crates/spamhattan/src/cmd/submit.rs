@@ -33,7 +33,10 @@ pub fn run(cfg: &Config, args: &SubmitArgs) -> Result<ExitCode> {
     let store = super::open_store(cfg)?;
     let feeds = Feeds::prepare(cfg, &store)?;
     let connector = Connector::named(&feeds, &args.connector)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    // Multi-threaded (one worker): the pass reads the store between requests, and a
+    // PostgreSQL store may block only where tokio allows it (`block_in_place`).
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()
         .context("cannot start the runtime")?;

@@ -111,7 +111,23 @@ impl Pg {
 
     /// Runs `f` on a pooled connection (connecting when none is idle). A connection that broke
     /// is not returned to the pool.
+    ///
+    /// The `postgres` client blocks on a small runtime of its own, which tokio forbids on a
+    /// thread that drives async tasks. The SQLite store was called from async code here and
+    /// there (a metrics scrape, the feeds at start); on a multi-threaded runtime such a call
+    /// runs under `block_in_place`, which hands the thread's tasks to another worker while it
+    /// blocks, exactly what a blocking SQLite call should have done. Elsewhere (plain threads,
+    /// `spawn_blocking`) it runs as is.
     pub(crate) fn with<T>(&self, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| self.with_now(f))
+            }
+            _ => self.with_now(f),
+        }
+    }
+
+    fn with_now<T>(&self, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
         let pooled = self.idle.lock().ok().and_then(|mut idle| idle.pop());
         let mut client = match pooled {
             Some(c) if !c.is_closed() => c,
