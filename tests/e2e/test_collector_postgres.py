@@ -9,6 +9,7 @@ the sensors' spools drain to empty. Faults: PostgreSQL restarted under load, a c
 with SIGKILL mid-batch.
 """
 
+import subprocess
 import threading
 
 import pytest
@@ -169,3 +170,16 @@ def test_collector_killed_mid_batch_with_postgres_loses_and_duplicates_nothing(n
     wait_stored(net.postgres, 1500, "everything stored after the restart")
     assert_exactly_once(net.postgres, {"gov-be": 1500}, {"gov-be": sensor})
     wait_drained(sensor)
+
+
+def test_a_sensor_refuses_a_postgres_store(tmp_path, spamhattan_bin):
+    """A sensor's spool must be its local journal: a PostgreSQL store is refused at start with
+    the reason, before anything listens."""
+    conf = tmp_path / "sensor.toml"
+    conf.write_text('[sensor]\nid = "bank-nl"\n[store]\npostgres_url = "postgresql://db1/x"\n'
+                    '[bus]\nurl = "nats://127.0.0.1:1"\n')
+    out = subprocess.run([str(spamhattan_bin), "sensor", "--config", str(conf), "--data-dir",
+                          str(tmp_path / "d"), "--smtp-listen", "127.0.0.1:0"],
+                         capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert out.returncode != 0
+    assert "a sensor's spool is local" in out.stderr, out.stderr

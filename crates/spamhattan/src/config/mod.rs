@@ -786,6 +786,31 @@ mod example_tests {
     }
 
     #[test]
+    fn store_postgres_keys_are_read_checked_and_never_print_a_password() -> Result<()> {
+        let cfg = super::tests::from_toml(
+            "[store]\npostgres_url = \"postgresql://spamhattan:s3cret-pw@db1/spamhattan\"\npostgres_schema = \"trap\"\npostgres_pool = 3\n",
+        )?;
+        let pg = cfg.store.postgres.clone().expect("postgres store");
+        assert_eq!(pg.url, "postgresql://spamhattan:s3cret-pw@db1/spamhattan");
+        assert_eq!((pg.schema.as_deref(), pg.pool), (Some("trap"), 3));
+        let printed = cfg.to_toml()?;
+        assert!(!printed.contains("s3cret-pw") && printed.contains("<redacted>"));
+        assert!(!format!("{:?}", cfg.store).contains("s3cret-pw"));
+        // Without a password the URL prints as is (an operator checks where it points).
+        let plain = super::tests::from_toml("[store]\npostgres_url = \"host=db1 dbname=x\"\n")?;
+        assert!(plain.to_toml()?.contains("host=db1 dbname=x"));
+        for bad in [
+            "[store]\npostgres_url = \"postgresql://db1/x\"\npostgres_pool = 0\n",
+            "[store]\npostgres_url = \"postgresql://db1/x\"\npostgres_pool = 65\n",
+            "[store]\npostgres_schema = \"trap\"\n",
+        ] {
+            assert!(super::tests::from_toml(bad).is_err(), "{bad}");
+        }
+        assert!(super::tests::from_toml("")?.store.postgres.is_none());
+        Ok(())
+    }
+
+    #[test]
     fn network_sections_are_read_and_checked() -> Result<()> {
         let cfg = super::tests::from_toml(
             "[sensor]\nid = \"bank-nl\"\nsector = \"bank\"\nmax_spool_bytes = 1000\n[bus]\nurl = \"nats://10.0.0.1:4222\"\nuser = \"s\"\npassword = \"secret-pw\"\n[collector]\nbatch = 32\n",
