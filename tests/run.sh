@@ -56,6 +56,19 @@ export SPAMHATTAN_HTTP_LISTEN="${SPAMHATTAN_HTTP_LISTEN:-127.0.0.1:0}"
 echo "== pytest tests/e2e (SPAMHATTAN_BIN=$SPAMHATTAN_BIN)"
 python3 -m pytest -q tests/e2e "$@" || failed+=("pytest tests/e2e")
 
+# The end-to-end suite again with every trap's store in PostgreSQL (a schema per trap, in the
+# database of SPAMHATTAN_TEST_POSTGRES), except the files about the SQLite journal and the
+# local disk (crash recovery, disk full, store faults) and the sensor network, whose sensors
+# keep a local spool by design (test_collector_postgres.py covers collectors on PostgreSQL).
+if [ -n "${SPAMHATTAN_TEST_POSTGRES:-}" ]; then
+    echo "== pytest tests/e2e with the store in PostgreSQL"
+    SPAMHATTAN_E2E_POSTGRES="$SPAMHATTAN_TEST_POSTGRES" python3 -m pytest -q tests/e2e \
+        --ignore=tests/e2e/test_crash.py --ignore=tests/e2e/test_disk_full.py \
+        --ignore=tests/e2e/test_store_faults.py --ignore=tests/e2e/test_sensor_network.py \
+        --ignore=tests/e2e/test_collector_postgres.py "$@" \
+        || failed+=("pytest tests/e2e on PostgreSQL")
+fi
+
 if [ "${#failed[@]}" -gt 0 ]; then
     echo "== FAILED: ${failed[*]}" >&2
     exit 1

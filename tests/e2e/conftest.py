@@ -14,6 +14,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import uuid
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,23 @@ def no_verify_tls():
     return ctx
 
 
+def postgres_env():
+    """Under SPAMHATTAN_E2E_POSTGRES (a libpq URL of a database the suite may create schemas
+    in), a trap and its CLI keep their store in PostgreSQL, in a schema of their own: the
+    environment for them, else None (SQLite in the data dir)."""
+    base = os.environ.get("SPAMHATTAN_E2E_POSTGRES")
+    if not base:
+        return None
+    schema = f"e2e_{uuid.uuid4().hex}"
+    out = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", base, "-c",
+                          f"CREATE SCHEMA {schema}"], capture_output=True, text=True, timeout=60,
+                         stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stderr
+    sep = "&" if "?" in base else "?"
+    return {**os.environ,
+            "SPAMHATTAN_POSTGRES_URL": f"{base}{sep}options=-csearch_path%3D{schema}"}
+
+
 class Trap:
     """One `spamhattan serve` process on a data dir; restartable on the same dir and port."""
 
@@ -75,6 +93,7 @@ class Trap:
         self.listeners = []
         self.stderr_path = self.data_dir.parent / f"{self.data_dir.name}.stderr.log"
         self.starts = 0
+        self.env = postgres_env()
 
     # --- process lifecycle -------------------------------------------------------------
     def config_path(self):
@@ -103,7 +122,7 @@ class Trap:
         stderr.write(f"--- start #{self.starts}: {' '.join(self.command())}\n".encode())
         stderr.flush()
         self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=stderr)
+                                     stdout=subprocess.PIPE, stderr=stderr, env=self.env)
         stderr.close()
         lines = self.lines = queue.Queue()
         threading.Thread(target=_drain, args=(self.proc.stdout, lines), daemon=True).start()
@@ -169,6 +188,10 @@ class Trap:
         cmd = [str(self.bin), *args, "--data-dir", str(self.data_dir)]
         if "--config" not in args and args and args[0] in ("worker", "reanalyze"):
             cmd += ["--config", str(self.config_path())]
+        if env is None:
+            env = self.env
+        elif self.env is not None:
+            env = {**env, **{k: v for k, v in self.env.items() if k == "SPAMHATTAN_POSTGRES_URL"}}
         return subprocess.run(cmd, input=input, capture_output=True, timeout=timeout,
                               env=env, stdin=None if input is not None else subprocess.DEVNULL)
 
