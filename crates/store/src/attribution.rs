@@ -17,21 +17,10 @@ pub const MAX_SEEDS_PER_MESSAGE: usize = 1000;
 /// domain, so a harvested token mailed at a foreign domain proves nothing. Counters move only
 /// when the `seed_hits` row is new, which makes a second save of the same report a no-op.
 pub(crate) fn attribute(tx: &Transaction<'_>, s: &Sighting) -> Result<()> {
-    let mut named: Vec<(String, String)> = s
-        .envelope
-        .accepted()
-        .filter_map(|r| {
-            let address = r.address.to_ascii_lowercase();
-            let (_, domain) = address.rsplit_once('@')?;
-            Some((token_of(&address)?, domain.to_string()))
-        })
-        .take(MAX_SEEDS_PER_MESSAGE)
-        .collect();
+    let named = seed_tokens(s);
     if named.is_empty() {
         return Ok(());
     }
-    named.sort();
-    named.dedup();
     let seq: Option<i64> = tx
         .prepare_cached("SELECT seq FROM sightings WHERE id = ?1")?
         .query_row([s.id.as_bytes().to_vec()], |r| r.get(0))
@@ -99,4 +88,23 @@ fn count_harvester_hit(
     )?
     .execute((ip, i64::from(!counted), i64::from(first_of_seed)))?;
     Ok(())
+}
+
+/// The (token, domain) pairs of the accepted recipients that carry a seed token, sorted and
+/// without repeats, at most [`MAX_SEEDS_PER_MESSAGE`]: what both stores attribute (sorted, so
+/// every save locks the seeds in one order).
+pub(crate) fn seed_tokens(s: &Sighting) -> Vec<(String, String)> {
+    let mut named: Vec<(String, String)> = s
+        .envelope
+        .accepted()
+        .filter_map(|r| {
+            let address = r.address.to_ascii_lowercase();
+            let (_, domain) = address.rsplit_once('@')?;
+            Some((token_of(&address)?, domain.to_string()))
+        })
+        .take(MAX_SEEDS_PER_MESSAGE)
+        .collect();
+    named.sort();
+    named.dedup();
+    named
 }

@@ -3,10 +3,8 @@
 //! message.
 
 use crate::Result;
-use crate::attribution::MAX_SEEDS_PER_MESSAGE;
 use crate::unix_nanos;
 use model::Sighting;
-use model::seed::token_of;
 use postgres::Transaction;
 use std::collections::BTreeMap;
 
@@ -23,21 +21,10 @@ pub(crate) const DDL: &str = "";
 /// (their counters move after all the seeds'), so two collectors attributing messages that
 /// reached the seeds of the same harvesters do not deadlock.
 pub(crate) fn attribute(tx: &mut Transaction<'_>, s: &Sighting) -> Result<()> {
-    let mut named: Vec<(String, String)> = s
-        .envelope
-        .accepted()
-        .filter_map(|r| {
-            let address = r.address.to_ascii_lowercase();
-            let (_, domain) = address.rsplit_once('@')?;
-            Some((token_of(&address)?, domain.to_string()))
-        })
-        .take(MAX_SEEDS_PER_MESSAGE)
-        .collect();
+    let named = crate::attribution::seed_tokens(s);
     if named.is_empty() {
         return Ok(());
     }
-    named.sort();
-    named.dedup();
     let Some(row) = tx.query_opt(
         "SELECT seq FROM sightings WHERE id = $1",
         &[&s.id.as_bytes().as_slice()],
