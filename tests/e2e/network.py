@@ -89,12 +89,12 @@ class Sensor(Trap):
     """`spamhattan sensor`: a Trap whose command and config name the sensor and the bus."""
 
     def __init__(self, bin_path, data_dir, nats, sensor_id, sector="bank", location="NL",
-                 extra_config="", **kw):
+                 extra_config="", bus_extra="", **kw):
         super().__init__(bin_path, data_dir, **kw)
         self.config_text = (
             "[analysis.auth]\nenabled = false\n"
             f'[sensor]\nid = "{sensor_id}"\nsector = "{sector}"\nlocation = "{location}"\n'
-            + extra_config + "\n" + bus_section(nats))
+            + extra_config + "\n" + bus_section(nats, bus_extra))
         self.sensor_id = sensor_id
 
     def command(self):

@@ -30,6 +30,10 @@ pub async fn connect(cfg: &BusConfig, name: &str) -> Result<async_nats::Client, 
                     })
                 }
                 ConnectErrorKind::Tls => Err(BusError::Tls { url, detail }),
+                // async-nats reports a failed handshake (a certificate the client does not
+                // trust, or a server refusing the client's) as an I/O error: retrying will not
+                // fix it, and a sensor would otherwise spool for ever behind a typo.
+                ConnectErrorKind::Io if tls_failure(&detail) => Err(BusError::Tls { url, detail }),
                 ConnectErrorKind::ServerParse => Err(BusError::Config(detail)),
                 ConnectErrorKind::Io
                 | ConnectErrorKind::TimedOut
@@ -287,4 +291,37 @@ fn is_not_found(e: &jetstream::context::GetStreamError) -> bool {
         jetstream::context::GetStreamErrorKind::JetStream(js)
             if js.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND
     )
+}
+
+/// Whether an I/O error text from the connect is a TLS handshake failure (rustls's wording:
+/// "invalid peer certificate: UnknownIssuer", "received fatal alert: BadCertificate").
+fn tls_failure(detail: &str) -> bool {
+    let d = detail.to_ascii_lowercase();
+    ["certificate", "fatal alert", "handshake", "tls"]
+        .iter()
+        .any(|m| d.contains(m))
+}
+
+#[cfg(test)]
+mod tls_failure_tests {
+    use super::tls_failure;
+
+    #[test]
+    fn handshake_failures_are_told_from_an_unreachable_server() {
+        for tls in [
+            "IO error: invalid peer certificate: UnknownIssuer",
+            "IO error: invalid peer certificate: BadSignature",
+            "IO error: received fatal alert: BadCertificate",
+            "IO error: received fatal alert: CertificateRequired",
+        ] {
+            assert!(tls_failure(tls), "{tls}");
+        }
+        for down in [
+            "IO error: Connection refused (os error 111)",
+            "IO error: Connection reset by peer (os error 104)",
+            "timed out",
+        ] {
+            assert!(!tls_failure(down), "{down}");
+        }
+    }
 }
