@@ -96,6 +96,8 @@ class Sensor(Trap):
             f'[sensor]\nid = "{sensor_id}"\nsector = "{sector}"\nlocation = "{location}"\n'
             + extra_config + "\n" + bus_section(nats, bus_extra))
         self.sensor_id = sensor_id
+        # A sensor's spool is local whatever the suite's store (SPAMHATTAN_E2E_POSTGRES).
+        self.env = None
 
     def command(self):
         args = super().command()
