@@ -116,6 +116,9 @@ class Collector(Trap):
             f"[analysis]\nworkers = {workers}\n[analysis.auth]\nenabled = false\n"
             + store + extra_config + "\n" + bus_section(nats, bus_extra))
         self.postgres = postgres
+        if postgres is not None:
+            # Its own server, not the suite's (SPAMHATTAN_E2E_POSTGRES would win over the file).
+            self.env = None
         self.name = Path(data_dir).name
         self.stderr_path = Path(data_dir).parent / f"collector-{id(self)}.stderr.log"
 
@@ -140,7 +143,7 @@ class Collector(Trap):
         assert self.proc is None, "already running"
         stderr = open(self.stderr_path, "ab")
         self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=stderr)
+                                     stdout=subprocess.PIPE, stderr=stderr, env=self.env)
         stderr.close()
         self.server_pid = self.proc.pid
         lines = self.lines = queue.Queue()
