@@ -12,8 +12,9 @@
 //! module with that module's statements (`jobs.rs`, `reports.rs`, `campaigns.rs`, ...).
 //!
 //! Connections: one pool of synchronous `postgres` clients. The store's API is synchronous
-//! and its callers run it on their own threads or in `spawn_blocking` (never on a tokio worker:
-//! the `postgres` client runs its own small runtime). A connection that broke (a PostgreSQL
+//! and its callers run it on their own threads or in `spawn_blocking`; the `postgres` client
+//! runs a small runtime of its own, so a call that still comes from a tokio worker runs under
+//! `block_in_place` ([`Pg::with`]). A connection that broke (a PostgreSQL
 //! restart) is dropped from the pool, so the next call connects again; the call that saw the
 //! break fails with the server's error and its caller retries (the collector naks, a worker
 //! leaves the job for its lease to expire).
