@@ -9,7 +9,7 @@ use crate::index::SightingRow;
 use crate::query::from_nanos;
 use rusqlite::Connection;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 /// One sensor as the collector knows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -29,7 +29,8 @@ pub struct SensorRow {
 /// One batch's sightings per sensor, written with [`SensorTally::write`].
 #[derive(Debug, Default)]
 pub(crate) struct SensorTally {
-    by_id: HashMap<String, Tally>,
+    /// Ordered: PostgreSQL collectors upsert sensor rows in one order, so they cannot deadlock.
+    by_id: BTreeMap<String, Tally>,
 }
 
 #[derive(Debug)]

@@ -84,6 +84,23 @@ fn with_client<T>(
     out
 }
 
+/// Tries of one batch that PostgreSQL aborted to break a deadlock or a serialization conflict
+/// with another collector. The writes lock rows in one order, so this is a second line of
+/// defence; a batch that still fails fails its tickets and the bus redelivers it.
+const BATCH_ATTEMPTS: u32 = 3;
+
+/// Whether `e` is PostgreSQL choosing this transaction as the loser of a race (retrying it is
+/// safe: nothing of it was committed).
+fn lost_a_race(e: &StoreError) -> bool {
+    use postgres::error::SqlState;
+    let code = match e {
+        StoreError::Postgres(p) => p.code(),
+        _ => None,
+    };
+    code == Some(&SqlState::T_R_DEADLOCK_DETECTED)
+        || code == Some(&SqlState::T_R_SERIALIZATION_FAILURE)
+}
+
 /// Commands drained from the queue in one go.
 #[derive(Default)]
 struct Batch {
@@ -135,10 +152,21 @@ impl Batch {
         } = self;
         if !captures.is_empty() || !sessions.is_empty() {
             let outcome = with_client(pg, client, |c| {
-                let mut tx = c.transaction()?;
-                let written = write(&mut tx, &captures, &sessions, cfg.analysis_jobs)?;
-                tx.commit()?;
-                Ok(written)
+                let mut attempt = 1;
+                loop {
+                    let written = c
+                        .transaction()
+                        .map_err(StoreError::from)
+                        .and_then(|mut tx| {
+                            let written = write(&mut tx, &captures, &sessions, cfg.analysis_jobs)?;
+                            tx.commit()?;
+                            Ok(written)
+                        });
+                    match written {
+                        Err(e) if attempt < BATCH_ATTEMPTS && lost_a_race(&e) => attempt += 1,
+                        other => break other,
+                    }
+                }
             });
             match outcome {
                 Ok(written) => {
@@ -288,7 +316,10 @@ fn insert_sightings(
     if captures.is_empty() {
         return Ok(HashSet::new());
     }
-    let rows: Vec<_> = captures.iter().map(|c| &c.row).collect();
+    // Sorted by id: two collectors inserting overlapping redeliveries wait on each other's
+    // rows in the same order, so one waits for the other to commit instead of deadlocking.
+    let mut rows: Vec<_> = captures.iter().map(|c| &c.row).collect();
+    rows.sort_by_key(|r| r.id);
     let ids: Vec<&[u8]> = rows.iter().map(|r| r.id.as_bytes().as_slice()).collect();
     let mids: Vec<&[u8]> = rows
         .iter()
@@ -373,16 +404,19 @@ fn upsert_blobs(
 /// Session records: an ingested one is stored unless its id is (a replay, `false`); a local
 /// one replaces a record with its id, like the SQLite store's.
 fn write_sessions(tx: &mut Transaction<'_>, sessions: &[PendingSession]) -> Result<Vec<bool>> {
-    let mut stored = Vec::with_capacity(sessions.len());
+    let mut stored = vec![false; sessions.len()];
     let mut seen = HashSet::new();
-    for s in sessions {
+    // In id order, like the sightings: collectors lock overlapping rows in the same order.
+    let mut order: Vec<usize> = (0..sessions.len()).collect();
+    order.sort_by_key(|&i| sessions[i].row.id);
+    for i in order {
+        let s = &sessions[i];
         let id = s.row.id.as_bytes().as_slice();
         let peer = text(&s.row.peer);
         let params: [&(dyn postgres::types::ToSql + Sync); 4] =
             [&id, &s.row.started_at, &peer, &s.row.json];
         let n = if s.ingest.is_some() {
             if !seen.insert(s.row.id) {
-                stored.push(false);
                 continue;
             }
             tx.execute(
@@ -398,7 +432,7 @@ fn write_sessions(tx: &mut Transaction<'_>, sessions: &[PendingSession]) -> Resu
                 &params,
             )?
         };
-        stored.push(n > 0);
+        stored[i] = n > 0;
     }
     Ok(stored)
 }
