@@ -114,9 +114,9 @@ impl<'a> CampaignTx<'a> {
     }
 
     /// A clustering step on PostgreSQL (a transaction holding `pg::LOCK_CLUSTER`).
-    pub(crate) fn postgres(tx: postgres::Transaction<'a>) -> Self {
+    pub(crate) fn postgres(tx: crate::pg::prepared::Tx<'a>) -> Self {
         CampaignTx {
-            tx: Backend::Pg(RefCell::new(crate::pg::campaigns::Step::new(tx))),
+            tx: Backend::Pg(RefCell::new(tx)),
         }
     }
 

@@ -504,7 +504,7 @@ impl Store {
 
     pub fn raw(&self, id: &MessageId) -> Result<RawLookup> {
         let spool = self.inner.cfg.spool_dir();
-        self.on(
+        self.on_conn(
             |conn| query::raw(conn, &spool, id),
             |c| pg::query::raw(c, id),
         )
@@ -569,7 +569,7 @@ impl Store {
         lease: Duration,
         now: Timestamp,
     ) -> Result<Option<Job>> {
-        self.on_mut(
+        self.on_conn_mut(
             |conn| jobs::try_claim(conn, worker, lease, now),
             |c| pg::jobs::try_claim(c, worker, lease, now),
         )
@@ -579,14 +579,14 @@ impl Store {
     /// that claiming does not cost a commit per message.
     pub fn try_claim_jobs(&self, worker: &str, lease: Duration, max: usize) -> Result<Vec<Job>> {
         let now = model::now();
-        self.on_mut(
+        self.on_conn_mut(
             |conn| jobs::try_claim_many(conn, worker, lease, now, max),
             |c| pg::jobs::try_claim_many(c, worker, lease, now, max),
         )
     }
 
     pub fn complete_job(&self, job_id: i64) -> Result<()> {
-        let deleted = self.on_mut(
+        let deleted = self.on_conn_mut(
             |conn| jobs::complete(conn, job_id),
             |c| pg::jobs::complete(c, job_id),
         )?;
@@ -607,10 +607,10 @@ impl Store {
             return Ok(());
         }
         let now = model::now();
-        let completed = self.on_mut(
-            |conn| reports::save(conn, batch, now),
-            |c| pg::reports::save(c, batch, now),
-        )?;
+        let completed = match &self.inner.pg {
+            Some(p) => p.with_conn(|c| pg::reports::save(c, batch, now))?,
+            None => self.with_jobs_mut(|conn| reports::save(conn, batch, now))?,
+        };
         let _ = self.inner.shared.pending_jobs.fetch_update(
             Ordering::Relaxed,
             Ordering::Relaxed,
@@ -776,7 +776,7 @@ impl Store {
 
     /// One sighting by id.
     pub fn sighting(&self, id: uuid::Uuid) -> Result<Option<Sighting>> {
-        self.on(|c| query::sighting(c, id), |c| pg::query::sighting(c, id))
+        self.on_conn(|c| query::sighting(c, id), |c| pg::query::sighting(c, id))
     }
 
     /// Queues every stored sighting received since `since` for analysis again (after a rule
@@ -810,7 +810,7 @@ impl Store {
             Err(e) => Ok(Err(e)),
         };
         match &self.inner.pg {
-            Some(p) => p.with(|c| {
+            Some(p) => p.with_conn(|c| {
                 let mut tx = c.transaction()?;
                 tx.execute("SELECT pg_advisory_xact_lock($1)", &[&pg::LOCK_CLUSTER])?;
                 step(CampaignTx::postgres(tx))
@@ -981,6 +981,31 @@ impl Store {
     ) -> Result<T> {
         match &self.inner.pg {
             Some(p) => p.with(pg),
+            None => self.with_jobs_mut(sqlite),
+        }
+    }
+
+    /// [`Store::on`] for the analysis path's hot statements: the PostgreSQL side gets the
+    /// pooled connection with its prepared statements (`pg/prepared.rs`).
+    fn on_conn<T>(
+        &self,
+        sqlite: impl FnOnce(&Connection) -> Result<T>,
+        pg: impl FnOnce(&mut pg::prepared::Conn) -> Result<T>,
+    ) -> Result<T> {
+        match &self.inner.pg {
+            Some(p) => p.with_conn(pg),
+            None => self.read(sqlite),
+        }
+    }
+
+    /// [`Store::on_mut`] with the prepared statements, like [`Store::on_conn`].
+    fn on_conn_mut<T>(
+        &self,
+        sqlite: impl FnOnce(&mut Connection) -> Result<T>,
+        pg: impl FnOnce(&mut pg::prepared::Conn) -> Result<T>,
+    ) -> Result<T> {
+        match &self.inner.pg {
+            Some(p) => p.with_conn(pg),
             None => self.with_jobs_mut(sqlite),
         }
     }

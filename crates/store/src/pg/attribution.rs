@@ -2,10 +2,10 @@
 //! name a seed become `seed_hits`, and the seed's and its harvester's counters move once per
 //! message.
 
+use super::prepared::Tx;
 use crate::Result;
 use crate::unix_nanos;
 use model::Sighting;
-use postgres::Transaction;
 use std::collections::BTreeMap;
 
 /// This module's tables (part of schema version 1, see `schema.rs`): none, `seeds.rs` has them.
@@ -20,7 +20,7 @@ pub(crate) const DDL: &str = "";
 /// Rows are locked in one order by every save: the seeds by token, then the harvesters by IP
 /// (their counters move after all the seeds'), so two collectors attributing messages that
 /// reached the seeds of the same harvesters do not deadlock.
-pub(crate) fn attribute(tx: &mut Transaction<'_>, s: &Sighting) -> Result<()> {
+pub(crate) fn attribute(tx: &mut Tx<'_>, s: &Sighting) -> Result<()> {
     let named = crate::attribution::seed_tokens(s);
     if named.is_empty() {
         return Ok(());
@@ -34,14 +34,12 @@ pub(crate) fn attribute(tx: &mut Transaction<'_>, s: &Sighting) -> Result<()> {
     };
     let seq: i64 = row.try_get(0)?;
     let received = unix_nanos(s.received_at);
-    let find = tx.prepare(
-        "SELECT d.id, d.domain, d.hits, v.ip FROM seeds d LEFT JOIN bait_visits v ON v.id = d.visit
-         WHERE d.token = $1",
-    )?;
+    let find = "SELECT d.id, d.domain, d.hits, v.ip FROM seeds d
+                LEFT JOIN bait_visits v ON v.id = d.visit WHERE d.token = $1";
     // Per harvester IP: its seeds hit anew by this message, and how many got their first hit.
     let mut harvesters: BTreeMap<Vec<u8>, (Vec<i64>, i64)> = BTreeMap::new();
     for (token, domain) in named {
-        let Some(seed) = tx.query_opt(&find, &[&token])? else {
+        let Some(seed) = tx.query_opt(find, &[&token])? else {
             continue;
         };
         let (id, seed_domain): (i64, String) = (seed.try_get(0)?, seed.try_get(1)?);
@@ -84,7 +82,7 @@ pub(crate) fn attribute(tx: &mut Transaction<'_>, s: &Sighting) -> Result<()> {
 /// message unless one of its other seeds counted this message before, and one more seed hit
 /// per seed that received its first message (`first_hits`).
 fn count_harvester_hits(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     ip: &[u8],
     seeds: &[i64],
     seq: i64,

@@ -21,8 +21,6 @@ use crate::query::parse_json;
 use crate::{Timestamp, unix_nanos};
 use model::VerdictClass;
 use model::campaign::{CampaignId, CampaignProfile};
-use postgres::types::ToSql;
-use postgres::{Row, Statement, Transaction};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// This module's tables (part of schema version 1, see `schema.rs`): SQLite schema v6 and the
@@ -99,57 +97,9 @@ pub(crate) const DDL: &str = "
     CREATE INDEX IF NOT EXISTS reports_by_campaign ON reports(campaign, received_at);
 ";
 
-/// A clustering step's transaction and the statements it prepared. A step runs the same few
-/// statements for every message it places; preparing each once per step instead of once per
-/// call halves their round trips (a `&str` statement is a prepare and an execute).
-pub(crate) struct Step<'a> {
-    pub(crate) tx: Transaction<'a>,
-    prepared: HashMap<&'static str, Statement>,
-}
-
-type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
-
-impl<'a> Step<'a> {
-    pub(crate) fn new(tx: Transaction<'a>) -> Self {
-        Step {
-            tx,
-            prepared: HashMap::new(),
-        }
-    }
-
-    pub(crate) fn commit(self) -> Result<()> {
-        Ok(self.tx.commit()?)
-    }
-
-    fn statement(&mut self, sql: &'static str) -> Result<Statement> {
-        if let Some(s) = self.prepared.get(sql) {
-            return Ok(s.clone());
-        }
-        let s = self.tx.prepare(sql)?;
-        self.prepared.insert(sql, s.clone());
-        Ok(s)
-    }
-
-    fn execute(&mut self, sql: &'static str, params: Params<'_>) -> Result<u64> {
-        let s = self.statement(sql)?;
-        Ok(self.tx.execute(&s, params)?)
-    }
-
-    fn query(&mut self, sql: &'static str, params: Params<'_>) -> Result<Vec<Row>> {
-        let s = self.statement(sql)?;
-        Ok(self.tx.query(&s, params)?)
-    }
-
-    fn query_one(&mut self, sql: &'static str, params: Params<'_>) -> Result<Row> {
-        let s = self.statement(sql)?;
-        Ok(self.tx.query_one(&s, params)?)
-    }
-
-    fn query_opt(&mut self, sql: &'static str, params: Params<'_>) -> Result<Option<Row>> {
-        let s = self.statement(sql)?;
-        Ok(self.tx.query_opt(&s, params)?)
-    }
-}
+/// A clustering step's transaction: it runs the same few statements for every message it
+/// places, each prepared once per connection (`prepared.rs`).
+pub(crate) type Step<'a> = super::prepared::Tx<'a>;
 
 /// Takes the feeds' change clock lock before a row lock that `annotate_campaign` or a report
 /// save may also want (see the module doc): they take the clock first, so must this step.
@@ -290,7 +240,7 @@ pub(crate) fn assign(
     facets: &[(&str, String)],
 ) -> Result<()> {
     // The clock first: it orders this step's row locks after the clock lock (module doc).
-    let changed = super::intel::clock(&mut tx.tx, unix_nanos(model::now()))?;
+    let changed = super::intel::clock_prepared(tx, unix_nanos(model::now()))?;
     // The report joins the campaign, and (feeds) its indicators without a campaign get one.
     tx.execute(
         "WITH r AS (UPDATE reports SET campaign = $2 WHERE seq = $1 RETURNING sighting_id)
@@ -426,7 +376,7 @@ pub(crate) fn merge(
     detail: &str,
     at: Timestamp,
 ) -> Result<()> {
-    let changed = super::intel::clock(&mut tx.tx, unix_nanos(model::now()))?;
+    let changed = super::intel::clock_prepared(tx, unix_nanos(model::now()))?;
     tx.execute(
         "UPDATE reports SET campaign = $2 WHERE campaign = $1",
         &[&from, &into],

@@ -8,7 +8,7 @@ use crate::query::from_nanos;
 use crate::seeds::DomainStats;
 use crate::{Timestamp, unix_nanos};
 use model::Sighting;
-use postgres::{GenericClient, Transaction};
+use postgres::GenericClient;
 
 /// This module's tables (part of schema version 1, see `schema.rs`). Domains sort by bytes
 /// (`COLLATE "C"`), as in SQLite, so the walk over domain names is the same.
@@ -24,7 +24,7 @@ pub(crate) const DDL: &str = r#"
 
 /// Per trap domain statistics of one analysed sighting, in the report save's transaction
 /// (after its report row is written: the row's `seq` is the key). Saving again adds nothing.
-pub(crate) fn index_report(tx: &mut Transaction<'_>, s: &Sighting) -> Result<()> {
+pub(crate) fn index_report(tx: &mut super::prepared::Tx<'_>, s: &Sighting) -> Result<()> {
     let Some(row) = tx.query_opt(
         "SELECT seq FROM reports WHERE sighting_id = $1",
         &[&s.id.as_bytes().as_slice()],

@@ -35,16 +35,24 @@ pub(crate) const DDL: &str = "
 /// collectors never commit changes out of clock order (a feed reader paging by `changed_at`
 /// would otherwise skip the one that committed second with the smaller stamp).
 pub(crate) fn clock(tx: &mut impl GenericClient, now: i64) -> Result<i64> {
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_CLOCK])?;
-    let last: i64 = tx
-        .query_one(
-            "SELECT greatest(coalesce((SELECT max(changed_at) FROM indicators), 0),
-                             coalesce((SELECT max(changed_at) FROM campaigns), 0))::BIGINT",
-            &[],
-        )?
-        .get(0);
+    tx.execute(CLOCK_LOCK, &[&LOCK_CLOCK])?;
+    let last: i64 = tx.query_one(CLOCK_LAST, &[])?.get(0);
     Ok(now.max(last.saturating_add(1)))
 }
+
+/// [`clock`] with the connection's prepared statements (the report save and clustering take
+/// it once per batch and per campaign write).
+pub(crate) fn clock_prepared(tx: &mut super::prepared::Tx<'_>, now: i64) -> Result<i64> {
+    tx.execute(CLOCK_LOCK, &[&LOCK_CLOCK])?;
+    let last: i64 = tx.query_one(CLOCK_LAST, &[])?.get(0);
+    Ok(now.max(last.saturating_add(1)))
+}
+
+/// The clock's lock, then (a statement of its own, so its snapshot follows the lock) its
+/// last value.
+const CLOCK_LOCK: &str = "SELECT pg_advisory_xact_lock($1)";
+const CLOCK_LAST: &str = "SELECT greatest(coalesce((SELECT max(changed_at) FROM indicators), 0),
+                         coalesce((SELECT max(changed_at) FROM campaigns), 0))::BIGINT";
 
 fn indicator_row(r: &Row) -> Result<RawRow> {
     Ok(RawRow {

@@ -5,6 +5,7 @@
 //! lock; here the candidate rows are locked `FOR UPDATE SKIP LOCKED`, so workers of several
 //! collectors claiming at once each take different jobs without waiting for each other.
 
+use super::prepared::Conn;
 use crate::error::{Result, StoreError};
 use crate::jobs::Job;
 use crate::query::{message_id_from, uuid_from};
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 /// Claims the oldest unclaimed job, or else the oldest whose lease expired.
 pub(crate) fn try_claim(
-    c: &mut impl GenericClient,
+    c: &mut Conn,
     worker: &str,
     lease: Duration,
     now: Timestamp,
@@ -24,7 +25,7 @@ pub(crate) fn try_claim(
 
 /// Claims up to `max` jobs in one statement; returned by id.
 pub(crate) fn try_claim_many(
-    c: &mut impl GenericClient,
+    c: &mut Conn,
     worker: &str,
     lease: Duration,
     now: Timestamp,
@@ -58,7 +59,7 @@ pub(crate) fn try_claim_many(
 }
 
 /// Removes a finished job; returns whether it was still there.
-pub(crate) fn complete(c: &mut impl GenericClient, job_id: i64) -> Result<bool> {
+pub(crate) fn complete(c: &mut Conn, job_id: i64) -> Result<bool> {
     Ok(c.execute("DELETE FROM jobs WHERE id = $1", &[&job_id])? > 0)
 }
 

@@ -33,6 +33,7 @@ pub(crate) mod domain_report;
 pub(crate) mod domains;
 pub(crate) mod intel;
 pub(crate) mod jobs;
+pub(crate) mod prepared;
 pub(crate) mod query;
 pub(crate) mod reports;
 pub(crate) mod retention;
@@ -48,6 +49,7 @@ pub(crate) mod writer;
 use crate::config::PgConfig;
 use crate::error::{Result, StoreError};
 use postgres::{Client, NoTls};
+use prepared::Conn;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -70,7 +72,8 @@ pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// A pool of connections to one PostgreSQL store.
 pub(crate) struct Pg {
     cfg: PgConfig,
-    idle: Mutex<Vec<Client>>,
+    /// Idle connections, each with the statements it prepared (`prepared.rs`).
+    idle: Mutex<Vec<Conn>>,
 }
 
 impl std::fmt::Debug for Pg {
@@ -91,7 +94,7 @@ impl Pg {
         };
         let mut client = pg.connect()?;
         schema::migrate(&mut client, cfg.schema.as_deref())?;
-        pg.put(client);
+        pg.put(Conn::new(client));
         Ok(pg)
     }
 
@@ -120,6 +123,11 @@ impl Pg {
     /// blocks, exactly what a blocking SQLite call should have done. Elsewhere (plain threads,
     /// `spawn_blocking`) it runs as is.
     pub(crate) fn with<T>(&self, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
+        self.with_conn(|c| f(&mut c.client))
+    }
+
+    /// [`Pg::with`] with the connection's prepared statements, for the hot paths.
+    pub(crate) fn with_conn<T>(&self, f: impl FnOnce(&mut Conn) -> Result<T>) -> Result<T> {
         match tokio::runtime::Handle::try_current() {
             Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
                 tokio::task::block_in_place(|| self.with_now(f))
@@ -128,25 +136,25 @@ impl Pg {
         }
     }
 
-    fn with_now<T>(&self, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
+    fn with_now<T>(&self, f: impl FnOnce(&mut Conn) -> Result<T>) -> Result<T> {
         let pooled = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-        let mut client = match pooled {
-            Some(c) if !c.is_closed() => c,
-            _ => self.connect()?,
+        let mut conn = match pooled {
+            Some(c) if !c.client.is_closed() => c,
+            _ => Conn::new(self.connect()?),
         };
-        let out = f(&mut client);
-        self.put(client);
+        let out = f(&mut conn);
+        self.put(conn);
         out
     }
 
-    fn put(&self, client: Client) {
-        if client.is_closed() {
+    fn put(&self, conn: Conn) {
+        if conn.client.is_closed() {
             return;
         }
         if let Ok(mut idle) = self.idle.lock()
             && idle.len() < self.cfg.pool.max(1)
         {
-            idle.push(client);
+            idle.push(conn);
         }
     }
 }

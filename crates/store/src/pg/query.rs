@@ -3,6 +3,7 @@
 //! Rows decode with the SQLite module's helpers (`parse_json`, `from_nanos`), so both backends
 //! read the same JSON the same way.
 
+use super::prepared::Conn;
 use crate::error::{Result, StoreError};
 use crate::query::{SightingQuery, from_nanos, parse_json};
 use crate::{RawLookup, unix_nanos};
@@ -11,7 +12,7 @@ use postgres::GenericClient;
 use postgres::types::ToSql;
 
 /// One sighting by id.
-pub(crate) fn sighting(c: &mut impl GenericClient, id: uuid::Uuid) -> Result<Option<Sighting>> {
+pub(crate) fn sighting(c: &mut Conn, id: uuid::Uuid) -> Result<Option<Sighting>> {
     let row = c.query_opt(
         "SELECT json FROM sightings WHERE id = $1",
         &[&id.as_bytes().as_slice()],
@@ -53,7 +54,7 @@ pub(crate) fn sightings(c: &mut impl GenericClient, q: &SightingQuery) -> Result
 
 /// The raw bytes of a message. They are re-hashed like the SQLite store's segment reads, so a
 /// damaged row is reported as corrupt rather than served as the message.
-pub(crate) fn raw(c: &mut impl GenericClient, id: &MessageId) -> Result<RawLookup> {
+pub(crate) fn raw(c: &mut Conn, id: &MessageId) -> Result<RawLookup> {
     let row = c.query_opt(
         "SELECT raw FROM blobs WHERE sha256 = $1",
         &[&id.as_bytes().as_slice()],

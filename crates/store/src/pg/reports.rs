@@ -15,13 +15,14 @@
 //! JSON, where JSON escapes it), instead of failing the whole save and leaving its job to be
 //! retried forever. Looking such a value up finds nothing.
 
+use super::prepared::{Conn, Tx};
 use crate::error::Result;
 use crate::query::{from_nanos, parse_json, uuid_from};
 use crate::reports::{IndicatorQuery, IndicatorRecord, ReportSave};
 use crate::{Timestamp, unix_nanos};
 use model::MessageId;
 use model::report::{IndicatorKind, Report};
-use postgres::{Client, GenericClient, Row, Transaction};
+use postgres::{Client, GenericClient, Row};
 
 /// This module's tables (part of schema version 1, see `schema.rs`): SQLite's versions 5 and 7
 /// for reports and indicators, with `reports.campaign` (clustering, `campaigns.rs`).
@@ -74,18 +75,10 @@ pub(crate) const DDL: &str = "
 
 /// Saves a batch of reports in one transaction, completing their jobs; returns the jobs
 /// completed. The steps and their order are the SQLite save's.
-pub(crate) fn save(c: &mut Client, batch: &[ReportSave<'_>], now: Timestamp) -> Result<u64> {
+pub(crate) fn save(c: &mut Conn, batch: &[ReportSave<'_>], now: Timestamp) -> Result<u64> {
     let mut tx = c.transaction()?;
     let now = unix_nanos(now);
-    let changed = super::intel::clock(&mut tx, now)?;
-    let put = tx.prepare(
-        "INSERT INTO reports (sighting_id, message_id, received_at, analyzed_at, engine, class,
-                              score, json)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-         ON CONFLICT (sighting_id) DO UPDATE SET analyzed_at = excluded.analyzed_at,
-             engine = excluded.engine, class = excluded.class, score = excluded.score,
-             json = excluded.json",
-    )?;
+    let changed = super::intel::clock_prepared(&mut tx, now)?;
     let mut completed = 0;
     for item in batch {
         let sid = item.sighting.id.as_bytes().as_slice();
@@ -94,7 +87,12 @@ pub(crate) fn save(c: &mut Client, batch: &[ReportSave<'_>], now: Timestamp) -> 
         let json = serde_json::to_string(item.report)
             .map_err(|e| crate::StoreError::corrupt(format!("report JSON: {e}")))?;
         tx.execute(
-            &put,
+            "INSERT INTO reports (sighting_id, message_id, received_at, analyzed_at, engine,
+                                  class, score, json)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (sighting_id) DO UPDATE SET analyzed_at = excluded.analyzed_at,
+                 engine = excluded.engine, class = excluded.class, score = excluded.score,
+                 json = excluded.json",
             &[
                 &sid,
                 &item.report.message_id.as_bytes().as_slice(),
@@ -120,7 +118,7 @@ pub(crate) fn save(c: &mut Client, batch: &[ReportSave<'_>], now: Timestamp) -> 
 /// Upserts the indicators of one report, links them to its sighting (counting new links) and
 /// unlinks (uncounts) the ones a previous analysis found and this one did not.
 fn index_indicators(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     sid: &[u8],
     report: &Report,
     received: i64,

@@ -26,7 +26,7 @@ use crate::{IndicatorRecord, MAX_PAGE, unix_nanos};
 use model::report::{IndicatorKind, Report};
 use model::{Sighting, VerdictClass};
 use postgres::types::ToSql;
-use postgres::{GenericClient, Row, Transaction};
+use postgres::{GenericClient, Row};
 
 /// This module's tables (part of schema version 1, see `schema.rs`). Text keys sort by
 /// `COLLATE "C"` (bytes), as SQLite's do, whatever the database's collation.
@@ -79,7 +79,11 @@ const TEXT_COLUMNS: [&str; 5] = ["subject", "sender", "rcpt", "filenames", "body
 /// The sighting row is locked (`FOR NO KEY UPDATE`) first: two collectors saving a report of
 /// the same sighting at once (a requeue, an expired lease) then take turns, and the second
 /// reads the first one's class, so the hourly counts move once, not twice.
-pub(crate) fn index_report(tx: &mut Transaction<'_>, s: &Sighting, r: &Report) -> Result<()> {
+pub(crate) fn index_report(
+    tx: &mut super::prepared::Tx<'_>,
+    s: &Sighting,
+    r: &Report,
+) -> Result<()> {
     let sid = s.id.as_bytes().as_slice();
     let Some(row) = tx.query_opt(
         "SELECT seq FROM sightings WHERE id = $1 FOR NO KEY UPDATE",
