@@ -23,16 +23,9 @@ pub(crate) const DDL: &str = r#"
 "#;
 
 /// Per trap domain statistics of one analysed sighting, in the report save's transaction
-/// (after its report row is written: the row's `seq` is the key). Saving again adds nothing.
-pub(crate) fn index_report(tx: &mut super::prepared::Tx<'_>, s: &Sighting) -> Result<()> {
-    let Some(row) = tx.query_opt(
-        "SELECT seq FROM reports WHERE sighting_id = $1",
-        &[&s.id.as_bytes().as_slice()],
-    )?
-    else {
-        return Ok(());
-    };
-    let seq: i64 = row.try_get(0)?;
+/// (after its report row is written: the row's `seq`, which the save passes, is the key).
+/// Saving again adds nothing.
+pub(crate) fn index_report(tx: &mut super::prepared::Tx<'_>, s: &Sighting, seq: i64) -> Result<()> {
     let domains: Vec<String> = crate::search::trap_domains(s)
         .into_iter()
         .filter(|d| !d.is_empty())

@@ -79,38 +79,44 @@ pub(crate) fn save(c: &mut Conn, batch: &[ReportSave<'_>], now: Timestamp) -> Re
     let mut tx = c.transaction()?;
     let now = unix_nanos(now);
     let changed = super::intel::clock_prepared(&mut tx, now)?;
-    let mut completed = 0;
     for item in batch {
         let sid = item.sighting.id.as_bytes().as_slice();
         let received = unix_nanos(item.sighting.received_at);
-        super::search::index_report(&mut tx, item.sighting, item.report)?;
+        let reanalysis = super::search::index_report(&mut tx, item.sighting, item.report)?;
         let json = serde_json::to_string(item.report)
             .map_err(|e| crate::StoreError::corrupt(format!("report JSON: {e}")))?;
-        tx.execute(
-            "INSERT INTO reports (sighting_id, message_id, received_at, analyzed_at, engine,
-                                  class, score, json)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             ON CONFLICT (sighting_id) DO UPDATE SET analyzed_at = excluded.analyzed_at,
-                 engine = excluded.engine, class = excluded.class, score = excluded.score,
-                 json = excluded.json",
-            &[
-                &sid,
-                &item.report.message_id.as_bytes().as_slice(),
-                &received,
-                &now,
-                &item.report.engine,
-                &item.report.verdict.class.as_str(),
-                &i64::from(item.report.verdict.score),
-                &json,
-            ],
-        )?;
+        let seq: i64 = tx
+            .query_one(
+                "INSERT INTO reports (sighting_id, message_id, received_at, analyzed_at, engine,
+                                      class, score, json)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (sighting_id) DO UPDATE SET analyzed_at = excluded.analyzed_at,
+                     engine = excluded.engine, class = excluded.class, score = excluded.score,
+                     json = excluded.json
+                 RETURNING seq",
+                &[
+                    &sid,
+                    &item.report.message_id.as_bytes().as_slice(),
+                    &received,
+                    &now,
+                    &item.report.engine,
+                    &item.report.verdict.class.as_str(),
+                    &i64::from(item.report.verdict.score),
+                    &json,
+                ],
+            )?
+            .try_get(0)?;
         super::attribution::attribute(&mut tx, item.sighting)?;
-        super::domains::index_report(&mut tx, item.sighting)?;
-        index_indicators(&mut tx, sid, item.report, received, changed)?;
-        if let Some(job) = item.job {
-            completed += tx.execute("DELETE FROM jobs WHERE id = $1", &[&job])?;
-        }
+        super::domains::index_report(&mut tx, item.sighting, seq)?;
+        index_indicators(&mut tx, sid, item.report, received, changed, reanalysis)?;
     }
+    // The batch's jobs in one statement.
+    let jobs: Vec<i64> = batch.iter().filter_map(|item| item.job).collect();
+    let completed = if jobs.is_empty() {
+        0
+    } else {
+        tx.execute("DELETE FROM jobs WHERE id = ANY($1)", &[&jobs])?
+    };
     tx.commit()?;
     Ok(completed)
 }
@@ -123,6 +129,7 @@ fn index_indicators(
     report: &Report,
     received: i64,
     changed: i64,
+    reanalysis: bool,
 ) -> Result<()> {
     let mut unique: Vec<_> = report
         .indicators
@@ -176,6 +183,10 @@ fn index_indicators(
              WHERE id IN (SELECT indicator FROM linked)",
             &[&ids, &sid],
         )?;
+    }
+    // A first report has no links to take back.
+    if !reanalysis {
+        return Ok(());
     }
     tx.execute(
         "WITH gone AS (

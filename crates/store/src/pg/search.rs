@@ -78,19 +78,24 @@ const TEXT_COLUMNS: [&str; 5] = ["subject", "sender", "rcpt", "filenames", "body
 ///
 /// The sighting row is locked (`FOR NO KEY UPDATE`) first: two collectors saving a report of
 /// the same sighting at once (a requeue, an expired lease) then take turns, and the second
-/// reads the first one's class, so the hourly counts move once, not twice.
+/// reads the first one's class, so the hourly counts move once, not twice. (The class is read
+/// by a statement of its own: one started before the lock was granted would not see the first
+/// save's report.)
+///
+/// Returns whether the sighting may have had a report before (false only when it is known
+/// not to), so the save can skip unlinking the indicators of a first report.
 pub(crate) fn index_report(
     tx: &mut super::prepared::Tx<'_>,
     s: &Sighting,
     r: &Report,
-) -> Result<()> {
+) -> Result<bool> {
     let sid = s.id.as_bytes().as_slice();
     let Some(row) = tx.query_opt(
         "SELECT seq FROM sightings WHERE id = $1 FOR NO KEY UPDATE",
         &[&sid],
     )?
     else {
-        return Ok(());
+        return Ok(true);
     };
     let seq: i64 = row.try_get(0)?;
     let old: Option<String> = tx
@@ -110,42 +115,52 @@ pub(crate) fn index_report(
             tx.execute(bump, &[&hour, &old, &domains, &-1i64])?;
             tx.execute(bump, &[&hour, &class, &domains, &1i64])?;
         }
+        // A first report: both rollups in one round trip.
         None => {
-            tx.execute(bump, &[&hour, &class, &domains, &1i64])?;
             tx.execute(
-                "INSERT INTO message_networks (hour, network, count) VALUES ($1, $2, 1)
+                "WITH hours AS (
+                     INSERT INTO message_hours (hour, class, domain, count)
+                     SELECT $1, $2, d, 1 FROM unnest($3::text[]) AS d
+                     ON CONFLICT (hour, class, domain)
+                     DO UPDATE SET count = message_hours.count + EXCLUDED.count)
+                 INSERT INTO message_networks (hour, network, count) VALUES ($1, $4, 1)
                  ON CONFLICT (hour, network)
                  DO UPDATE SET count = message_networks.count + 1",
-                &[&hour, &network_of(&s.peer)],
+                &[&hour, &class, &domains, &network_of(&s.peer)],
             )?;
         }
     }
     // Depth 0: attached to the message itself (archive members are deeper).
     let attachments = big(r.artifacts.iter().filter(|a| a.depth == 0).count());
+    let t = Text::of(s, r);
+    let [subject, sender, rcpt, filenames, body] =
+        [&t.subject, &t.sender, &t.rcpt, &t.filenames, &t.body].map(|c| text::tsvector(c));
+    // The facts and the words in one round trip.
     tx.execute(
-        "INSERT INTO message_facts (seq, class, subject, sender, attachments)
-         VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (seq) DO UPDATE SET class = EXCLUDED.class, subject = EXCLUDED.subject,
-             sender = EXCLUDED.sender, attachments = EXCLUDED.attachments",
+        "WITH facts AS (
+             INSERT INTO message_facts (seq, class, subject, sender, attachments)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (seq) DO UPDATE SET class = EXCLUDED.class, subject = EXCLUDED.subject,
+                 sender = EXCLUDED.sender, attachments = EXCLUDED.attachments)
+         INSERT INTO message_text (seq, subject, sender, rcpt, filenames, body)
+         VALUES ($1, $6::text::tsvector, $7::text::tsvector, $8::text::tsvector,
+                 $9::text::tsvector, $10::text::tsvector)
+         ON CONFLICT (seq) DO UPDATE SET subject = EXCLUDED.subject, sender = EXCLUDED.sender,
+             rcpt = EXCLUDED.rcpt, filenames = EXCLUDED.filenames, body = EXCLUDED.body",
         &[
             &seq,
             &class,
             &r.headers.subject.as_deref().map(str::as_bytes),
             &r.headers.from.as_ref().map(|m| mailbox(m).into_bytes()),
             &attachments,
+            &subject,
+            &sender,
+            &rcpt,
+            &filenames,
+            &body,
         ],
     )?;
-    let t = Text::of(s, r);
-    let [subject, sender, rcpt, filenames, body] =
-        [&t.subject, &t.sender, &t.rcpt, &t.filenames, &t.body].map(|c| text::tsvector(c));
-    tx.execute(
-        "INSERT INTO message_text (seq, subject, sender, rcpt, filenames, body)
-         VALUES ($1, $2::text::tsvector, $3::text::tsvector, $4::text::tsvector, $5::text::tsvector, $6::text::tsvector)
-         ON CONFLICT (seq) DO UPDATE SET subject = EXCLUDED.subject, sender = EXCLUDED.sender,
-             rcpt = EXCLUDED.rcpt, filenames = EXCLUDED.filenames, body = EXCLUDED.body",
-        &[&seq, &subject, &sender, &rcpt, &filenames, &body],
-    )?;
-    Ok(())
+    Ok(old.is_some())
 }
 
 /// Query parameters, numbered as they are added.
