@@ -1,12 +1,14 @@
 //! The example server config (contrib/nats/nats-server.conf) enforced: each sensor publishes
 //! only on its own subjects, never creates streams; the collector sets up and consumes; wrong
-//! credentials are a clear error; a sensor can start before the bus.
+//! credentials are a clear error; a sensor can start before the bus. Also nkey seeds and
+//! `.creds` files (operator mode, with JWTs made here).
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use bus::{BusConfig, BusError, Consumer, Publisher};
 use common::{NatsServer, capture, session, stored};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const EXAMPLE_CONF: &str = include_str!("../../../contrib/nats/nats-server.conf");
@@ -180,4 +182,189 @@ async fn an_nkey_seed_file_authenticates_and_a_foreign_seed_is_refused() {
     let err = bus::connect(&cfg, "stranger").await.unwrap_err();
     assert!(matches!(err, BusError::Auth { .. }), "{err}");
     assert!(err.to_string().contains("refused nkey seed"), "{err}");
+}
+
+/// base64url without padding, as JWTs are encoded.
+fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | (u32::from(b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+        }
+    }
+    out
+}
+
+/// A NATS JWT (v2) saying `nats` about `subject`, signed by `issuer`, as `nsc` makes them.
+/// The `jti` is only unique here: `nsc` hashes the claims, but the server does not check it.
+fn jwt(issuer: &nkeys::KeyPair, subject: &str, name: &str, nats: serde_json::Value) -> String {
+    let header = base64url(br#"{"typ":"JWT","alg":"ed25519-nkey"}"#);
+    let iat = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = serde_json::json!({
+        "jti": uuid::Uuid::new_v4().simple().to_string().to_uppercase(),
+        "iat": iat,
+        "iss": issuer.public_key(),
+        "sub": subject,
+        "name": name,
+        "nats": nats,
+    });
+    let signed = format!("{header}.{}", base64url(claims.to_string().as_bytes()));
+    let signature = issuer.sign(signed.as_bytes()).unwrap();
+    format!("{signed}.{}", base64url(&signature))
+}
+
+/// An account JWT: with JetStream (any non-zero storage enables it) and no other limits, or
+/// without JetStream (the system account may not have it).
+fn account_jwt(
+    operator: &nkeys::KeyPair,
+    account: &nkeys::KeyPair,
+    name: &str,
+    jetstream: bool,
+) -> String {
+    let storage = if jetstream { -1 } else { 0 };
+    let nats = serde_json::json!({
+        "type": "account",
+        "version": 2,
+        "limits": {
+            "subs": -1, "data": -1, "payload": -1, "imports": -1, "exports": -1,
+            "wildcards": true, "conn": -1, "leaf": -1,
+            "mem_storage": storage, "disk_storage": storage, "streams": -1, "consumer": -1,
+        },
+    });
+    jwt(operator, &account.public_key(), name, nats)
+}
+
+/// `name`'s user JWT, issued by `account`, allowed to publish and subscribe only on the
+/// subjects of `permissions` (`None`: anything in the account).
+fn user_jwt(
+    account: &nkeys::KeyPair,
+    user: &nkeys::KeyPair,
+    name: &str,
+    permissions: Option<(&[&str], &[&str])>,
+) -> String {
+    let mut nats = serde_json::json!({
+        "type": "user", "version": 2, "subs": -1, "data": -1, "payload": -1,
+    });
+    if let Some((publish, subscribe)) = permissions {
+        nats["pub"] = serde_json::json!({ "allow": publish });
+        nats["sub"] = serde_json::json!({ "allow": subscribe });
+    }
+    jwt(account, &user.public_key(), name, nats)
+}
+
+/// A `.creds` file as `nsc generate creds` writes it; returns its path.
+fn creds_file(server: &NatsServer, file: &str, user_jwt: &str, seed: &nkeys::KeyPair) -> PathBuf {
+    let path = server.dir.path().join(file);
+    let text = format!(
+        "-----BEGIN NATS USER JWT-----\n{user_jwt}\n------END NATS USER JWT------\n\n\
+         ************************* IMPORTANT *************************\n\
+         NKEY Seed printed below can be used to sign and prove identity.\n\
+         NKEYs are sensitive and should be treated as secrets.\n\n\
+         -----BEGIN USER NKEY SEED-----\n{}\n------END USER NKEY SEED------\n\n\
+         *************************************************************\n",
+        seed.seed().unwrap()
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn a_creds_file_authenticates_in_operator_mode_with_the_jwts_permissions() {
+    let operator = nkeys::KeyPair::new_operator();
+    let account = nkeys::KeyPair::new_account();
+    // JetStream in operator mode needs a system account (the server exits without one).
+    let system = nkeys::KeyPair::new_account();
+    let operator_jwt = jwt(
+        &operator,
+        &operator.public_key(),
+        "spamhattan-operator",
+        serde_json::json!({
+            "type": "operator", "version": 2, "system_account": system.public_key(),
+        }),
+    );
+    let conf = format!(
+        "operator: {operator_jwt}\nresolver: MEMORY\n\
+         resolver_preload: {{\n  {}: {}\n  {}: {}\n}}\njetstream {{ store_dir: \"STORE\" }}\n",
+        account.public_key(),
+        account_jwt(&operator, &account, "SPAMHATTAN", true),
+        system.public_key(),
+        account_jwt(&operator, &system, "SYS", false),
+    );
+    let server = NatsServer::start_with_config(&conf, "STORE", &[]);
+    let creds = |file: &str, jwt: &str, seed: &nkeys::KeyPair| BusConfig {
+        credentials_file: Some(creds_file(&server, file, jwt, seed)),
+        inbox_prefix: format!("_INBOX.{}", file.trim_end_matches(".creds")),
+        request_timeout_ms: 1_000,
+        ..server.config()
+    };
+
+    // The collector's user may do anything in the account.
+    let collector_key = nkeys::KeyPair::new_user();
+    let collector_jwt = user_jwt(&account, &collector_key, "collector", None);
+    let collector_cfg = creds("collector.creds", &collector_jwt, &collector_key);
+    let collector_client = bus::connect(&collector_cfg, "collector").await.unwrap();
+    let consumer = Consumer::new(collector_client.clone(), &collector_cfg, "collectors")
+        .await
+        .unwrap();
+
+    // sensor-a's user, permitted like SENSOR_A in the example config.
+    let sensor_key = nkeys::KeyPair::new_user();
+    let sensor_permissions: (&[&str], &[&str]) = (
+        &["spamhattan.capture.sensor-a", "spamhattan.session.sensor-a"],
+        &["_INBOX.sensor-a.>"],
+    );
+    let sensor_jwt = user_jwt(&account, &sensor_key, "sensor-a", Some(sensor_permissions));
+    let a_cfg = creds("sensor-a.creds", &sensor_jwt, &sensor_key);
+    let a_client = bus::connect(&a_cfg, "sensor-a").await.unwrap();
+    let own = Publisher::new(a_client.clone(), &a_cfg, "sensor-a").unwrap();
+    let sent = capture("sensor-a", 1, 4096);
+    let results = own.publish_batch(std::slice::from_ref(&sent)).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+
+    // The JWT's permissions hold: not on sensor-b's subject.
+    let posing = Publisher::new(a_client, &a_cfg, "sensor-b").unwrap();
+    let results = posing.publish_batch(&[capture("sensor-b", 2, 4096)]).await;
+    assert!(
+        matches!(results[0], Err(BusError::AckTimeout { .. })),
+        "{results:?}"
+    );
+    assert_eq!(stored(&collector_client, &collector_cfg.stream).await, 1);
+
+    let got = consumer.fetch(10, Duration::from_secs(2)).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].sensor.as_deref(), Some("sensor-a"));
+    assert_eq!(got[0].payload.as_ref().unwrap(), &sent);
+    got[0].ack().await.unwrap();
+
+    // The same user and permissions, issued by an account the server does not know.
+    let foreign = user_jwt(
+        &nkeys::KeyPair::new_account(),
+        &sensor_key,
+        "sensor-a",
+        Some(sensor_permissions),
+    );
+    let cfg = creds("foreign.creds", &foreign, &sensor_key);
+    let err = bus::connect(&cfg, "sensor-a").await.unwrap_err();
+    assert!(matches!(err, BusError::Auth { .. }), "{err}");
+    assert!(
+        err.to_string().contains("refused credentials file"),
+        "{err}"
+    );
+
+    // sensor-a's JWT with a seed that is not its.
+    let cfg = creds("stolen-jwt.creds", &sensor_jwt, &nkeys::KeyPair::new_user());
+    let err = bus::connect(&cfg, "sensor-a").await.unwrap_err();
+    assert!(matches!(err, BusError::Auth { .. }), "{err}");
+    assert!(
+        err.to_string().contains("refused credentials file"),
+        "{err}"
+    );
 }
