@@ -56,7 +56,7 @@ impl CampaignTx<'_> {
             .map_err(|e| StoreError::corrupt(format!("alert JSON: {e}")))?;
         self.on(
             |tx| raise(tx, alert, &json, receivers),
-            |step| crate::pg::alerts::raise(&mut step.tx, alert, &json, receivers),
+            |step| crate::pg::alerts::raise(step, alert, &json, receivers),
         )
     }
 }

@@ -248,7 +248,7 @@ impl<'a> CampaignTx<'a> {
     pub fn campaign(&self, id: CampaignId, now: Timestamp) -> Result<Option<Campaign>> {
         self.on(
             |tx| crate::campaign_read::campaign(tx, id, now),
-            |step| crate::pg::campaign_read::campaign(&mut step.tx, id, now),
+            |step| crate::pg::campaign_read::campaign(step, id, now),
         )
     }
 
@@ -257,7 +257,7 @@ impl<'a> CampaignTx<'a> {
         let from_hour = hour_of(now) - i64::from(hours) * 3600;
         self.on(
             |tx| crate::campaign_read::rate(tx, 0, from_hour),
-            |step| crate::pg::campaign_read::rate(&mut step.tx, 0, from_hour),
+            |step| crate::pg::campaign_read::rate(step, 0, from_hour),
         )
     }
 }

@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::query::{from_nanos, parse_json};
 use crate::{Timestamp, unix_nanos};
 use model::Alert;
-use postgres::{GenericClient, Transaction};
+use postgres::GenericClient;
 use std::collections::HashMap;
 
 /// This module's tables (part of schema version 1, see `schema.rs`): SQLite schema v6.
@@ -43,7 +43,7 @@ pub(crate) const DDL: &str = "
 /// Stores `alert` (its JSON) with a pending delivery to each receiver; false when an alert
 /// with the same `dedup_key` exists.
 pub(crate) fn raise(
-    tx: &mut Transaction<'_>,
+    tx: &mut super::prepared::Tx<'_>,
     alert: &Alert,
     json: &str,
     receivers: &[String],

@@ -3,6 +3,7 @@
 //! (`CampaignTx::campaign`) with the same code as the console.
 
 use super::big;
+use super::prepared::Statements;
 use crate::campaign_read::{CampaignQuery, FACET_VALUES_SHOWN, Member};
 use crate::campaigns::{MAX_RATE_POINTS, class_of, status, to_facet, uuid_col};
 use crate::error::Result;
@@ -10,7 +11,6 @@ use crate::query::{from_nanos, message_id_from};
 use crate::{Timestamp, unix_nanos};
 use model::Campaign;
 use model::campaign::{CampaignId, CampaignMerge, FacetValue, RatePoint};
-use postgres::GenericClient;
 use postgres::Row;
 use std::collections::BTreeMap;
 
@@ -23,7 +23,7 @@ const HEAD: &str = "SELECT id, uuid, first_seen, last_seen, messages, verdict, l
 
 /// One campaign's record at `now`, with up to [`FACET_VALUES_SHOWN`] values per facet.
 pub(crate) fn campaign(
-    c: &mut impl GenericClient,
+    c: &mut impl Statements,
     id: CampaignId,
     now: Timestamp,
 ) -> Result<Option<Campaign>> {
@@ -34,7 +34,7 @@ pub(crate) fn campaign(
 
 /// The record of a [`HEAD`] row: its facets, distinct counts and the last week's rate. Text
 /// sorts in byte order (`COLLATE "C"`), as in SQLite, whatever the database's collation.
-fn record(c: &mut impl GenericClient, h: &Row, now: Timestamp, shown: usize) -> Result<Campaign> {
+fn record(c: &mut impl Statements, h: &Row, now: Timestamp, shown: usize) -> Result<Campaign> {
     let id: CampaignId = h.try_get(0)?;
     let uuid: &[u8] = h.try_get(1)?;
     let first_seen = from_nanos(h.try_get(2)?)?;
@@ -92,7 +92,7 @@ fn record(c: &mut impl GenericClient, h: &Row, now: Timestamp, shown: usize) -> 
 
 /// Hourly counts of a campaign (0: the trap) from the hour starting at `from_hour` (unix s).
 pub(crate) fn rate(
-    c: &mut impl GenericClient,
+    c: &mut impl Statements,
     id: CampaignId,
     from_hour: i64,
 ) -> Result<Vec<RatePoint>> {
@@ -114,7 +114,7 @@ pub(crate) fn rate(
 
 /// Campaigns matching `q`, most recently active first.
 pub(crate) fn list(
-    c: &mut impl GenericClient,
+    c: &mut impl Statements,
     q: &CampaignQuery,
     now: Timestamp,
 ) -> Result<Vec<Campaign>> {
@@ -138,7 +138,7 @@ pub(crate) fn list(
 
 /// Campaigns by id, descending, below `before` (all when `None`): paging for exports.
 pub(crate) fn by_id(
-    c: &mut impl GenericClient,
+    c: &mut impl Statements,
     before: Option<CampaignId>,
     limit: usize,
     include_merged: bool,
@@ -156,7 +156,7 @@ pub(crate) fn by_id(
 
 /// The sightings of a campaign, oldest first, at most `limit`.
 pub(crate) fn members(
-    c: &mut impl GenericClient,
+    c: &mut impl Statements,
     id: CampaignId,
     limit: usize,
 ) -> Result<Vec<Member>> {
@@ -178,7 +178,7 @@ pub(crate) fn members(
 }
 
 /// Merges into or out of a campaign, oldest first.
-pub(crate) fn merges(c: &mut impl GenericClient, id: CampaignId) -> Result<Vec<CampaignMerge>> {
+pub(crate) fn merges(c: &mut impl Statements, id: CampaignId) -> Result<Vec<CampaignMerge>> {
     c.query(
         "SELECT from_id, into_id, at, \"by\", detail FROM campaign_merges
          WHERE into_id = $1 OR from_id = $1 ORDER BY seq",
@@ -218,7 +218,7 @@ pub(crate) fn annotate(
 }
 
 /// Counts for `store stats`: campaigns that are live, merged, and unclustered reports.
-pub(crate) fn counts(c: &mut impl GenericClient) -> Result<(u64, u64, u64)> {
+pub(crate) fn counts(c: &mut impl Statements) -> Result<(u64, u64, u64)> {
     let r = c.query_one(
         "SELECT (SELECT count(*) FROM campaigns WHERE merged_into IS NULL),
                 (SELECT count(*) FROM campaigns WHERE merged_into IS NOT NULL),

@@ -41,11 +41,20 @@ pub(crate) fn clock(tx: &mut impl GenericClient, now: i64) -> Result<i64> {
 }
 
 /// [`clock`] with the connection's prepared statements (the report save and clustering take
-/// it once per batch and per campaign write).
+/// it once per batch and per campaign write). Once the transaction holds the clock's lock no
+/// other transaction can stamp `changed_at` until it ends, so the largest stamp is the last
+/// value this transaction was given: later calls advance that without a round trip.
 pub(crate) fn clock_prepared(tx: &mut super::prepared::Tx<'_>, now: i64) -> Result<i64> {
-    tx.execute(CLOCK_LOCK, &[&LOCK_CLOCK])?;
-    let last: i64 = tx.query_one(CLOCK_LAST, &[])?.get(0);
-    Ok(now.max(last.saturating_add(1)))
+    let last = match tx.clock {
+        Some(last) => last,
+        None => {
+            tx.execute(CLOCK_LOCK, &[&LOCK_CLOCK])?;
+            tx.query_one(CLOCK_LAST, &[])?.get(0)
+        }
+    };
+    let next = now.max(last.saturating_add(1));
+    tx.clock = Some(next);
+    Ok(next)
 }
 
 /// The clock's lock, then (a statement of its own, so its snapshot follows the lock) its
