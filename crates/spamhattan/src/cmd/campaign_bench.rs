@@ -52,6 +52,7 @@ pub fn run(dir: &Path, args: &BenchArgs) -> Result<ExitCode> {
         receivers: Vec::new(),
         events: Arc::new(trap::NullSink),
         outbox: Arc::new(tokio::sync::Notify::new()),
+        raised: Default::default(),
     };
     let mut rng = Rng(args.seed | 1);
     let mut out = std::io::stdout().lock();

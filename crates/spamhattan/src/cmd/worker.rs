@@ -115,6 +115,7 @@ pub(crate) fn build_worker(
         receivers,
         events,
         outbox,
+        raised: Default::default(),
     }))
 }
 

@@ -39,6 +39,36 @@ pub struct Clustering {
     pub events: Arc<dyn EventSink>,
     /// Woken after a step raised alerts (the delivery runner waits on it).
     pub outbox: Arc<tokio::sync::Notify>,
+    /// Alerts this process knows are stored: the rules return an alert again for every later
+    /// message that matches, and skipping those spares a statement each (two per message on
+    /// a typical stream, each a network round trip on PostgreSQL).
+    pub raised: RaisedAlerts,
+}
+
+/// Dedup keys of alerts known to be stored (committed). Alerts are never deleted, so a key
+/// stored once is refused for ever by the store's `ON CONFLICT (dedup_key) DO NOTHING`; this
+/// only answers that refusal without asking. Bounded: when full it is emptied, and the store
+/// answers again.
+#[derive(Clone, Default)]
+pub struct RaisedAlerts(Arc<std::sync::Mutex<std::collections::HashSet<String>>>);
+
+/// Dedup keys remembered at most (a few MiB).
+const MAX_REMEMBERED_ALERTS: usize = 65_536;
+
+impl RaisedAlerts {
+    fn known(&self, key: &str) -> bool {
+        self.0.lock().map(|k| k.contains(key)).unwrap_or(false)
+    }
+
+    /// Called after the commit only: a key raised by a step that rolled back is not stored.
+    fn remember(&self, keys: Vec<String>) {
+        if let Ok(mut known) = self.0.lock() {
+            if known.len() + keys.len() > MAX_REMEMBERED_ALERTS {
+                known.clear();
+            }
+            known.extend(keys);
+        }
+    }
 }
 
 impl std::fmt::Debug for Clustering {
@@ -55,6 +85,8 @@ struct Done {
     clustered: usize,
     events: Vec<Event>,
     alerts: Vec<Alert>,
+    /// Dedup keys the store now holds (raised now or before).
+    stored_keys: Vec<String>,
 }
 
 impl Clustering {
@@ -82,6 +114,7 @@ impl Clustering {
             }
             Ok(done)
         })?;
+        self.raised.remember(done.stored_keys);
         for e in done.events {
             self.events.emit(e);
         }
@@ -202,6 +235,9 @@ impl Clustering {
             trap_rate: &trap_rate,
         };
         for mut alert in analysis::warning::evaluate(&self.rules, &situation) {
+            if self.raised.known(&alert.dedup_key) {
+                continue;
+            }
             alert.id = uuid::Uuid::now_v7();
             alert.created_at = model::now();
             let to: Vec<String> = self
@@ -210,6 +246,7 @@ impl Clustering {
                 .filter(|(_, min)| alert.severity >= *min)
                 .map(|(name, _)| name.clone())
                 .collect();
+            done.stored_keys.push(alert.dedup_key.clone());
             if tx.raise(&alert, &to)? {
                 done.alerts.push(alert);
             }
@@ -249,4 +286,30 @@ fn alert_event(a: &Alert) -> Event {
         .field("campaign", a.campaign)
         .field("title", &a.title)
         .field("dedup_key", &a.dedup_key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_REMEMBERED_ALERTS, RaisedAlerts};
+
+    #[test]
+    fn remembered_alert_keys_are_shared_by_clones_and_bounded() {
+        let raised = RaisedAlerts::default();
+        let clone = raised.clone();
+        assert!(!raised.known("new-campaign:1"));
+        clone.remember(vec!["new-campaign:1".into()]);
+        assert!(
+            raised.known("new-campaign:1"),
+            "clones share what they learnt"
+        );
+        let many: Vec<String> = (0..MAX_REMEMBERED_ALERTS)
+            .map(|i| format!("k{i}"))
+            .collect();
+        raised.remember(many);
+        assert!(
+            !raised.known("new-campaign:1"),
+            "a full set is emptied, not grown"
+        );
+        assert!(raised.known("k7"));
+    }
 }

@@ -457,6 +457,7 @@ mod tests {
             ],
             events: events.clone(),
             outbox: Arc::clone(&wake),
+            raised: Default::default(),
         });
         let other = b"From: x@news.example\r\nSubject: weekly garden news\r\n\r\n\
             Tulips bloom in spring and roses in summer, says the garden club newsletter.\r\n"
