@@ -249,19 +249,29 @@ pub(crate) fn assign(
              SELECT l.indicator FROM indicator_sightings l JOIN r ON r.sighting_id = l.sighting)",
         &[&seq, &id, &changed],
     )?;
-    let old: String = tx
-        .query_one("SELECT verdict FROM campaigns WHERE id = $1", &[&id])?
-        .try_get(0)?;
-    let verdict = if severity_rank(class) > severity_rank(class_of(&old)) {
-        class.as_str()
-    } else {
-        class_of(&old).as_str()
-    };
+    // The more severe verdict, decided by the update itself: the classes go in by rank, and a
+    // stored verdict that is no class ranks as the default one (`class_of`) and becomes it.
+    let mut ranked = VerdictClass::ALL;
+    ranked.sort_by_key(|c| severity_rank(*c));
+    let ranked: Vec<&str> = ranked.iter().map(|c| c.as_str()).collect();
     let t = unix_nanos(at);
     tx.execute(
         "UPDATE campaigns SET messages = messages + 1, first_seen = least(first_seen, $2),
-         last_seen = greatest(last_seen, $2), verdict = $3, changed_at = $4 WHERE id = $1",
-        &[&id, &t, &verdict, &changed],
+         last_seen = greatest(last_seen, $2), changed_at = $4,
+         verdict = CASE
+             WHEN array_position($5::text[], $3::text)
+                  > coalesce(array_position($5::text[], verdict), array_position($5::text[], $6))
+             THEN $3
+             ELSE coalesce($5[array_position($5::text[], verdict)], $6) END
+         WHERE id = $1",
+        &[
+            &id,
+            &t,
+            &class.as_str(),
+            &changed,
+            &ranked,
+            &VerdictClass::default().as_str(),
+        ],
     )?;
     // The campaign's hour and the trap's (campaign 0; a campaign id is never 0).
     tx.execute(
