@@ -967,10 +967,7 @@ impl Store {
         sqlite: impl FnOnce(&Connection) -> Result<T>,
         pg: impl FnOnce(&mut postgres::Client) -> Result<T>,
     ) -> Result<T> {
-        match &self.inner.pg {
-            Some(p) => p.with(pg),
-            None => self.read(sqlite),
-        }
+        self.on_conn(sqlite, |c| pg(&mut c.client))
     }
 
     /// [`Store::on`] for writes: `sqlite` on the shared write connection ([`Store::with_jobs_mut`]).
@@ -979,10 +976,7 @@ impl Store {
         sqlite: impl FnOnce(&mut Connection) -> Result<T>,
         pg: impl FnOnce(&mut postgres::Client) -> Result<T>,
     ) -> Result<T> {
-        match &self.inner.pg {
-            Some(p) => p.with(pg),
-            None => self.with_jobs_mut(sqlite),
-        }
+        self.on_conn_mut(sqlite, |c| pg(&mut c.client))
     }
 
     /// [`Store::on`] for the analysis path's hot statements: the PostgreSQL side gets the
