@@ -7,10 +7,11 @@
 //! (`docs/PERFORMANCE.md`). A pooled connection therefore keeps the statements it prepared,
 //! keyed by their SQL text, and the hot paths execute them by name: one round trip each.
 //!
-//! The cache is bounded ([`MAX_PREPARED`]) and only the paths that opt in use it. A cached statement lives as long as its connection: a connection that broke
-//! (a server restart) is dropped from the pool with its statements, and the next one prepares
-//! them again. Statements prepared inside a transaction that rolls back stay valid
-//! (protocol-level prepared statements are not transactional).
+//! The cache is bounded ([`MAX_PREPARED`]) and only the paths that opt in use it. A cached
+//! statement lives as long as its connection: a connection that broke (a server restart) is
+//! dropped from the pool with its statements, and the next one prepares them again.
+//! Statements prepared inside a transaction that rolls back stay valid (prepared statements
+//! are not transactional).
 
 use crate::error::Result;
 use postgres::types::ToSql;
