@@ -125,9 +125,9 @@ impl<'a> Tx<'a> {
     }
 }
 
-/// Running statements on a transaction or connection, prepared once where it keeps prepared
-/// statements ([`Tx`], [`Conn`]) and as plain `&str` statements elsewhere: code shared by the
-/// clustering step and the console (`campaign_read.rs`) is written once over this.
+/// Running read statements, prepared once in a [`Tx`] and as plain `&str` statements on a
+/// [`Client`]: code shared by the clustering step and the console (`campaign_read.rs`) is
+/// written once over this.
 pub(crate) trait Statements {
     fn query(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>>;
     fn query_opt(&mut self, sql: &str, params: Params<'_>) -> Result<Option<Row>>;
