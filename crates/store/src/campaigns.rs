@@ -65,7 +65,7 @@ pub struct CampaignTx<'a> {
 /// second backend; callers hold the `CampaignTx` by shared reference).
 enum Backend<'a> {
     Sqlite(Transaction<'a>),
-    Pg(RefCell<crate::pg::campaigns::Step<'a>>),
+    Pg(Box<RefCell<crate::pg::campaigns::Step<'a>>>),
 }
 
 impl std::fmt::Debug for CampaignTx<'_> {
@@ -116,7 +116,7 @@ impl<'a> CampaignTx<'a> {
     /// A clustering step on PostgreSQL (a transaction holding `pg::LOCK_CLUSTER`).
     pub(crate) fn postgres(tx: crate::pg::prepared::Tx<'a>) -> Self {
         CampaignTx {
-            tx: Backend::Pg(RefCell::new(tx)),
+            tx: Backend::Pg(Box::new(RefCell::new(crate::pg::campaigns::Step::new(tx)))),
         }
     }
 
@@ -215,9 +215,20 @@ impl<'a> CampaignTx<'a> {
 
     /// Records that the trap saw `value` of `facet` at `at`; true when it never had before.
     pub fn novel(&self, facet: &str, value: &str, at: Timestamp) -> Result<bool> {
+        let seen = [(facet, value.to_string())];
+        Ok(self.novel_all(&seen, at)?.first().copied().unwrap_or(false))
+    }
+
+    /// [`CampaignTx::novel`] for each `(facet, value)`, in order (one round trip on
+    /// PostgreSQL): a value given twice is novel at most once.
+    pub fn novel_all(&self, seen: &[(&str, String)], at: Timestamp) -> Result<Vec<bool>> {
         self.on(
-            |tx| lite::novel(tx, facet, value, at),
-            |tx| crate::pg::campaigns::novel(tx, facet, value, at),
+            |tx| {
+                seen.iter()
+                    .map(|(facet, value)| lite::novel(tx, facet, value, at))
+                    .collect()
+            },
+            |tx| crate::pg::campaigns::novel_all(tx, seen, at),
         )
     }
 
@@ -248,7 +259,7 @@ impl<'a> CampaignTx<'a> {
     pub fn campaign(&self, id: CampaignId, now: Timestamp) -> Result<Option<Campaign>> {
         self.on(
             |tx| crate::campaign_read::campaign(tx, id, now),
-            |step| crate::pg::campaign_read::campaign(step, id, now),
+            |step| crate::pg::campaign_read::campaign(step.tx(), id, now),
         )
     }
 
@@ -257,7 +268,12 @@ impl<'a> CampaignTx<'a> {
         let from_hour = hour_of(now) - i64::from(hours) * 3600;
         self.on(
             |tx| crate::campaign_read::rate(tx, 0, from_hour),
-            |step| crate::pg::campaign_read::rate(step, 0, from_hour),
+            |step| {
+                crate::pg::campaigns::trap_rate(step, from_hour)?
+                    .into_iter()
+                    .map(|(hour, n)| crate::pg::campaign_read::rate_point(hour, n))
+                    .collect()
+            },
         )
     }
 }

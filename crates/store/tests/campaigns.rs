@@ -676,3 +676,76 @@ fn several_values_of_a_facet_in_one_message_are_counted_in_order() {
         "beyond the bound: counted, not stored"
     );
 }
+
+/// A step sees its own writes (the PostgreSQL step keeps profiles, postings and the trap's
+/// rate in memory and writes profiles at commit), and what it commits is the last of them.
+#[test]
+fn a_step_reads_its_own_writes_and_commits_the_last_profile() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open(dir.path());
+    analysed(&store, 3, VerdictClass::Spam);
+    let profile = |messages| CampaignProfile {
+        messages,
+        ..CampaignProfile::default()
+    };
+    let (a, b) = store
+        .cluster(|tx| -> Result<(i64, i64), StoreError> {
+            let pending = tx.pending(10)?;
+            let at = pending[0].sighting.received_at;
+            let before: u64 = tx.trap_rate(at, 1)?.iter().map(|p| p.messages).sum();
+            let a = tx.create(at, &profile(1))?;
+            tx.index_keys(a, &[21, 22])?;
+            assert_eq!(tx.candidates(&[21, 22, 23], 16)?, vec![(a, 2)]);
+            tx.index_keys(a, &[22, 23])?;
+            assert_eq!(tx.candidates(&[21, 22, 23], 16)?, vec![(a, 3)]);
+            tx.set_profile(a, &profile(2))?;
+            tx.set_profile(a, &profile(3))?;
+            assert_eq!(tx.profile(a)?.map(|p| p.messages), Some(3));
+            for u in &pending {
+                tx.assign(u.seq, a, u.sighting.received_at, VerdictClass::Spam, &[])?;
+            }
+            let after: u64 = tx.trap_rate(at, 1)?.iter().map(|p| p.messages).sum();
+            assert_eq!(
+                after,
+                before + 3,
+                "the step's assigns count in the trap's rate"
+            );
+            let seen = [
+                ("lure", "invoice".to_string()),
+                ("lure", "invoice".to_string()),
+                ("yara", "invoice".to_string()),
+            ];
+            assert_eq!(tx.novel_all(&seen, at)?, vec![true, false, true]);
+            assert_eq!(tx.novel_all(&seen, at)?, vec![false, false, false]);
+            let b = tx.create(at, &profile(7))?;
+            tx.index_keys(b, &[23])?;
+            tx.merge(b, a, &profile(10), "cluster", "", at)?;
+            assert_eq!(tx.profile(a)?.map(|p| p.messages), Some(10));
+            assert_eq!(
+                tx.profile(b)?,
+                None,
+                "a merged campaign has no live profile"
+            );
+            assert_eq!(tx.candidates(&[23], 16)?, vec![(a, 1)]);
+            tx.set_profile(a, &profile(11))?;
+            Ok((a, b))
+        })
+        .expect("step");
+    let (pa, pb, cands) = store
+        .cluster(|tx| -> Result<_, StoreError> {
+            Ok((
+                tx.profile(a)?,
+                tx.profile(b)?,
+                tx.candidates(&[21, 22, 23], 16)?,
+            ))
+        })
+        .expect("next step");
+    assert_eq!(
+        pa.map(|p| p.messages),
+        Some(11),
+        "the last profile set is stored"
+    );
+    assert_eq!(pb, None);
+    assert_eq!(cands, vec![(a, 3)]);
+    assert_eq!(store.campaign(a).expect("read").expect("a").messages, 3);
+}

@@ -205,15 +205,17 @@ impl Clustering {
             f.class,
             &facets::of(&f, &u.report),
         )?;
-        let mut novel = Vec::new();
-        for (facet, value) in facets::novelty(&f) {
-            if tx.novel(facet, &value, f.received_at)? {
-                novel.push(Novelty {
-                    facet: facet.to_string(),
-                    value,
-                });
-            }
-        }
+        let seen = facets::novelty(&f);
+        let fresh = tx.novel_all(&seen, f.received_at)?;
+        let novel: Vec<Novelty> = seen
+            .into_iter()
+            .zip(fresh)
+            .filter(|(_, fresh)| *fresh)
+            .map(|((facet, value), _)| Novelty {
+                facet: facet.to_string(),
+                value,
+            })
+            .collect();
         let Some(campaign) = tx.campaign(id, f.received_at)? else {
             anyhow::bail!("campaign {id} vanished inside its own transaction");
         };

@@ -21,27 +21,81 @@ pub(crate) const DDL: &str = "";
 const HEAD: &str = "SELECT id, uuid, first_seen, last_seen, messages, verdict, label, notes,
                     merged_into FROM campaigns";
 
-/// One campaign's record at `now`, with up to [`FACET_VALUES_SHOWN`] values per facet.
+/// One campaign's record at `now`, with up to [`FACET_VALUES_SHOWN`] values per facet. One
+/// statement (the clustering step reads the record after every message it places): the head
+/// row with its facets, distinct counts and rate as arrays.
 pub(crate) fn campaign(
     c: &mut impl Statements,
     id: CampaignId,
     now: Timestamp,
 ) -> Result<Option<Campaign>> {
-    let head = c.query_opt(&format!("{HEAD} WHERE id = $1"), &[&id])?;
-    head.map(|h| record(c, &h, now, FACET_VALUES_SHOWN))
-        .transpose()
+    let row = c.query_opt(ONE, &[&id, &big(FACET_VALUES_SHOWN), &rate_since(now)])?;
+    let Some(r) = row else { return Ok(None) };
+    let mut facets: BTreeMap<String, Vec<FacetValue>> = BTreeMap::new();
+    let names: Vec<String> = r.try_get(9)?;
+    let values: Vec<String> = r.try_get(10)?;
+    let counts: Vec<i64> = r.try_get(11)?;
+    let firsts: Vec<i64> = r.try_get(12)?;
+    let lasts: Vec<i64> = r.try_get(13)?;
+    for (i, name) in names.into_iter().enumerate() {
+        let at = |v: &[i64]| v.get(i).copied().unwrap_or(0);
+        let v = (
+            values.get(i).cloned().unwrap_or_default(),
+            u64::try_from(at(&counts)).unwrap_or(0),
+            at(&firsts),
+            at(&lasts),
+        );
+        facets.entry(name).or_default().push(to_facet(v)?);
+    }
+    let d_names: Vec<String> = r.try_get(14)?;
+    let d_counts: Vec<i64> = r.try_get(15)?;
+    let distinct = d_names
+        .into_iter()
+        .zip(d_counts)
+        .map(|(f, n)| (f, u64::try_from(n).unwrap_or(0)))
+        .collect();
+    let hours: Vec<i64> = r.try_get(16)?;
+    let messages: Vec<i64> = r.try_get(17)?;
+    let rate = hours
+        .into_iter()
+        .zip(messages)
+        .map(|(h, n)| rate_point(h, n))
+        .collect::<Result<_>>()?;
+    head(&r, now, facets, distinct, rate).map(Some)
 }
+
+/// [`campaign`]'s statement: `$1` the id, `$2` values shown per facet, `$3` the rate's first
+/// hour. Arrays come out empty, not NULL, when there is nothing to aggregate.
+const ONE: &str = "
+    SELECT c.id, c.uuid, c.first_seen, c.last_seen, c.messages, c.verdict, c.label, c.notes,
+           c.merged_into,
+           coalesce(f.facets, '{}'), coalesce(f.vals, '{}'), coalesce(f.counts, '{}'),
+           coalesce(f.firsts, '{}'), coalesce(f.lasts, '{}'),
+           coalesce(d.facets, '{}'), coalesce(d.ns, '{}'),
+           coalesce(r.hours, '{}'), coalesce(r.msgs, '{}')
+    FROM campaigns c
+    LEFT JOIN LATERAL (
+        SELECT array_agg(facet ORDER BY facet COLLATE \"C\", n) AS facets,
+               array_agg(value ORDER BY facet COLLATE \"C\", n) AS vals,
+               array_agg(count ORDER BY facet COLLATE \"C\", n) AS counts,
+               array_agg(first_seen ORDER BY facet COLLATE \"C\", n) AS firsts,
+               array_agg(last_seen ORDER BY facet COLLATE \"C\", n) AS lasts
+        FROM (SELECT facet, value, count, first_seen, last_seen, row_number() OVER (
+                  PARTITION BY facet ORDER BY count DESC, last_seen DESC, value COLLATE \"C\") AS n
+              FROM campaign_facets WHERE campaign = c.id) ranked
+        WHERE n <= $2) f ON true
+    LEFT JOIN LATERAL (
+        SELECT array_agg(facet) AS facets, array_agg(n) AS ns
+        FROM campaign_distinct WHERE campaign = c.id) d ON true
+    LEFT JOIN LATERAL (
+        SELECT array_agg(hour ORDER BY hour) AS hours, array_agg(messages ORDER BY hour) AS msgs
+        FROM campaign_rate WHERE campaign = c.id AND hour >= $3) r ON true
+    WHERE c.id = $1";
 
 /// The record of a [`HEAD`] row: its facets, distinct counts and the last week's rate. Text
 /// sorts in byte order (`COLLATE "C"`), as in SQLite, whatever the database's collation.
 fn record(c: &mut impl Statements, h: &Row, now: Timestamp, shown: usize) -> Result<Campaign> {
     let id: CampaignId = h.try_get(0)?;
-    let uuid: &[u8] = h.try_get(1)?;
-    let first_seen = from_nanos(h.try_get(2)?)?;
-    let last_seen = from_nanos(h.try_get(3)?)?;
-    let messages: i64 = h.try_get(4)?;
-    let verdict: &str = h.try_get(5)?;
-    let merged_into: Option<i64> = h.try_get(8)?;
     let mut facets: BTreeMap<String, Vec<FacetValue>> = BTreeMap::new();
     let rows = c.query(
         "SELECT facet, value, count, first_seen, last_seen FROM (
@@ -69,12 +123,33 @@ fn record(c: &mut impl Statements, h: &Row, now: Timestamp, shown: usize) -> Res
         let n: i64 = r.try_get(1)?;
         distinct.insert(r.try_get(0)?, u64::try_from(n).unwrap_or(0));
     }
-    let since = {
-        let h = now.unix_timestamp();
-        h - h.rem_euclid(3600) - i64::try_from(MAX_RATE_POINTS).unwrap_or(0) * 3600
-    };
+    let rate = rate(c, id, rate_since(now))?;
+    head(h, now, facets, distinct, rate)
+}
+
+/// The first hour (unix s) of the rate a record shows: [`MAX_RATE_POINTS`] hours before
+/// `now`'s.
+fn rate_since(now: Timestamp) -> i64 {
+    let h = now.unix_timestamp();
+    h - h.rem_euclid(3600) - i64::try_from(MAX_RATE_POINTS).unwrap_or(0) * 3600
+}
+
+/// A campaign from the [`HEAD`] columns of `h` and its parts.
+fn head(
+    h: &Row,
+    now: Timestamp,
+    facets: BTreeMap<String, Vec<FacetValue>>,
+    distinct: BTreeMap<String, u64>,
+    rate: Vec<RatePoint>,
+) -> Result<Campaign> {
+    let uuid: &[u8] = h.try_get(1)?;
+    let first_seen = from_nanos(h.try_get(2)?)?;
+    let last_seen = from_nanos(h.try_get(3)?)?;
+    let messages: i64 = h.try_get(4)?;
+    let verdict: &str = h.try_get(5)?;
+    let merged_into: Option<i64> = h.try_get(8)?;
     Ok(Campaign {
-        id,
+        id: h.try_get(0)?,
         uuid: uuid_col(uuid)?,
         first_seen,
         last_seen,
@@ -86,7 +161,15 @@ fn record(c: &mut impl Statements, h: &Row, now: Timestamp, shown: usize) -> Res
         merged_into,
         facets,
         distinct,
-        rate: rate(c, id, since)?,
+        rate,
+    })
+}
+
+/// One hour's count: `hour` in unix seconds.
+pub(crate) fn rate_point(hour: i64, messages: i64) -> Result<RatePoint> {
+    Ok(RatePoint {
+        hour: from_nanos(hour.saturating_mul(1_000_000_000))?,
+        messages: u64::try_from(messages).unwrap_or(0),
     })
 }
 
@@ -102,13 +185,7 @@ pub(crate) fn rate(
         &[&id, &from_hour],
     )?
     .iter()
-    .map(|r| {
-        let (h, n): (i64, i64) = (r.try_get(0)?, r.try_get(1)?);
-        Ok(RatePoint {
-            hour: from_nanos(h.saturating_mul(1_000_000_000))?,
-            messages: u64::try_from(n).unwrap_or(0),
-        })
-    })
+    .map(|r| rate_point(r.try_get(0)?, r.try_get(1)?))
     .collect()
 }
 

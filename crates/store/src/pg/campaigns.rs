@@ -12,7 +12,7 @@
 //! and `annotate_campaign` take the clock before their row locks too, so the two orders never
 //! cross into a deadlock. The clock is held from the step's first such write to its commit.
 
-use super::{LOCK_CLOCK, big};
+use super::big;
 use crate::campaigns::{
     MAX_FACET_VALUES, MAX_POSTING, Unclustered, class_of, hour_of, json, severity_rank,
 };
@@ -97,14 +97,15 @@ pub(crate) const DDL: &str = "
     CREATE INDEX IF NOT EXISTS reports_by_campaign ON reports(campaign, received_at);
 ";
 
-/// A clustering step's transaction: it runs the same few statements for every message it
-/// places, each prepared once per connection (`prepared.rs`).
-pub(crate) type Step<'a> = super::prepared::Tx<'a>;
+pub(crate) use super::step::Step;
 
 /// Takes the feeds' change clock lock before a row lock that `annotate_campaign` or a report
 /// save may also want (see the module doc): they take the clock first, so must this step.
+/// Once the step holds the clock (it took its value), there is nothing to take.
 fn lock_clock(tx: &mut Step<'_>) -> Result<()> {
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_CLOCK])?;
+    if tx.clock.is_none() {
+        super::intel::clock_prepared(tx, 0)?;
+    }
     Ok(())
 }
 
@@ -127,7 +128,10 @@ pub(crate) fn pending(tx: &mut Step<'_>, max: usize) -> Result<Vec<Unclustered>>
 }
 
 /// Campaigns sharing `keys`, most shared first; one query for all keys (each key's posting
-/// read up to one past [`MAX_POSTING`], to tell a generic key from a full one).
+/// read up to one past [`MAX_POSTING`], to tell a generic key from a full one). The same
+/// statement brings the profiles of the campaigns it ranks first (SQL ranks them as the code
+/// below does; a profile it missed is read by [`profile`]), and the step remembers the
+/// postings and profiles it saw (`step.rs`).
 pub(crate) fn candidates(
     tx: &mut Step<'_>,
     keys: &[i64],
@@ -138,25 +142,29 @@ pub(crate) fn candidates(
     if distinct.is_empty() {
         return Ok(Vec::new());
     }
-    let rows = tx.query(
-        "SELECT k.key, c.campaign FROM unnest($1::BIGINT[]) AS k(key)
-         CROSS JOIN LATERAL (SELECT campaign FROM campaign_keys
-                             WHERE campaign_keys.key = k.key LIMIT $2) c",
-        &[&distinct, &big(MAX_POSTING + 1)],
-    )?;
+    let rows = tx.query(CANDIDATES, &[&distinct, &big(MAX_POSTING + 1), &big(max)])?;
     let mut postings: HashMap<i64, Vec<CampaignId>> = HashMap::new();
     for r in &rows {
-        postings
-            .entry(r.try_get(0)?)
-            .or_default()
-            .push(r.try_get(1)?);
+        let (key, campaign): (i64, CampaignId) = (r.try_get(0)?, r.try_get(1)?);
+        postings.entry(key).or_default().push(campaign);
+        if r.try_get::<_, bool>(2)? {
+            let profile: Option<&str> = r.try_get(3)?;
+            let profile = profile
+                .map(|p| parse_json(p, "campaign profile"))
+                .transpose()?;
+            if !tx.dirty.contains(&campaign) {
+                tx.profiles.insert(campaign, profile);
+            }
+        }
     }
     let mut hits: BTreeMap<CampaignId, u32> = BTreeMap::new();
-    for posting in postings.into_values() {
+    for (key, posting) in postings {
         if posting.len() > MAX_POSTING {
+            tx.full.insert(key);
             continue;
         }
         for c in posting {
+            tx.posted.insert((key, c));
             *hits.entry(c).or_default() += 1;
         }
     }
@@ -166,14 +174,41 @@ pub(crate) fn candidates(
     Ok(out)
 }
 
+/// The postings of `$1`'s keys (up to `$2` each), and for the `$3` campaigns sharing the most
+/// keys (keys with a full posting left out, ties to the oldest) a flag and the profile of a
+/// live one, on the first row of each such campaign only.
+const CANDIDATES: &str = "
+    WITH p AS (
+        SELECT k.key, c.campaign, count(*) OVER (PARTITION BY k.key) AS n
+        FROM unnest($1::BIGINT[]) AS k(key)
+        CROSS JOIN LATERAL (SELECT campaign FROM campaign_keys
+                            WHERE campaign_keys.key = k.key LIMIT $2) c
+    ), ranked AS (
+        SELECT campaign FROM p WHERE n < $2 GROUP BY campaign
+        ORDER BY count(*) DESC, campaign LIMIT $3
+    ), hit AS (
+        SELECT p.key, p.campaign, ranked.campaign IS NOT NULL AS ranked,
+               row_number() OVER (PARTITION BY p.campaign ORDER BY p.key) AS nth
+        FROM p LEFT JOIN ranked ON ranked.campaign = p.campaign
+    )
+    SELECT hit.key, hit.campaign, hit.ranked AND hit.nth = 1,
+           CASE WHEN hit.ranked AND hit.nth = 1 THEN c.profile END
+    FROM hit LEFT JOIN campaigns c ON c.id = hit.campaign AND c.merged_into IS NULL";
+
 /// The profile of a live (not merged) campaign.
 pub(crate) fn profile(tx: &mut Step<'_>, id: CampaignId) -> Result<Option<CampaignProfile>> {
+    if let Some(known) = tx.profiles.get(&id) {
+        return Ok(known.clone());
+    }
     let row = tx.query_opt(
         "SELECT profile FROM campaigns WHERE id = $1 AND merged_into IS NULL",
         &[&id],
     )?;
-    row.map(|r| parse_json(r.try_get(0)?, "campaign profile"))
-        .transpose()
+    let profile: Option<CampaignProfile> = row
+        .map(|r| parse_json(r.try_get(0)?, "campaign profile"))
+        .transpose()?;
+    tx.profiles.insert(id, profile.clone());
+    Ok(profile)
 }
 
 /// Creates a campaign for its first message and returns its id.
@@ -192,19 +227,41 @@ pub(crate) fn create(
             &json(profile)?,
         ],
     )?;
-    Ok(row.try_get(0)?)
+    let id = row.try_get(0)?;
+    tx.profiles.insert(id, Some(profile.clone()));
+    Ok(id)
 }
 
-/// Replaces a campaign's profile.
+/// Replaces a campaign's profile: in the step's memory now, in the table when the step
+/// commits ([`write_profiles`]).
 pub(crate) fn set_profile(
     tx: &mut Step<'_>,
     id: CampaignId,
     profile: &CampaignProfile,
 ) -> Result<()> {
+    tx.profiles.insert(id, Some(profile.clone()));
+    tx.dirty.insert(id);
+    Ok(())
+}
+
+/// Writes the profiles set since the last write, in one statement.
+pub(crate) fn write_profiles(tx: &mut Step<'_>) -> Result<()> {
+    if tx.dirty.is_empty() {
+        return Ok(());
+    }
     lock_clock(tx)?;
+    let mut ids = Vec::with_capacity(tx.dirty.len());
+    let mut profiles = Vec::with_capacity(tx.dirty.len());
+    for id in std::mem::take(&mut tx.dirty) {
+        if let Some(Some(p)) = tx.profiles.get(&id) {
+            ids.push(id);
+            profiles.push(json(p)?);
+        }
+    }
     tx.execute(
-        "UPDATE campaigns SET profile = $2 WHERE id = $1",
-        &[&id, &json(profile)?],
+        "UPDATE campaigns SET profile = t.profile
+         FROM unnest($1::BIGINT[], $2::TEXT[]) AS t(id, profile) WHERE campaigns.id = t.id",
+        &[&ids, &profiles],
     )?;
     Ok(())
 }
@@ -212,8 +269,13 @@ pub(crate) fn set_profile(
 /// Adds `keys` to the inverted index for `id`, except keys already shared by more than
 /// [`MAX_POSTING`] campaigns (counted up to one past it, as SQLite does).
 pub(crate) fn index_keys(tx: &mut Step<'_>, id: CampaignId, keys: &[i64]) -> Result<()> {
+    // Keys the step knows need nothing: already posted to `id`, or in a full posting.
     let mut seen = HashSet::with_capacity(keys.len());
-    let distinct: Vec<i64> = keys.iter().copied().filter(|k| seen.insert(*k)).collect();
+    let distinct: Vec<i64> = keys
+        .iter()
+        .copied()
+        .filter(|k| seen.insert(*k) && !tx.posted.contains(&(*k, id)) && !tx.full.contains(k))
+        .collect();
     if distinct.is_empty() {
         return Ok(());
     }
@@ -225,6 +287,10 @@ pub(crate) fn index_keys(tx: &mut Step<'_>, id: CampaignId, keys: &[i64]) -> Res
          ON CONFLICT DO NOTHING",
         &[&distinct, &id, &big(MAX_POSTING + 1), &big(MAX_POSTING)],
     )?;
+    // Each key is now posted to `id` or was full: posting it again would do nothing.
+    for k in distinct {
+        tx.posted.insert((k, id));
+    }
     Ok(())
 }
 
@@ -241,44 +307,31 @@ pub(crate) fn assign(
 ) -> Result<()> {
     // The clock first: it orders this step's row locks after the clock lock (module doc).
     let changed = super::intel::clock_prepared(tx, unix_nanos(model::now()))?;
-    // The report joins the campaign, and (feeds) its indicators without a campaign get one.
-    tx.execute(
-        "WITH r AS (UPDATE reports SET campaign = $2 WHERE seq = $1 RETURNING sighting_id)
-         UPDATE indicators SET campaign = $2, changed_at = $3
-         WHERE campaign IS NULL AND id IN (
-             SELECT l.indicator FROM indicator_sightings l JOIN r ON r.sighting_id = l.sighting)",
-        &[&seq, &id, &changed],
-    )?;
-    // The more severe verdict, decided by the update itself: the classes go in by rank, and a
-    // stored verdict that is no class ranks as the default one (`class_of`) and becomes it.
+    // The more severe verdict is decided by the update itself: the classes go in by rank, and
+    // a stored verdict that is no class ranks as the default one (`class_of`) and becomes it.
     let mut ranked = VerdictClass::ALL;
     ranked.sort_by_key(|c| severity_rank(*c));
     let ranked: Vec<&str> = ranked.iter().map(|c| c.as_str()).collect();
     let t = unix_nanos(at);
+    let hour = hour_of(at);
     tx.execute(
-        "UPDATE campaigns SET messages = messages + 1, first_seen = least(first_seen, $2),
-         last_seen = greatest(last_seen, $2), changed_at = $4,
-         verdict = CASE
-             WHEN array_position($5::text[], $3::text)
-                  > coalesce(array_position($5::text[], verdict), array_position($5::text[], $6))
-             THEN $3
-             ELSE coalesce($5[array_position($5::text[], verdict)], $6) END
-         WHERE id = $1",
+        ASSIGN,
         &[
+            &seq,
             &id,
+            &changed,
             &t,
             &class.as_str(),
-            &changed,
             &ranked,
             &VerdictClass::default().as_str(),
+            &hour,
         ],
     )?;
-    // The campaign's hour and the trap's (campaign 0; a campaign id is never 0).
-    tx.execute(
-        "INSERT INTO campaign_rate (campaign, hour, messages) VALUES ($1, $2, 1), (0, $2, 1)
-         ON CONFLICT (campaign, hour) DO UPDATE SET messages = campaign_rate.messages + 1",
-        &[&id, &hour_of(at)],
-    )?;
+    if let Some((from, hours)) = &mut tx.trap
+        && hour >= *from
+    {
+        *hours.entry(hour).or_default() += 1;
+    }
     let seen: Vec<Seen<'_>> = facets
         .iter()
         .map(|(facet, value)| Seen {
@@ -291,6 +344,31 @@ pub(crate) fn assign(
         .collect();
     add_facets(tx, id, &seen)
 }
+
+/// A message joins campaign `$2`, in one statement (one round trip): the report row; its
+/// indicators without a campaign get this one (for the feeds, stamped `$3`); the campaign's
+/// count, times and verdict; the campaign's hour and the trap's (campaign 0, never an id).
+/// The parts touch different rows, so no part needs to see another's effect.
+const ASSIGN: &str = "
+    WITH r AS (
+        UPDATE reports SET campaign = $2 WHERE seq = $1 RETURNING sighting_id
+    ), i AS (
+        UPDATE indicators SET campaign = $2, changed_at = $3
+        WHERE campaign IS NULL AND id IN (
+            SELECT l.indicator FROM indicator_sightings l JOIN r ON r.sighting_id = l.sighting)
+    ), c AS (
+        UPDATE campaigns SET messages = messages + 1, first_seen = least(first_seen, $4),
+            last_seen = greatest(last_seen, $4), changed_at = $3,
+            verdict = CASE
+                WHEN array_position($6::text[], $5::text)
+                     > coalesce(array_position($6::text[], verdict),
+                                array_position($6::text[], $7))
+                THEN $5
+                ELSE coalesce($6[array_position($6::text[], verdict)], $7) END
+        WHERE id = $2
+    )
+    INSERT INTO campaign_rate (campaign, hour, messages) VALUES ($2, $8, 1), (0, $8, 1)
+    ON CONFLICT (campaign, hour) DO UPDATE SET messages = campaign_rate.messages + 1";
 
 /// A facet value seen `n` times between `first` and `last` (unix nanoseconds).
 struct Seen<'s> {
@@ -366,16 +444,6 @@ const ADD_FACETS: &str = "
     SELECT $1::BIGINT, facet, 1 FROM fresh
     ON CONFLICT (campaign, facet) DO UPDATE SET n = campaign_distinct.n + 1";
 
-/// Records that the trap saw `value` of `facet` at `at`; true when it never had before.
-pub(crate) fn novel(tx: &mut Step<'_>, facet: &str, value: &str, at: Timestamp) -> Result<bool> {
-    let n = tx.execute(
-        "INSERT INTO novelty (facet, value, first_seen) VALUES ($1, $2, $3)
-         ON CONFLICT DO NOTHING",
-        &[&facet, &value, &unix_nanos(at)],
-    )?;
-    Ok(n == 1)
-}
-
 /// Folds campaign `from` into `into` (see `CampaignTx::merge`, which refuses `from == into`).
 pub(crate) fn merge(
     tx: &mut Step<'_>,
@@ -387,6 +455,8 @@ pub(crate) fn merge(
     at: Timestamp,
 ) -> Result<()> {
     let changed = super::intel::clock_prepared(tx, unix_nanos(model::now()))?;
+    // Profiles set earlier in the step are written first; `into`'s is written below.
+    write_profiles(tx)?;
     tx.execute(
         "UPDATE reports SET campaign = $2 WHERE campaign = $1",
         &[&from, &into],
@@ -480,5 +550,59 @@ pub(crate) fn merge(
          VALUES ($1, $2, $3, $4, $5)",
         &[&from, &into, &unix_nanos(at), &by, &detail],
     )?;
+    // `from` is no longer live and its postings moved: what the step knew of them is stale.
+    tx.profiles.insert(into, Some(profile.clone()));
+    tx.profiles.insert(from, None);
+    tx.posted.clear();
+    tx.full.clear();
     Ok(())
+}
+
+/// Records that the trap saw each `(facet, value)` at `at`, in one statement; true for those it
+/// never had before. A value given twice is novel at most once.
+pub(crate) fn novel_all(
+    tx: &mut Step<'_>,
+    seen: &[(&str, String)],
+    at: Timestamp,
+) -> Result<Vec<bool>> {
+    if seen.is_empty() {
+        return Ok(Vec::new());
+    }
+    let facets: Vec<&str> = seen.iter().map(|(f, _)| *f).collect();
+    let values: Vec<&str> = seen.iter().map(|(_, v)| v.as_str()).collect();
+    let rows = tx.query(
+        "INSERT INTO novelty (facet, value, first_seen)
+         SELECT DISTINCT f, v, $3::BIGINT FROM unnest($1::TEXT[], $2::TEXT[]) AS t(f, v)
+         ON CONFLICT DO NOTHING RETURNING facet, value",
+        &[&facets, &values, &unix_nanos(at)],
+    )?;
+    let mut fresh: HashSet<(String, String)> = HashSet::with_capacity(rows.len());
+    for r in &rows {
+        fresh.insert((r.try_get(0)?, r.try_get(1)?));
+    }
+    Ok(seen
+        .iter()
+        .map(|(f, v)| fresh.remove(&((*f).to_string(), v.clone())))
+        .collect())
+}
+
+/// The trap's messages per hour (campaign 0) from `from_hour` (unix s) on, oldest first:
+/// read once per step, then kept current by [`assign`].
+pub(crate) fn trap_rate(tx: &mut Step<'_>, from_hour: i64) -> Result<Vec<(i64, i64)>> {
+    let known = matches!(&tx.trap, Some((from, _)) if *from <= from_hour);
+    if !known {
+        let rows = tx.query(
+            "SELECT hour, messages FROM campaign_rate WHERE campaign = 0 AND hour >= $1",
+            &[&from_hour],
+        )?;
+        let mut hours = BTreeMap::new();
+        for r in &rows {
+            hours.insert(r.try_get::<_, i64>(0)?, r.try_get::<_, i64>(1)?);
+        }
+        tx.trap = Some((from_hour, hours));
+    }
+    Ok(match &tx.trap {
+        Some((_, hours)) => hours.range(from_hour..).map(|(h, n)| (*h, *n)).collect(),
+        None => Vec::new(),
+    })
 }

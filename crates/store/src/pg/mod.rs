@@ -42,6 +42,7 @@ pub(crate) mod search;
 pub(crate) mod seeds;
 pub(crate) mod seeds_read;
 pub(crate) mod sensors;
+pub(crate) mod step;
 pub(crate) mod usage;
 pub(crate) mod verify;
 pub(crate) mod writer;
