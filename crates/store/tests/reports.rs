@@ -220,3 +220,131 @@ fn an_indicator_value_with_a_nul_never_fails_the_save() {
         .expect("read");
     assert_eq!(nul.is_some(), !store.is_postgres());
 }
+
+/// A batch of reports indexes what the same reports saved one at a time index. On PostgreSQL
+/// the batch takes the batched path for first reports (`pg/first_reports.rs`) and the
+/// per-report path for the rest: here a sighting saved twice in the batch and one analysed
+/// before. Indicators, search rows and dashboard rollups must come out the same, and exact.
+#[test]
+fn a_batch_of_reports_indexes_what_one_report_at_a_time_does() {
+    let (d1, d2) = (
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    );
+    let (batched, single) = (open(d1.path()), open(d2.path()));
+    let t0 = model::now() - time::Duration::hours(3);
+    let raws: Vec<Vec<u8>> = (0..5).map(|i| message(7, i)).collect();
+    let sightings: Vec<model::Sighting> = raws
+        .iter()
+        .enumerate()
+        .map(|(i, raw)| common::sighting_at(raw, t0 + time::Duration::minutes(10 * i as i64)))
+        .collect();
+    for store in [&batched, &single] {
+        for (raw, s) in raws.iter().zip(&sightings) {
+            store
+                .capture(raw.clone(), s.clone())
+                .wait()
+                .expect("capture");
+        }
+    }
+    let id = |i: usize| model::MessageId::of(&raws[i]);
+    let shared = (IndicatorKind::Domain, "shared.example");
+    let earlier = common::report(
+        id(3),
+        VerdictClass::Phishing,
+        &[(IndicatorKind::Domain, "old.example"), shared],
+    );
+    let reports = [
+        common::report(
+            id(0),
+            VerdictClass::Phishing,
+            &[shared, (IndicatorKind::Domain, "own0.example"), shared],
+        ),
+        common::report(
+            id(1),
+            VerdictClass::Malware,
+            &[shared, (IndicatorKind::Url, "http://own1.example/x")],
+        ),
+        common::report(
+            id(2),
+            VerdictClass::Spam,
+            &[(IndicatorKind::Domain, "own2.example")],
+        ),
+        common::report(id(3), VerdictClass::Spam, &[shared]),
+        common::report(id(4), VerdictClass::Phishing, &[shared]),
+    ];
+    fn save<'a>(s: &'a model::Sighting, r: &'a Report) -> ReportSave<'a> {
+        ReportSave {
+            job: None,
+            sighting: s,
+            report: r,
+        }
+    }
+    for store in [&batched, &single] {
+        store
+            .save_reports(&[save(&sightings[3], &earlier)])
+            .expect("earlier analysis");
+    }
+    // Sighting 2 twice: the second save of it is a re-analysis with the same report.
+    let batch = [
+        save(&sightings[0], &reports[0]),
+        save(&sightings[1], &reports[1]),
+        save(&sightings[2], &reports[2]),
+        save(&sightings[3], &reports[3]),
+        save(&sightings[4], &reports[4]),
+        save(&sightings[2], &reports[2]),
+    ];
+    batched.save_reports(&batch).expect("batch");
+    for item in &batch {
+        single
+            .save_reports(std::slice::from_ref(item))
+            .expect("one");
+    }
+    let values = [
+        (IndicatorKind::Domain, "shared.example"),
+        (IndicatorKind::Domain, "own0.example"),
+        (IndicatorKind::Url, "http://own1.example/x"),
+        (IndicatorKind::Domain, "own2.example"),
+        (IndicatorKind::Domain, "old.example"),
+    ];
+    for (kind, value) in values {
+        let b = batched.indicator(kind, value, 10).expect("read");
+        let s = single.indicator(kind, value, 10).expect("read");
+        assert_eq!(b, s, "{value}");
+    }
+    let shared = batched
+        .indicator(IndicatorKind::Domain, "shared.example", 10)
+        .expect("read")
+        .expect("indexed");
+    assert_eq!(shared.count, 4, "sightings 0, 1, 3 and 4, each once");
+    assert_eq!(shared.first_seen, sightings[0].received_at);
+    assert_eq!(shared.last_seen, sightings[4].received_at);
+    let old = batched
+        .indicator(IndicatorKind::Domain, "old.example", 10)
+        .expect("read")
+        .expect("still a row");
+    assert_eq!(old.count, 0, "the re-analysis took its link back");
+    assert_eq!(
+        batched.verdict_counts().expect("counts"),
+        single.verdict_counts().expect("counts")
+    );
+    let (b_rows, _) = batched
+        .search_messages(&store::MessageFilter::default(), 50, None)
+        .expect("search");
+    let (s_rows, _) = single
+        .search_messages(&store::MessageFilter::default(), 50, None)
+        .expect("search");
+    assert_eq!(b_rows, s_rows);
+    assert_eq!(b_rows.len(), 5);
+    let now = model::now();
+    let (b, s) = (
+        batched.dashboard(now, 24).expect("dashboard"),
+        single.dashboard(now, 24).expect("dashboard"),
+    );
+    assert_eq!(b.by_verdict, s.by_verdict);
+    assert_eq!(b.by_trap_domain, s.by_trap_domain);
+    assert_eq!(b.top_networks, s.top_networks);
+    let total = |d: &store::Dashboard| d.volume.iter().map(|h| h.total).sum::<u64>();
+    assert_eq!(total(&b), 5, "five messages analysed, each counted once");
+    assert_eq!(total(&b), total(&s));
+}

@@ -75,11 +75,17 @@ pub(crate) const DDL: &str = "
 
 /// Saves a batch of reports in one transaction, completing their jobs; returns the jobs
 /// completed. The steps and their order are the SQLite save's.
+///
+/// First reports (nearly all) are saved together, a statement per table for the batch
+/// (`first_reports.rs`); a report replacing an earlier one takes the per-report path below,
+/// which also takes back what the earlier report counted.
 pub(crate) fn save(c: &mut Conn, batch: &[ReportSave<'_>], now: Timestamp) -> Result<u64> {
     let mut tx = c.transaction()?;
     let now = unix_nanos(now);
     let changed = super::intel::clock_prepared(&mut tx, now)?;
-    for item in batch {
+    let (first, again) = first_reports(&mut tx, batch)?;
+    super::first_reports::save(&mut tx, &first, now, changed)?;
+    for item in again {
         let sid = item.sighting.id.as_bytes().as_slice();
         let received = unix_nanos(item.sighting.received_at);
         let reanalysis = super::search::index_report(&mut tx, item.sighting, item.report)?;
@@ -119,6 +125,55 @@ pub(crate) fn save(c: &mut Conn, batch: &[ReportSave<'_>], now: Timestamp) -> Re
     };
     tx.commit()?;
     Ok(completed)
+}
+
+/// Splits a batch into first reports of stored sightings, each sighting once (with its
+/// `sightings.seq`), and the rest. The batch's sightings are locked first, in id order, so a
+/// concurrent save of the same sighting (another collector, an expired lease) waits for this
+/// one and then finds its report; the reports are read by a statement of their own, after the
+/// lock, so that such a wait ends seeing the report that was committed meanwhile.
+fn first_reports<'s, 'r>(
+    tx: &mut Tx<'_>,
+    batch: &'s [ReportSave<'r>],
+) -> Result<(
+    Vec<super::first_reports::First<'s, 'r>>,
+    Vec<&'s ReportSave<'r>>,
+)> {
+    let mut times: std::collections::BTreeMap<&[u8], usize> = std::collections::BTreeMap::new();
+    for item in batch {
+        *times
+            .entry(item.sighting.id.as_bytes().as_slice())
+            .or_default() += 1;
+    }
+    let ids: Vec<&[u8]> = times.keys().copied().collect();
+    let mut seqs: std::collections::HashMap<Vec<u8>, i64> = tx
+        .query(
+            "SELECT id, seq FROM sightings WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
+            &[&ids],
+        )?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect::<Result<_>>()?;
+    for r in tx.query(
+        "SELECT sighting_id FROM reports WHERE sighting_id = ANY($1)",
+        &[&ids],
+    )? {
+        let reported: Vec<u8> = r.try_get(0)?;
+        seqs.remove(&reported);
+    }
+    let mut first = Vec::with_capacity(batch.len());
+    let mut again = Vec::new();
+    for item in batch {
+        let id = item.sighting.id.as_bytes().as_slice();
+        match seqs.get(id) {
+            Some(seq) if times.get(id) == Some(&1) => first.push(super::first_reports::First {
+                item,
+                sighting_seq: *seq,
+            }),
+            _ => again.push(item),
+        }
+    }
+    Ok((first, again))
 }
 
 /// Upserts the indicators of one report, links them to its sighting (counting new links) and

@@ -15,6 +15,8 @@
 
 mod text;
 
+pub(crate) use text::tsvector;
+
 use super::big;
 use crate::error::{Result, StoreError};
 use crate::query::from_nanos;
