@@ -294,9 +294,9 @@ pub(crate) fn index_keys(tx: &mut Step<'_>, id: CampaignId, keys: &[i64]) -> Res
     Ok(())
 }
 
-/// Puts a report's message into campaign `id` (see `CampaignTx::assign`). The statements of
-/// SQLite's version, folded where one round trip can do two statements' work: the clustering
-/// step holds the cluster lock (and the clock) for all of its assigns.
+/// Puts a report's message into campaign `id` (see `CampaignTx::assign`). SQLite's statements
+/// folded into two round trips ([`ASSIGN`] and the facets): the clustering step holds the
+/// cluster lock (and the clock) for all of its assigns.
 pub(crate) fn assign(
     tx: &mut Step<'_>,
     seq: i64,

@@ -9,7 +9,10 @@
 //!
 //! Layout mirrors the SQLite modules: `schema.rs` (DDL and migrations), `writer.rs` (the
 //! group-commit thread for captures, ingests and session records) and one file per SQLite
-//! module with that module's statements (`jobs.rs`, `reports.rs`, `campaigns.rs`, ...).
+//! module with that module's statements (`jobs.rs`, `reports.rs`, `campaigns.rs`, ...). Three
+//! files have no SQLite twin: `prepared.rs` (statements prepared once per connection),
+//! `first_reports.rs` (a batch's first reports, one statement per table) and `step.rs` (the
+//! clustering step's transaction and what it remembers): round trips are PostgreSQL's cost.
 //!
 //! Connections: one pool of synchronous `postgres` clients. The store's API is synchronous
 //! and its callers run it on their own threads or in `spawn_blocking`; the `postgres` client
