@@ -20,7 +20,8 @@ use crate::error::{Result, StoreError};
 use crate::reports::ReportSave;
 use crate::search::{Text, hour_of, mailbox, network_of, trap_domains};
 use crate::unix_nanos;
-use model::report::IndicatorKind;
+use model::Sighting;
+use model::report::{IndicatorKind, Report};
 use std::collections::{BTreeMap, HashMap};
 
 /// A report to save, with its sighting's `sightings.seq` (the message index key).
@@ -42,7 +43,12 @@ pub(crate) fn save(tx: &mut Tx<'_>, batch: &[First<'_, '_>], now: i64, changed: 
     for f in batch {
         super::attribution::attribute(tx, f.item.sighting)?;
     }
-    indicators(tx, batch, changed)
+    let reports: Vec<_> = batch
+        .iter()
+        .map(|f| (f.item.sighting, f.item.report))
+        .collect();
+    indicators(tx, &reports, changed)?;
+    Ok(())
 }
 
 /// The reports, returning each one's `reports.seq` by sighting id.
@@ -229,12 +235,17 @@ struct Seen {
     sightings: Vec<Vec<u8>>,
 }
 
-/// Upserts the batch's indicators once each (in (kind, value) order), links each to the
-/// sightings it appeared in, and counts the new links.
-fn indicators(tx: &mut Tx<'_>, batch: &[First<'_, '_>], changed: i64) -> Result<()> {
+/// Upserts the indicators of `reports` once each (in (kind, value) order), links each to the
+/// sightings it appeared in, and counts the new links; returns the indicators' ids. Also the
+/// per-report save's (`reports.rs`) for one report, which then unlinks what it no longer has.
+/// A value containing NUL is left out (see `reports.rs`).
+pub(crate) fn indicators(
+    tx: &mut Tx<'_>,
+    reports: &[(&Sighting, &Report)],
+    changed: i64,
+) -> Result<Vec<i64>> {
     let mut seen: BTreeMap<(&str, &str), Seen> = BTreeMap::new();
-    for f in batch {
-        let (s, r) = (f.item.sighting, f.item.report);
+    for (s, r) in reports {
         let received = unix_nanos(s.received_at);
         let sid = s.id.as_bytes().to_vec();
         for i in r.indicators.iter().filter(|i| !i.value.contains('\0')) {
@@ -259,7 +270,7 @@ fn indicators(tx: &mut Tx<'_>, batch: &[First<'_, '_>], changed: i64) -> Result<
         }
     }
     if seen.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let n = seen.len();
     let (mut kinds, mut values, mut firsts, mut lasts, mut uuids, mut details) = (
@@ -301,12 +312,14 @@ fn indicators(tx: &mut Tx<'_>, batch: &[First<'_, '_>], changed: i64) -> Result<
         ids.insert((r.try_get(1)?, r.try_get(2)?), r.try_get(0)?);
     }
     let mut links: Vec<(i64, &[u8])> = Vec::new();
+    let mut upserted = Vec::with_capacity(n);
     for ((kind, value), s) in &seen {
         let Some(id) = ids.get(&((*kind).to_string(), (*value).to_string())) else {
             return Err(StoreError::corrupt(format!(
                 "indicator {kind} {value:?} not returned by its upsert"
             )));
         };
+        upserted.push(*id);
         links.extend(s.sightings.iter().map(|sid| (*id, sid.as_slice())));
     }
     links.sort_unstable();
@@ -323,5 +336,5 @@ fn indicators(tx: &mut Tx<'_>, batch: &[First<'_, '_>], changed: i64) -> Result<
          WHERE indicators.id = l.indicator",
         &[&indicator, &sighting],
     )?;
-    Ok(())
+    Ok(upserted)
 }

@@ -20,8 +20,8 @@ use crate::error::Result;
 use crate::query::{from_nanos, parse_json, uuid_from};
 use crate::reports::{IndicatorQuery, IndicatorRecord, ReportSave};
 use crate::{Timestamp, unix_nanos};
-use model::MessageId;
 use model::report::{IndicatorKind, Report};
+use model::{MessageId, Sighting};
 use postgres::{Client, GenericClient, Row};
 
 /// This module's tables (part of schema version 1, see `schema.rs`): SQLite's versions 5 and 7
@@ -114,7 +114,7 @@ pub(crate) fn save(c: &mut Conn, batch: &[ReportSave<'_>], now: Timestamp) -> Re
             .try_get(0)?;
         super::attribution::attribute(&mut tx, item.sighting)?;
         super::domains::index_report(&mut tx, item.sighting, seq)?;
-        index_indicators(&mut tx, sid, item.report, received, changed, reanalysis)?;
+        index_indicators(&mut tx, item.sighting, item.report, changed, reanalysis)?;
     }
     // The batch's jobs in one statement.
     let jobs: Vec<i64> = batch.iter().filter_map(|item| item.job).collect();
@@ -176,69 +176,16 @@ fn first_reports<'s, 'r>(
     Ok((first, again))
 }
 
-/// Upserts the indicators of one report, links them to its sighting (counting new links) and
+/// Indexes the indicators of one report (the batched save's upsert and links, for one), then
 /// unlinks (uncounts) the ones a previous analysis found and this one did not.
 fn index_indicators(
     tx: &mut Tx<'_>,
-    sid: &[u8],
+    sighting: &Sighting,
     report: &Report,
-    received: i64,
     changed: i64,
     reanalysis: bool,
 ) -> Result<()> {
-    let mut unique: Vec<_> = report
-        .indicators
-        .iter()
-        .filter(|i| !i.value.contains('\0'))
-        .map(|i| (i.kind, i.kind.as_str(), i.value.as_str()))
-        .collect();
-    unique.sort_by(|a, b| (a.1, a.2).cmp(&(b.1, b.2)));
-    unique.dedup_by(|a, b| (a.1, a.2) == (b.1, b.2));
-    let mut ids: Vec<i64> = Vec::with_capacity(unique.len());
-    if !unique.is_empty() {
-        let kinds: Vec<&str> = unique.iter().map(|u| u.1).collect();
-        let values: Vec<&str> = unique.iter().map(|u| u.2).collect();
-        let uuids: Vec<Vec<u8>> = unique
-            .iter()
-            .map(|_| crate::intel::new_indicator_uuid().as_bytes().to_vec())
-            .collect();
-        let details: Vec<Option<String>> = unique
-            .iter()
-            .map(|(kind, _, value)| match kind {
-                IndicatorKind::Sha256 => crate::intel::file_facts(report, value),
-                _ => None,
-            })
-            .collect();
-        let rows = tx.query(
-            "INSERT INTO indicators AS i (kind, value, first_seen, last_seen, count, uuid,
-                                          changed_at, detail)
-             SELECT k, v, $3::int8, $3::int8, 0, u, $4::int8, d
-             FROM unnest($1::text[], $2::text[], $5::bytea[], $6::text[]) AS t(k, v, u, d)
-             ON CONFLICT (kind, value) DO UPDATE SET
-                 first_seen = least(i.first_seen, excluded.first_seen),
-                 last_seen = greatest(i.last_seen, excluded.last_seen),
-                 changed_at = CASE WHEN excluded.first_seen < i.first_seen
-                                     OR excluded.first_seen > i.last_seen
-                                     OR (i.detail IS NULL AND excluded.detail IS NOT NULL)
-                              THEN excluded.changed_at ELSE i.changed_at END,
-                 detail = coalesce(i.detail, excluded.detail)
-             RETURNING id",
-            &[&kinds, &values, &received, &changed, &uuids, &details],
-        )?;
-        for row in rows {
-            ids.push(row.try_get(0)?);
-        }
-        tx.execute(
-            "WITH linked AS (
-                 INSERT INTO indicator_sightings (indicator, sighting)
-                 SELECT unnest($1::int8[]), $2
-                 ON CONFLICT DO NOTHING
-                 RETURNING indicator)
-             UPDATE indicators SET count = count + 1
-             WHERE id IN (SELECT indicator FROM linked)",
-            &[&ids, &sid],
-        )?;
-    }
+    let ids = super::first_reports::indicators(tx, &[(sighting, report)], changed)?;
     // A first report has no links to take back.
     if !reanalysis {
         return Ok(());
@@ -250,7 +197,7 @@ fn index_indicators(
              RETURNING indicator)
          UPDATE indicators SET count = count - 1
          WHERE id IN (SELECT indicator FROM gone)",
-        &[&sid, &ids],
+        &[&sighting.id.as_bytes().as_slice(), &ids],
     )?;
     Ok(())
 }
