@@ -429,7 +429,8 @@ def start_loaders(args, smtp_source, sensors, loaders, tmp):
 
 
 class Sampler:
-    """One row per second: accepted, unforwarded, in stream, stored, analysed, pending."""
+    """One row per second: accepted, unforwarded, in stream, stored, analysed, pending,
+    unclustered (reports not yet in a campaign)."""
 
     def __init__(self, nats, sensors, collectors, t0):
         self.nats, self.sensors, self.collectors, self.t0 = nats, sensors, collectors, t0
@@ -445,13 +446,15 @@ class Sampler:
                 unforwarded = (unforwarded or 0) + u
         streams = self.nats.streams()
         in_stream = None if streams is None else streams.get(STREAM)
-        stored = analysed = pending = 0
+        stored = analysed = pending = unclustered = 0
         for c in stores(self.collectors):
             st = c.stats()
             stored += st.get("sightings", 0) or 0
             analysed += st.get("reports", 0) or 0
             pending += st.get("pending_jobs", 0) or 0
-        row = (time.monotonic() - self.t0, accepted, unforwarded, in_stream, stored, analysed, pending)
+            unclustered += st.get("unclustered_reports", 0) or 0
+        row = (time.monotonic() - self.t0, accepted, unforwarded, in_stream, stored, analysed, pending,
+               unclustered)
         self.rows.append(row)
         for key, value in [("unforwarded", unforwarded), ("stream", in_stream),
                            ("in_flight", accepted - stored), ("pending", pending)]:
@@ -464,13 +467,13 @@ class Sampler:
 
     def print_table(self):
         print("| t s | accepted (sensors) | unforwarded (sensors) | in stream | stored (collectors) "
-              "| analysed | pending jobs |")
-        print("|---|---|---|---|---|---|---|")
+              "| analysed | pending jobs | not in a campaign |")
+        print("|---|---|---|---|---|---|---|---|")
         step = max(1, len(self.rows) // 40)
         for i in sorted(set(range(0, len(self.rows), step)) | {len(self.rows) - 1}):
-            t, a, u, st, sd, an, p = self.rows[i]
+            t, a, u, st, sd, an, p, uc = self.rows[i]
             dash = lambda v: "-" if v is None else f"{v:.0f}"
-            print(f"| {t:.0f} | {a} | {dash(u)} | {dash(st)} | {sd} | {an} | {p} |")
+            print(f"| {t:.0f} | {a} | {dash(u)} | {dash(st)} | {sd} | {an} | {p} | {uc} |")
 
 
 def run(args, smtp_source, nats, collectors, sensors, loaders, tmp):
@@ -507,7 +510,7 @@ def run(args, smtp_source, nats, collectors, sensors, loaders, tmp):
     for lo in loaders:
         lo.wait()
     load_secs = time.monotonic() - t0
-    _, accepted, _, _, stored, analysed, pending = sampler.sample()
+    _, accepted, _, _, stored, analysed, pending, unclustered = sampler.sample()
     accepted_at_load_end = accepted
 
     # Drain: the outage ends, everything accepted is stored (and analysed), nothing is left in
@@ -519,12 +522,14 @@ def run(args, smtp_source, nats, collectors, sensors, loaders, tmp):
         bus_outage()
         outage_over = not args.outage_at or (outage is not None and outage[1] is not None)
         if outage_over and stored >= accepted and in_stream == 0 and (
-                args.analysis == "off" or (analysed >= stored and pending == 0)):
+                args.analysis == "off"
+                or (analysed >= stored and pending == 0 and unclustered == 0)):
             break
         time.sleep(1)
-        _, accepted, _, in_stream, stored, analysed, pending = sampler.sample()
+        _, accepted, _, in_stream, stored, analysed, pending, unclustered = sampler.sample()
     stored_secs = sampler.first(lambda r: r[4] >= accepted)
     analysed_secs = sampler.first(lambda r: r[5] >= accepted and r[6] == 0)
+    clustered_secs = sampler.first(lambda r: r[5] >= accepted and r[6] == 0 and r[7] == 0)
 
     sensor_metrics = [s.metrics() for s in sensors]
     collector_metrics = [c.metrics() for c in collectors]
@@ -557,6 +562,9 @@ def run(args, smtp_source, nats, collectors, sensors, loaders, tmp):
         print(f"analysed: all {accepted} {analysed_secs:.1f} s after the start = "
               f"{rate(accepted, analysed_secs)}" if analysed_secs is not None else
               f"analysed: {analysed} of {accepted}, {pending} jobs pending at the end")
+        print(f"clustered: all {accepted} in campaigns {clustered_secs:.1f} s after the start = "
+              f"{rate(accepted, clustered_secs)}" if clustered_secs is not None else
+              f"clustered: {unclustered} reports not in a campaign at the end")
     pk = sampler.peak
     print(f"peak backlog: {pk['unforwarded']:.0f} unforwarded at the sensors, {pk['stream']:.0f} in "
           f"the stream, {pk['in_flight']} accepted but not yet stored, {pk['pending']} analysis "

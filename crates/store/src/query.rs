@@ -180,6 +180,8 @@ pub struct StoreStats {
     pub pending_jobs: u64,
     /// Analysis reports stored (one per analysed sighting).
     pub reports: u64,
+    /// Reports not yet in a campaign (the clustering step's backlog).
+    pub unclustered_reports: u64,
     /// Distinct indicators in the index.
     pub indicators: u64,
     #[serde(with = "time::serde::rfc3339::option")]
@@ -236,6 +238,7 @@ pub(crate) fn stats(conn: &Connection, data_dir: &Path, spool: &Path) -> Result<
         sqlite_bytes,
         pending_jobs: crate::jobs::depth(conn)?,
         reports: count("SELECT count(*) FROM reports")?,
+        unclustered_reports: count("SELECT count(*) FROM reports WHERE campaign IS NULL")?,
         indicators: count("SELECT count(*) FROM indicators")?,
         oldest_sighting: oldest.map(from_nanos).transpose()?,
         newest_sighting: newest.map(from_nanos).transpose()?,

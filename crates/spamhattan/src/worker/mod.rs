@@ -249,8 +249,15 @@ impl Worker {
         report
     }
 
-    /// Saves reports (completing their jobs) and announces them.
+    /// Saves reports (completing their jobs), announces them and clusters what waits.
     pub fn save(&self, items: &[Analyzed]) -> Result<()> {
+        self.save_only(items)?;
+        self.cluster_pending();
+        Ok(())
+    }
+
+    /// [`Worker::save`] without the clustering: the pool clusters on a thread of its own.
+    pub fn save_only(&self, items: &[Analyzed]) -> Result<()> {
         let batch: Vec<ReportSave<'_>> = items
             .iter()
             .map(|i| ReportSave {
@@ -264,7 +271,6 @@ impl Worker {
             crate::metrics::report_saved(i.sighting.received_at);
             self.events.emit(analyzed_event(&i.sighting, &i.report));
         }
-        self.cluster_pending();
         Ok(())
     }
 }

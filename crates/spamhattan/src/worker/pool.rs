@@ -5,7 +5,11 @@
 //! ```text
 //! N analysis threads --(bounded)--> enrichment tasks on the runtime --(bounded)--> saver thread
 //!   claim + analyze                   auth + clamd + rescore                    save_reports
+//!                                                                                   | wake
+//!                                                                          clustering thread
 //! ```
+//! Clustering has a thread of its own so that a save and a clustering step overlap: on
+//! PostgreSQL each is a chain of round trips, and in one thread they took turns.
 //! Bounded channels carry backpressure back to the claims; leases bring back whatever a crash
 //! leaves in flight. With the sandbox on, each analysis thread drives its own analysis child
 //! (the thread's clone of the worker has its own `Analyst`), started when the thread starts.
@@ -35,6 +39,7 @@ pub struct Pool {
     stop: Arc<AtomicBool>,
     analysts: Vec<JoinHandle<()>>,
     saver: Option<JoinHandle<()>>,
+    clusterer: Option<JoinHandle<()>>,
 }
 
 impl Pool {
@@ -81,16 +86,24 @@ impl Pool {
             }
             while tasks.join_next().await.is_some() {}
         });
+        // One pending wake-up is enough: a step clusters everything saved before it starts.
+        let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
         let saver_worker = worker.clone();
         let saver = std::thread::Builder::new()
             .name("analysis-saver".into())
-            .spawn(move || save_loop(&saver_worker, &save_rx))
+            .spawn(move || save_loop(&saver_worker, &save_rx, &wake))
             .map_err(|e| tracing::error!(error = %e, "cannot start the report saver"))
+            .ok();
+        let clusterer = std::thread::Builder::new()
+            .name("clustering".into())
+            .spawn(move || cluster_loop(&worker, &woken))
+            .map_err(|e| tracing::error!(error = %e, "cannot start the clustering thread"))
             .ok();
         Pool {
             stop,
             analysts,
             saver,
+            clusterer,
         }
     }
 
@@ -101,6 +114,10 @@ impl Pool {
             let _ = h.join();
         }
         if let Some(h) = self.saver.take() {
+            let _ = h.join();
+        }
+        // The saver is gone, so is its wake sender: the clusterer drains and returns.
+        if let Some(h) = self.clusterer.take() {
             let _ = h.join();
         }
     }
@@ -130,19 +147,12 @@ fn analyse_loop(w: &Worker, tx: &tokio::sync::mpsc::Sender<Analyzed>, stop: &Ato
     }
 }
 
-fn save_loop(w: &Worker, rx: &std::sync::mpsc::Receiver<Analyzed>) {
-    // Reports saved by another process (or left unclustered by an earlier run) are clustered
-    // when this thread has been idle for a moment.
-    w.cluster_pending();
-    loop {
-        let first = match rx.recv_timeout(CLUSTER_IDLE) {
-            Ok(item) => item,
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                w.cluster_pending();
-                continue;
-            }
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
-        };
+fn save_loop(
+    w: &Worker,
+    rx: &std::sync::mpsc::Receiver<Analyzed>,
+    wake: &std::sync::mpsc::SyncSender<()>,
+) {
+    while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < SAVE_BATCH {
             match rx.try_recv() {
@@ -150,9 +160,29 @@ fn save_loop(w: &Worker, rx: &std::sync::mpsc::Receiver<Analyzed>) {
                 Err(_) => break,
             }
         }
-        if let Err(e) = w.save(&batch) {
+        match w.save_only(&batch) {
+            // Full: a wake-up is already pending.
+            Ok(()) => {
+                let _ = wake.try_send(());
+            }
             // The jobs stay leased and come back after `LEASE`: nothing is lost.
-            tracing::warn!(error = %e, reports = batch.len(), "saving reports failed");
+            Err(e) => tracing::warn!(error = %e, reports = batch.len(), "saving reports failed"),
+        }
+    }
+}
+
+/// Clusters after each save, and what other processes saved (or an earlier run left
+/// unclustered) whenever nothing was saved for a moment; drains once more when the saver has
+/// stopped.
+fn cluster_loop(w: &Worker, woken: &std::sync::mpsc::Receiver<()>) {
+    loop {
+        w.cluster_pending();
+        match woken.recv_timeout(CLUSTER_IDLE) {
+            Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                w.cluster_pending();
+                return;
+            }
         }
     }
 }

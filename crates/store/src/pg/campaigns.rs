@@ -9,8 +9,10 @@
 //! Lock order: every statement here that locks a row another transaction may also lock
 //! (`reports`, `indicators`, `campaigns`) comes after the feeds' change clock
 //! ([`super::LOCK_CLOCK`], taken by [`super::intel::clock`] or [`lock_clock`]). Report saves
-//! and `annotate_campaign` take the clock before their row locks too, so the two orders never
-//! cross into a deadlock. The clock is held from the step's first such write to its commit.
+//! and `annotate_campaign` take the clock before they lock any row this step writes (a save
+//! writes its new reports and their index rows first, rows no step can see yet), so the two
+//! orders never cross into a deadlock. The clock is held from the step's first such write to
+//! its commit.
 
 use super::big;
 use crate::campaigns::{

@@ -30,9 +30,10 @@ pub(crate) struct First<'s, 'r> {
     pub(crate) sighting_seq: i64,
 }
 
-/// Saves `batch` (first reports of distinct, stored sightings) in the caller's transaction;
-/// `changed` is the feeds' clock value for the indicators this batch changes.
-pub(crate) fn save(tx: &mut Tx<'_>, batch: &[First<'_, '_>], now: i64, changed: i64) -> Result<()> {
+/// Saves `batch` (first reports of distinct, stored sightings) in the caller's transaction,
+/// all but their indicators ([`indicators`], which the caller writes under the feeds' clock):
+/// nothing written here carries a `changed_at` stamp or is a row the clock's holders write.
+pub(crate) fn save(tx: &mut Tx<'_>, batch: &[First<'_, '_>], now: i64) -> Result<()> {
     if batch.is_empty() {
         return Ok(());
     }
@@ -43,11 +44,6 @@ pub(crate) fn save(tx: &mut Tx<'_>, batch: &[First<'_, '_>], now: i64, changed: 
     for f in batch {
         super::attribution::attribute(tx, f.item.sighting)?;
     }
-    let reports: Vec<_> = batch
-        .iter()
-        .map(|f| (f.item.sighting, f.item.report))
-        .collect();
-    indicators(tx, &reports, changed)?;
     Ok(())
 }
 

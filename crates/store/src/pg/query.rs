@@ -115,7 +115,8 @@ pub(crate) fn stats(c: &mut impl GenericClient) -> Result<crate::StoreStats> {
     )?;
     let other = c.query_one(
         "SELECT (SELECT count(*) FROM sessions), (SELECT count(*) FROM jobs),
-                (SELECT count(*) FROM reports), (SELECT count(*) FROM indicators)",
+                (SELECT count(*) FROM reports), (SELECT count(*) FROM indicators),
+                (SELECT count(*) FROM reports WHERE campaign IS NULL)",
         &[],
     )?;
     let (_, db_bytes) = relation_bytes(c)?;
@@ -137,6 +138,7 @@ pub(crate) fn stats(c: &mut impl GenericClient) -> Result<crate::StoreStats> {
         pending_jobs: count(other.try_get(1)?),
         reports: count(other.try_get(2)?),
         indicators: count(other.try_get(3)?),
+        unclustered_reports: count(other.try_get(4)?),
         oldest_sighting: oldest.map(from_nanos).transpose()?,
         newest_sighting: newest.map(from_nanos).transpose()?,
         duplicate_sightings: sightings.saturating_sub(messages),

@@ -79,12 +79,37 @@ pub(crate) const DDL: &str = "
 /// First reports (nearly all) are saved together, a statement per table for the batch
 /// (`first_reports.rs`); a report replacing an earlier one takes the per-report path below,
 /// which also takes back what the earlier report counted.
+///
+/// The feeds' clock is taken as late as it can be: after the first reports' rows, before their
+/// indicators (the first rows a `changed_at` stamp or the clustering step touches), so the
+/// clustering step, which holds the clock for its whole transaction, waits only for the end
+/// of a save. Saves lock rows before the clock that another collector's save may lock after
+/// it (a re-analysis, which runs under the clock); PostgreSQL then aborts one of them as a
+/// deadlock, and the batch is saved again (at most [`super::writer::BATCH_ATTEMPTS`] times).
 pub(crate) fn save(c: &mut Conn, batch: &[ReportSave<'_>], now: Timestamp) -> Result<u64> {
+    let mut attempt = 1;
+    loop {
+        match save_once(c, batch, now) {
+            Err(e) if attempt < super::writer::BATCH_ATTEMPTS && super::writer::lost_a_race(&e) => {
+                tracing::debug!(error = %e, attempt, "report save lost a race; saving again");
+                attempt += 1;
+            }
+            done => return done,
+        }
+    }
+}
+
+fn save_once(c: &mut Conn, batch: &[ReportSave<'_>], now: Timestamp) -> Result<u64> {
     let mut tx = c.transaction()?;
     let now = unix_nanos(now);
-    let changed = super::intel::clock_prepared(&mut tx, now)?;
     let (first, again) = first_reports(&mut tx, batch)?;
-    super::first_reports::save(&mut tx, &first, now, changed)?;
+    super::first_reports::save(&mut tx, &first, now)?;
+    let changed = super::intel::clock_prepared(&mut tx, now)?;
+    let reports: Vec<_> = first
+        .iter()
+        .map(|f| (f.item.sighting, f.item.report))
+        .collect();
+    super::first_reports::indicators(&mut tx, &reports, changed)?;
     for item in again {
         let sid = item.sighting.id.as_bytes().as_slice();
         let received = unix_nanos(item.sighting.received_at);

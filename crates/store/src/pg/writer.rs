@@ -87,11 +87,11 @@ fn with_client<T>(
 /// Tries of one batch that PostgreSQL aborted to break a deadlock or a serialization conflict
 /// with another collector. The writes lock rows in one order, so this is a second line of
 /// defence; a batch that still fails fails its tickets and the bus redelivers it.
-const BATCH_ATTEMPTS: u32 = 3;
+pub(crate) const BATCH_ATTEMPTS: u32 = 3;
 
 /// Whether `e` is PostgreSQL choosing this transaction as the loser of a race (retrying it is
 /// safe: nothing of it was committed).
-fn lost_a_race(e: &StoreError) -> bool {
+pub(crate) fn lost_a_race(e: &StoreError) -> bool {
     use postgres::error::SqlState;
     let code = match e {
         StoreError::Postgres(p) => p.code(),
