@@ -74,7 +74,7 @@ pub(crate) const DDL: &str = "
 ";
 
 /// Saves a batch of reports in one transaction, completing their jobs; returns the jobs
-/// completed. The steps and their order are the SQLite save's.
+/// completed. The steps are the SQLite save's; their order differs (see below).
 ///
 /// First reports (nearly all) are saved together, a statement per table for the batch
 /// (`first_reports.rs`); a report replacing an earlier one takes the per-report path below,
