@@ -314,3 +314,45 @@ fn damaged_rows_are_reported_by_verify_and_never_served() {
     );
     assert_eq!(report.problems.len(), 3, "{report:?}");
 }
+
+/// Schema version 2: raw messages (and the JSON records) are compressed with lz4 where the
+/// server has it, and still come back byte for byte. Whether the server has lz4 is asked of
+/// the server itself (`default_toast_compression` refuses a method it was built without).
+#[test]
+fn raw_messages_are_compressed_with_lz4_where_the_server_has_it() {
+    if common::postgres_url().is_none() {
+        eprintln!("PostgreSQL only: column compression");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    // Compressible, and past the size at which PostgreSQL compresses a value (about 2 KB).
+    let raw: Vec<u8> = message(64, 7).repeat(100);
+    let captured = capture(&store, &raw);
+    let pg = store.config().postgres.clone().expect("postgres");
+    let mut sql = postgres::Client::connect(&pg.url, postgres::NoTls).expect("connect");
+    let schema = pg.schema.expect("the tests' own schema");
+    sql.batch_execute(&format!("SET search_path = {schema}"))
+        .expect("schema");
+    let version: i64 = sql
+        .query_one("SELECT max(version) FROM migrations", &[])
+        .expect("migrations")
+        .get(0);
+    assert_eq!(version, store::PG_SCHEMA_VERSION);
+    let has_lz4 = sql
+        .batch_execute("SET default_toast_compression = lz4")
+        .is_ok();
+    let method: Option<String> = sql
+        .query_one(
+            "SELECT pg_column_compression(raw) FROM blobs WHERE sha256 = $1",
+            &[&captured.message_id.as_bytes().as_slice()],
+        )
+        .expect("blob row")
+        .get(0);
+    let expected = if has_lz4 { "lz4" } else { "pglz" };
+    assert_eq!(method.as_deref(), Some(expected));
+    assert_eq!(
+        store.raw(&captured.message_id).expect("raw"),
+        RawLookup::Found(raw)
+    );
+}
