@@ -28,7 +28,13 @@ What it reports:
   - the end state: every sighting accepted by a sensor stored exactly once across all
     collectors (sighting ids compared: the `spamhattan.message.stored` events of the sensors'
     event logs against `messages list --json` of every collector), dead letters, and the
-    `spamhattan_bus_*` metrics.
+    `spamhattan_bus_*` metrics,
+  - the CPU seconds each role spent from the start of the load to the end of the drain (the
+    sensors, the collectors with their analysis children, nats-server, every `postgres`
+    process, smtp-source, the bench's own probes), per message: where the machine's cores go.
+With `--collector-cpu C` each collector (and its children) runs in a cgroup (v1 cpu controller)
+held to C cores, as on a smaller host of its own: on one machine, a second collector then
+brings cores of its own, which is how scale-out is measured here.
 Exit status 1 when a message is missing, stored twice by one collector, dead-lettered, or the
 drain did not finish within --drain-seconds; with --strict also when two collectors stored the
 same sighting (a redelivery after an ack lost in a bus outage: the collectors' stores are
@@ -41,6 +47,7 @@ Example (debug build, small):
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -67,6 +74,9 @@ TRAP_DOMAIN = "trap.example"
 CAPTURED = "spamhattan_smtp_messages_total"
 UNFORWARDED = "spamhattan_bus_unforwarded_messages"
 EVENTS_DROPPED = "spamhattan_event_log_dropped_total"
+# cgroup v1 cpu controller, for --collector-cpu (a collector on a smaller host).
+CGROUP_CPU = "/sys/fs/cgroup/cpu"
+CFS_PERIOD_US = 100_000
 
 
 def free_port():
@@ -114,14 +124,16 @@ def bus_metrics(values):
 class Proc:
     """A child process with its log files, stopped by PID at the end of the run."""
 
-    def __init__(self, name, cmd, cwd):
+    def __init__(self, name, cmd, cwd, cpu=0.0):
         self.name = name
         self.out_path = os.path.join(cwd, f"{name}.out")
         self.err_path = os.path.join(cwd, f"{name}.err")
         self.cmd = cmd
+        self.cgroup = CpuQuota(name, cpu) if cpu else None
         with open(self.out_path, "ab") as out, open(self.err_path, "ab") as err:
             self.p = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                      cwd=cwd, start_new_session=True)
+                                      cwd=cwd, start_new_session=True,
+                                      preexec_fn=self.cgroup.enter if self.cgroup else None)
 
     def alive(self):
         return self.p.poll() is None
@@ -143,6 +155,9 @@ class Proc:
         except subprocess.TimeoutExpired:
             self.p.kill()
             return self.p.wait(timeout=10)
+        finally:
+            if self.cgroup:
+                self.cgroup.remove()
 
     def wait_ready(self, check, what):
         """Polls `check()` (the ready line, a health endpoint) until true, the process dies or
@@ -164,6 +179,120 @@ class Proc:
                 return any(b'"ready":true' in line for line in f)
         except OSError:
             return False
+
+
+class CpuQuota:
+    """A cgroup (v1 cpu controller) holding one process and its children to `cpu` cores: a
+    collector on a smaller host, so that on this one machine a second collector brings cores of
+    its own, as it would on a second host. Entered by the child before exec."""
+
+    def __init__(self, name, cpu):
+        self.path = os.path.join(CGROUP_CPU, f"spamhattan-bench-{os.getpid()}-{name}")
+        try:
+            os.makedirs(self.path)
+            with open(os.path.join(self.path, "cpu.cfs_period_us"), "w") as f:
+                f.write(str(CFS_PERIOD_US))
+            with open(os.path.join(self.path, "cpu.cfs_quota_us"), "w") as f:
+                f.write(str(int(cpu * CFS_PERIOD_US)))
+        except OSError as e:
+            sys.exit(f"--collector-cpu needs a writable cgroup v1 cpu controller at {CGROUP_CPU}: {e}")
+
+    def enter(self):
+        with open(os.path.join(self.path, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+
+    def remove(self):
+        try:
+            os.rmdir(self.path)
+        except OSError as e:
+            print(f"cgroup {self.path} left behind: {e}", file=sys.stderr)
+
+
+class CpuAccount:
+    """CPU seconds (user + system) spent by each role during the run, read from
+    /proc/<pid>/stat every second: the sensors, the collectors (their sandboxed analysis
+    children included), nats-server, every `postgres` process, the `smtp-source` load. A process
+    that lives less than a second between two samples is missed; the bench's own probes
+    (`store stats`, /metrics) are counted from its children's rusage."""
+
+    def __init__(self, roots):
+        self.roots = roots  # {pid: role}
+        self.first, self.last, self.role = {}, {}, {}
+        self.tick = os.sysconf("SC_CLK_TCK")
+        self.children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.self0 = resource.getrusage(resource.RUSAGE_SELF)
+        self.sample(initial=True)
+
+    @staticmethod
+    def table():
+        procs = {}
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{name}/stat", "rb") as f:
+                    raw = f.read().decode(errors="replace")
+            except OSError:
+                continue
+            head, _, tail = raw.rpartition(")")
+            fields = tail.split()
+            procs[int(name)] = (head.partition("(")[2], int(fields[1]),
+                                int(fields[11]) + int(fields[12]))
+        return procs
+
+    def classify(self, pid, procs):
+        comm = procs[pid][0]
+        if comm == "postgres":
+            return "postgres"
+        if comm == "smtp-source":
+            return "load (smtp-source)"
+        if comm == "nats-server":  # also the one restarted after --outage-for
+            return "nats-server"
+        for _ in range(8):
+            if pid in self.roots:
+                return self.roots[pid]
+            pid = procs.get(pid, (None, 0, 0))[1]
+            if pid <= 1:
+                return None
+        return None
+
+    def sample(self, initial=False):
+        procs = self.table()
+        for pid, (_, _, ticks) in procs.items():
+            role = self.role.get(pid) or self.classify(pid, procs)
+            if role is None:
+                continue
+            self.first.setdefault(pid, ticks if initial else 0)
+            self.last[pid], self.role[pid] = ticks, role
+
+    def finish(self):
+        """The last sample: the end of the drain, before the end-state checks' own queries."""
+        self.sample()
+        self.children1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.self1 = resource.getrusage(resource.RUSAGE_SELF)
+
+    def print(self, messages):
+        by_role = {}
+        for pid, ticks in self.last.items():
+            role = self.role[pid]
+            by_role[role] = by_role.get(role, 0.0) + (ticks - self.first[pid]) / self.tick
+        c0, c1 = self.children0, self.children1
+        s0, s1 = self.self0, self.self1
+        waited = (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime)
+        # smtp-source is waited for before this: its rusage is in `waited` too.
+        by_role["bench probes (store stats, /metrics)"] = max(
+            0.0, waited - by_role.get("load (smtp-source)", 0.0))
+        by_role["bench itself"] = (s1.ru_utime + s1.ru_stime) - (s0.ru_utime + s0.ru_stime)
+        total = sum(by_role.values())
+        print(f"\nCPU by role, from the start of the load to the end of the drain, "
+              f"{self.tick} ticks/s "
+              f"({messages} messages):\n")
+        print("| role | CPU s | ms per message | share |")
+        print("|---|---|---|---|")
+        for role, secs in sorted(by_role.items(), key=lambda kv: -kv[1]):
+            print(f"| {role} | {secs:.1f} | {1000 * secs / max(messages, 1):.3f} | "
+                  f"{100 * secs / max(total, 1e-9):.0f} % |")
+        print(f"| all | {total:.1f} | {1000 * total / max(messages, 1):.3f} | 100 % |")
 
 
 class Nats:
@@ -245,7 +374,8 @@ class Collector:
                     f"[http]\nlisten = \"127.0.0.1:{self.http}\"\n"
                     + store_section(args) + analysis_section(args) + bus_section(nats.url)
                     + f"[collector]\nconsumer = \"{CONSUMER}\"\nbatch = {args.batch}\n")
-        self.proc = Proc(self.name, [args.bin, "collector", "--config", self.cfg], tmp)
+        self.proc = Proc(self.name, [args.bin, "collector", "--config", self.cfg], tmp,
+                         cpu=args.collector_cpu)
         procs.append(self.proc)
         readyz = f"http://127.0.0.1:{self.http}/readyz"
         self.proc.wait_ready(lambda: self.proc.ready_line() or http_get(readyz) is not None,
@@ -339,6 +469,8 @@ def check_args(args):
             sys.exit(f"{name} must be {low} to {top}, got {value}")
     if args.sessions < args.sensors:
         sys.exit("--sessions must be at least --sensors (one smtp-source per sensor)")
+    if not 0.0 <= args.collector_cpu <= os.cpu_count():
+        sys.exit(f"--collector-cpu must be between 0 and {os.cpu_count()}")
     if bool(args.outage_at) != bool(args.outage_for):
         sys.exit("--outage-at and --outage-for go together")
 
@@ -378,6 +510,9 @@ def main():
                          "bench_<pid> in that database, left there for inspection)")
     ap.add_argument("--strict", action="store_true",
                     help="fail also when a message was stored by two collectors (see the end state)")
+    ap.add_argument("--collector-cpu", type=float, default=0.0,
+                    help="hold each collector (and its analysis children) to this many cores with "
+                         "a cgroup cpu quota, as on a smaller host of its own (0: no quota)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (configs, logs, stores)")
     args = ap.parse_args()
     args.postgres_schema = f"bench_{os.getpid()}" if args.postgres else ""
@@ -477,6 +612,8 @@ class Sampler:
 
 
 def run(args, smtp_source, nats, collectors, sensors, loaders, tmp):
+    cpu = CpuAccount({**{p.proc.p.pid: "sensors" for p in sensors},
+                      **{p.proc.p.pid: "collectors" for p in collectors}})
     t0 = time.monotonic()
     start_loaders(args, smtp_source, sensors, loaders, tmp)
     sampler = Sampler(nats, sensors, collectors, t0)
@@ -507,6 +644,7 @@ def run(args, smtp_source, nats, collectors, sensors, loaders, tmp):
         bus_outage()
         time.sleep(1)
         sampler.sample()
+        cpu.sample()
     for lo in loaders:
         lo.wait()
     load_secs = time.monotonic() - t0
@@ -527,10 +665,12 @@ def run(args, smtp_source, nats, collectors, sensors, loaders, tmp):
             break
         time.sleep(1)
         _, accepted, _, in_stream, stored, analysed, pending, unclustered = sampler.sample()
+        cpu.sample()
     stored_secs = sampler.first(lambda r: r[4] >= accepted)
     analysed_secs = sampler.first(lambda r: r[5] >= accepted and r[6] == 0)
     clustered_secs = sampler.first(lambda r: r[5] >= accepted and r[6] == 0 and r[7] == 0)
 
+    cpu.finish()
     sensor_metrics = [s.metrics() for s in sensors]
     collector_metrics = [c.metrics() for c in collectors]
     streams = nats.streams() or {}
@@ -573,6 +713,7 @@ def run(args, smtp_source, nats, collectors, sensors, loaders, tmp):
         print(f"  {s.name}: {bus_metrics(m)}")
     for c, m in zip(collectors, collector_metrics):
         print(f"  {c.name}: {bus_metrics(m)}")
+    cpu.print(accepted)
 
     sensor_set, stored_set = set(sensor_ids), set(stored_ids)
     # Twice in one store is a bug (ingest is idempotent on the sighting id). Twice over two
