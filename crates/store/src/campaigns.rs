@@ -259,7 +259,7 @@ impl<'a> CampaignTx<'a> {
     pub fn campaign(&self, id: CampaignId, now: Timestamp) -> Result<Option<Campaign>> {
         self.on(
             |tx| crate::campaign_read::campaign(tx, id, now),
-            |step| crate::pg::campaign_read::campaign(step.tx(), id, now),
+            |step| crate::pg::campaigns::campaign(step, id, now),
         )
     }
 

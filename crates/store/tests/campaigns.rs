@@ -749,3 +749,69 @@ fn a_step_reads_its_own_writes_and_commits_the_last_profile() {
     assert_eq!(cands, vec![(a, 3)]);
     assert_eq!(store.campaign(a).expect("read").expect("a").messages, 3);
 }
+
+/// A step's assigns show at once in the campaign record it reads back (count, first and last
+/// seen, the most severe verdict, the hourly rate) and in the trap's rate; once committed they
+/// add to what was stored, and a merge inside a later step carries them over. The PostgreSQL
+/// step keeps these counts in memory and writes them once at commit (`pg/step.rs`).
+#[test]
+fn a_step_counts_its_assigns_and_commits_them_once() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open(dir.path());
+    analysed(&store, 4, VerdictClass::Spam);
+    let hour = time::Duration::hours(1);
+    let (a, at, late) = store
+        .cluster(|tx| -> Result<_, StoreError> {
+            let pending = tx.pending(10)?;
+            assert_eq!(pending.len(), 4);
+            let at = pending[0].sighting.received_at;
+            let late = at + hour;
+            let before: u64 = tx.trap_rate(late, 2)?.iter().map(|p| p.messages).sum();
+            let a = tx.create(at, &CampaignProfile::default())?;
+            let placed = [
+                (at, VerdictClass::Spam),
+                (late, VerdictClass::Malware),
+                (at, VerdictClass::Phishing),
+            ];
+            for (u, (when, class)) in pending.iter().zip(placed) {
+                tx.assign(u.seq, a, when, class, &[])?;
+            }
+            let c = tx.campaign(a, late)?.expect("live");
+            assert_eq!(c.messages, 3);
+            assert_eq!((c.first_seen, c.last_seen), (at, late));
+            assert_eq!(c.verdict, VerdictClass::Malware, "the most severe class");
+            let rate: Vec<u64> = c.rate.iter().map(|p| p.messages).collect();
+            assert_eq!(rate, vec![2, 1], "two in the first hour, one in the next");
+            let after: u64 = tx.trap_rate(late, 2)?.iter().map(|p| p.messages).sum();
+            assert_eq!(after, before + 3);
+            Ok((a, at, late))
+        })
+        .expect("first step");
+    let stored = store.campaign(a).expect("read").expect("a");
+    assert_eq!(stored.messages, 3, "committed");
+    assert_eq!((stored.first_seen, stored.last_seen), (at, late));
+    assert_eq!(stored.verdict, VerdictClass::Malware);
+    assert_eq!(stored.rate.iter().map(|p| p.messages).sum::<u64>(), 3);
+    let later = late + hour;
+    store
+        .cluster(|tx| -> Result<_, StoreError> {
+            let pending = tx.pending(10)?;
+            assert_eq!(pending.len(), 1);
+            let b = tx.create(later, &CampaignProfile::default())?;
+            tx.assign(pending[0].seq, b, later, VerdictClass::Spam, &[])?;
+            tx.merge(b, a, &CampaignProfile::default(), "cluster", "", later)?;
+            let c = tx.campaign(a, later)?.expect("live");
+            assert_eq!(c.messages, 4, "the merge carried b's uncommitted message");
+            assert_eq!(c.last_seen, later);
+            let trap: u64 = tx.trap_rate(later, 3)?.iter().map(|p| p.messages).sum();
+            assert!(trap >= 4, "the trap counts every assign: {trap}");
+            Ok(())
+        })
+        .expect("second step");
+    let merged = store.campaign(a).expect("read").expect("a");
+    assert_eq!(merged.messages, 4);
+    assert_eq!((merged.first_seen, merged.last_seen), (at, later));
+    assert_eq!(merged.verdict, VerdictClass::Malware);
+    let rate: Vec<u64> = merged.rate.iter().map(|p| p.messages).collect();
+    assert_eq!(rate, vec![2, 1, 1]);
+}

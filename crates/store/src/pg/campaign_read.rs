@@ -129,7 +129,7 @@ fn record(c: &mut impl Statements, h: &Row, now: Timestamp, shown: usize) -> Res
 
 /// The first hour (unix s) of the rate a record shows: [`MAX_RATE_POINTS`] hours before
 /// `now`'s.
-fn rate_since(now: Timestamp) -> i64 {
+pub(crate) fn rate_since(now: Timestamp) -> i64 {
     let h = now.unix_timestamp();
     h - h.rem_euclid(3600) - i64::try_from(MAX_RATE_POINTS).unwrap_or(0) * 3600
 }

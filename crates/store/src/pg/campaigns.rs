@@ -21,8 +21,9 @@ use crate::campaigns::{
 use crate::error::Result;
 use crate::query::parse_json;
 use crate::{Timestamp, unix_nanos};
-use model::VerdictClass;
 use model::campaign::{CampaignId, CampaignProfile};
+use model::{Campaign, VerdictClass};
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// This module's tables (part of schema version 1, see `schema.rs`): SQLite schema v6 and the
@@ -99,6 +100,7 @@ pub(crate) const DDL: &str = "
     CREATE INDEX IF NOT EXISTS reports_by_campaign ON reports(campaign, received_at);
 ";
 
+use super::step::Counts;
 pub(crate) use super::step::Step;
 
 /// Takes the feeds' change clock lock before a row lock that `annotate_campaign` or a report
@@ -296,9 +298,11 @@ pub(crate) fn index_keys(tx: &mut Step<'_>, id: CampaignId, keys: &[i64]) -> Res
     Ok(())
 }
 
-/// Puts a report's message into campaign `id` (see `CampaignTx::assign`). SQLite's statements
-/// folded into two round trips ([`ASSIGN`] and the facets): the clustering step holds the
-/// cluster lock (and the clock) for all of its assigns.
+/// Puts a report's message into campaign `id` (see `CampaignTx::assign`): the report and its
+/// indicators now, in one statement ([`ASSIGN`]), then the facets; what the message adds to the
+/// campaign's row and rate, and to the trap's rate, goes into the step's [`Counts`], written
+/// once per campaign at commit ([`write_counts`]). The clustering step holds the cluster lock
+/// (and the clock) for all of its assigns.
 pub(crate) fn assign(
     tx: &mut Step<'_>,
     seq: i64,
@@ -309,26 +313,17 @@ pub(crate) fn assign(
 ) -> Result<()> {
     // The clock first: it orders this step's row locks after the clock lock (module doc).
     let changed = super::intel::clock_prepared(tx, unix_nanos(model::now()))?;
-    // The more severe verdict is decided by the update itself: the classes go in by rank, and
-    // a stored verdict that is no class ranks as the default one (`class_of`) and becomes it.
-    let mut ranked = VerdictClass::ALL;
-    ranked.sort_by_key(|c| severity_rank(*c));
-    let ranked: Vec<&str> = ranked.iter().map(|c| c.as_str()).collect();
     let t = unix_nanos(at);
     let hour = hour_of(at);
-    tx.execute(
-        ASSIGN,
-        &[
-            &seq,
-            &id,
-            &changed,
-            &t,
-            &class.as_str(),
-            &ranked,
-            &VerdictClass::default().as_str(),
-            &hour,
-        ],
-    )?;
+    tx.execute(ASSIGN, &[&seq, &id, &changed])?;
+    let counts = Counts::one(t, hour, changed, class);
+    match tx.counts.entry(id) {
+        Entry::Occupied(mut known) => known.get_mut().add(counts),
+        Entry::Vacant(new) => {
+            new.insert(counts);
+        }
+    }
+    *tx.trap_added.entry(hour).or_default() += 1;
     if let Some((from, hours)) = &mut tx.trap
         && hour >= *from
     {
@@ -347,30 +342,100 @@ pub(crate) fn assign(
     add_facets(tx, id, &seen)
 }
 
-/// A message joins campaign `$2`, in one statement (one round trip): the report row; its
-/// indicators without a campaign get this one (for the feeds, stamped `$3`); the campaign's
-/// count, times and verdict; the campaign's hour and the trap's (campaign 0, never an id).
-/// The parts touch different rows, so no part needs to see another's effect.
+/// A message joins campaign `$2`, in one statement (one round trip): the report row, and its
+/// indicators without a campaign get this one (for the feeds, stamped `$3`).
 const ASSIGN: &str = "
     WITH r AS (
         UPDATE reports SET campaign = $2 WHERE seq = $1 RETURNING sighting_id
-    ), i AS (
-        UPDATE indicators SET campaign = $2, changed_at = $3
-        WHERE campaign IS NULL AND id IN (
-            SELECT l.indicator FROM indicator_sightings l JOIN r ON r.sighting_id = l.sighting)
-    ), c AS (
-        UPDATE campaigns SET messages = messages + 1, first_seen = least(first_seen, $4),
-            last_seen = greatest(last_seen, $4), changed_at = $3,
-            verdict = CASE
-                WHEN array_position($6::text[], $5::text)
-                     > coalesce(array_position($6::text[], verdict),
-                                array_position($6::text[], $7))
-                THEN $5
-                ELSE coalesce($6[array_position($6::text[], verdict)], $7) END
-        WHERE id = $2
     )
-    INSERT INTO campaign_rate (campaign, hour, messages) VALUES ($2, $8, 1), (0, $8, 1)
-    ON CONFLICT (campaign, hour) DO UPDATE SET messages = campaign_rate.messages + 1";
+    UPDATE indicators SET campaign = $2, changed_at = $3
+    WHERE campaign IS NULL AND id IN (
+        SELECT l.indicator FROM indicator_sightings l JOIN r ON r.sighting_id = l.sighting)";
+
+/// Writes what the step's assigns added ([`Counts`]) in one statement: each campaign's count,
+/// times, `changed_at` and verdict, and the hourly rates, the trap's (campaign 0, never an id)
+/// included. The more severe verdict is decided by the update itself: the classes go in by
+/// rank, and a stored verdict that is no class ranks as the default one (`class_of`) and
+/// becomes it.
+pub(crate) fn write_counts(tx: &mut Step<'_>) -> Result<()> {
+    if tx.counts.is_empty() && tx.trap_added.is_empty() {
+        return Ok(());
+    }
+    lock_clock(tx)?;
+    let counts = std::mem::take(&mut tx.counts);
+    let trap = std::mem::take(&mut tx.trap_added);
+    let mut ranked = VerdictClass::ALL;
+    ranked.sort_by_key(|c| severity_rank(*c));
+    let ranked: Vec<&str> = ranked.iter().map(|c| c.as_str()).collect();
+    let ids: Vec<i64> = counts.keys().copied().collect();
+    let messages: Vec<i64> = counts.values().map(|c| c.messages).collect();
+    let firsts: Vec<i64> = counts.values().map(|c| c.first_seen).collect();
+    let lasts: Vec<i64> = counts.values().map(|c| c.last_seen).collect();
+    let changed: Vec<i64> = counts.values().map(|c| c.changed).collect();
+    let verdicts: Vec<&str> = counts.values().map(|c| c.verdict.as_str()).collect();
+    let (mut rate_ids, mut hours, mut rate_n) = (Vec::new(), Vec::new(), Vec::new());
+    let campaign_hours = counts
+        .iter()
+        .flat_map(|(id, c)| c.hours.iter().map(move |(h, n)| (*id, *h, *n)));
+    for (id, hour, n) in campaign_hours.chain(trap.iter().map(|(h, n)| (0, *h, *n))) {
+        rate_ids.push(id);
+        hours.push(hour);
+        rate_n.push(n);
+    }
+    tx.execute(
+        WRITE_COUNTS,
+        &[
+            &ids,
+            &messages,
+            &firsts,
+            &lasts,
+            &changed,
+            &verdicts,
+            &ranked,
+            &VerdictClass::default().as_str(),
+            &rate_ids,
+            &hours,
+            &rate_n,
+        ],
+    )?;
+    Ok(())
+}
+
+/// [`write_counts`]' statement. The two parts touch different tables.
+const WRITE_COUNTS: &str = "
+    WITH c AS (
+        UPDATE campaigns SET messages = campaigns.messages + t.n,
+            first_seen = least(campaigns.first_seen, t.first_seen),
+            last_seen = greatest(campaigns.last_seen, t.last_seen), changed_at = t.changed,
+            verdict = CASE
+                WHEN array_position($7::text[], t.verdict)
+                     > coalesce(array_position($7::text[], campaigns.verdict),
+                                array_position($7::text[], $8::text))
+                THEN t.verdict
+                ELSE coalesce($7[array_position($7::text[], campaigns.verdict)], $8::text) END
+        FROM unnest($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], $5::BIGINT[],
+                    $6::TEXT[]) AS t(id, n, first_seen, last_seen, changed, verdict)
+        WHERE campaigns.id = t.id
+    )
+    INSERT INTO campaign_rate (campaign, hour, messages)
+    SELECT * FROM unnest($9::BIGINT[], $10::BIGINT[], $11::BIGINT[])
+    ON CONFLICT (campaign, hour) DO UPDATE SET messages = campaign_rate.messages + excluded.messages";
+
+/// A campaign's record inside the step: as stored, plus what the step's assigns added and
+/// has not written yet.
+pub(crate) fn campaign(
+    tx: &mut Step<'_>,
+    id: CampaignId,
+    now: Timestamp,
+) -> Result<Option<Campaign>> {
+    let Some(mut c) = super::campaign_read::campaign(tx.tx(), id, now)? else {
+        return Ok(None);
+    };
+    if let Some(added) = tx.counts.get(&id) {
+        added.apply(&mut c, now, super::campaign_read::rate_since(now))?;
+    }
+    Ok(Some(c))
+}
 
 /// A facet value seen `n` times between `first` and `last` (unix nanoseconds).
 struct Seen<'s> {
@@ -457,8 +522,10 @@ pub(crate) fn merge(
     at: Timestamp,
 ) -> Result<()> {
     let changed = super::intel::clock_prepared(tx, unix_nanos(model::now()))?;
-    // Profiles set earlier in the step are written first; `into`'s is written below.
+    // Profiles set earlier in the step are written first; `into`'s is written below. So are the
+    // step's counts: the statements below move `from`'s.
     write_profiles(tx)?;
+    write_counts(tx)?;
     tx.execute(
         "UPDATE reports SET campaign = $2 WHERE campaign = $1",
         &[&from, &into],
@@ -600,6 +667,10 @@ pub(crate) fn trap_rate(tx: &mut Step<'_>, from_hour: i64) -> Result<Vec<(i64, i
         let mut hours = BTreeMap::new();
         for r in &rows {
             hours.insert(r.try_get::<_, i64>(0)?, r.try_get::<_, i64>(1)?);
+        }
+        // This step's assigns, not written yet.
+        for (hour, n) in tx.trap_added.range(from_hour..) {
+            *hours.entry(*hour).or_default() += n;
         }
         tx.trap = Some((from_hour, hours));
     }

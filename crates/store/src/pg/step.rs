@@ -12,13 +12,24 @@
 //! - **postings** the candidate lookup saw: a `(key, campaign)` pair already in the index, or a
 //!   key whose posting is full, needs no insert. A merge moves postings, so it forgets them.
 //! - **the trap's hourly counts** (campaign 0), read once and advanced by each assign.
+//! - **what the step's assigns add to each campaign** (messages, first and last seen, the most
+//!   severe verdict, the hourly rate, the trap's too), written once per campaign when the step
+//!   commits (or before a merge): [`Counts`]. Writing them with every assign made each
+//!   message update its campaign's row, and `campaigns` indexes `last_seen` and `changed_at`,
+//!   so no such update is HOT: a campaign taking thousands of messages left thousands of dead
+//!   row versions that every read of it walked (`docs/PERFORMANCE.md`, "the campaign row is a
+//!   hot row"). The record the step reads back (`campaigns::campaign`) adds them in.
 //!
 //! What is remembered is exact, not a guess: each entry is either what the database returned
 //! inside this transaction or what this transaction wrote, and it dies with the transaction.
 
 use super::prepared::Tx;
+use crate::campaigns::{severity_rank, status};
 use crate::error::Result;
+use crate::query::from_nanos;
+use crate::{Timestamp, unix_nanos};
 use model::campaign::{CampaignId, CampaignProfile};
+use model::{Campaign, VerdictClass};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// A clustering step's transaction: the connection's prepared statements plus the step's
@@ -35,6 +46,80 @@ pub(crate) struct Step<'a> {
     pub(crate) full: HashSet<i64>,
     /// The trap's messages per hour (campaign 0) from the first hour (unix s) on.
     pub(crate) trap: Option<(i64, BTreeMap<i64, i64>)>,
+    /// What this step's assigns add to each campaign, not yet written; by id, so the write
+    /// locks the rows in id order.
+    pub(crate) counts: BTreeMap<CampaignId, Counts>,
+    /// The trap's messages per hour (unix s) added by this step's assigns, not yet written.
+    pub(crate) trap_added: BTreeMap<i64, i64>,
+}
+
+/// What a step's assigns add to one campaign's row and hourly rate.
+#[derive(Debug, Clone)]
+pub(crate) struct Counts {
+    pub(crate) messages: i64,
+    /// Unix nanoseconds.
+    pub(crate) first_seen: i64,
+    pub(crate) last_seen: i64,
+    /// The feeds' clock at the last assign: the campaign's `changed_at`.
+    pub(crate) changed: i64,
+    /// The most severe class assigned.
+    pub(crate) verdict: VerdictClass,
+    /// Messages per hour (unix s).
+    pub(crate) hours: BTreeMap<i64, i64>,
+}
+
+impl Counts {
+    /// The counts of one message received at `at` (unix nanoseconds, hour `hour`).
+    pub(crate) fn one(at: i64, hour: i64, changed: i64, class: VerdictClass) -> Counts {
+        Counts {
+            messages: 1,
+            first_seen: at,
+            last_seen: at,
+            changed,
+            verdict: class,
+            hours: BTreeMap::from([(hour, 1)]),
+        }
+    }
+
+    /// Adds `more` (a later assign) to these counts.
+    pub(crate) fn add(&mut self, more: Counts) {
+        self.messages += more.messages;
+        self.first_seen = self.first_seen.min(more.first_seen);
+        self.last_seen = self.last_seen.max(more.last_seen);
+        self.changed = self.changed.max(more.changed);
+        if severity_rank(more.verdict) > severity_rank(self.verdict) {
+            self.verdict = more.verdict;
+        }
+        for (hour, n) in more.hours {
+            *self.hours.entry(hour).or_default() += n;
+        }
+    }
+
+    /// `c` as it will be once these counts are written: what the row update and the rate
+    /// upsert at commit do to the stored record. `rate_from` is the first hour (unix s) the
+    /// record shows.
+    pub(crate) fn apply(&self, c: &mut Campaign, now: Timestamp, rate_from: i64) -> Result<()> {
+        c.messages += u64::try_from(self.messages).unwrap_or(0);
+        c.first_seen = c.first_seen.min(from_nanos(self.first_seen)?);
+        c.last_seen = c.last_seen.max(from_nanos(self.last_seen)?);
+        if severity_rank(self.verdict) > severity_rank(c.verdict) {
+            c.verdict = self.verdict;
+        }
+        c.status = status(c.first_seen, c.last_seen, c.merged_into.is_some(), now);
+        let mut hours: BTreeMap<i64, i64> = BTreeMap::new();
+        for p in &c.rate {
+            let hour = unix_nanos(p.hour) / 1_000_000_000;
+            *hours.entry(hour).or_default() += i64::try_from(p.messages).unwrap_or(i64::MAX);
+        }
+        for (hour, n) in self.hours.range(rate_from..) {
+            *hours.entry(*hour).or_default() += n;
+        }
+        c.rate = hours
+            .into_iter()
+            .map(|(hour, n)| super::campaign_read::rate_point(hour, n))
+            .collect::<Result<_>>()?;
+        Ok(())
+    }
 }
 
 impl<'a> Step<'a> {
@@ -46,11 +131,14 @@ impl<'a> Step<'a> {
             posted: HashSet::new(),
             full: HashSet::new(),
             trap: None,
+            counts: BTreeMap::new(),
+            trap_added: BTreeMap::new(),
         }
     }
 
-    /// Writes the profiles set in this step, then commits.
+    /// Writes the counts and profiles of this step, then commits.
     pub(crate) fn commit(mut self) -> Result<()> {
+        super::campaigns::write_counts(&mut self)?;
         super::campaigns::write_profiles(&mut self)?;
         self.tx.commit()
     }
