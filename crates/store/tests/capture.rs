@@ -264,11 +264,7 @@ fn damaged_rows_are_reported_by_verify_and_never_served() {
     let orphan = capture(&store, &message(8, 2));
     let fine = capture(&store, &message(8, 3));
     assert!(store.verify().expect("verify").is_ok());
-    let pg = store.config().postgres.clone().expect("postgres");
-    let mut sql = postgres::Client::connect(&pg.url, postgres::NoTls).expect("connect");
-    let schema = pg.schema.expect("the tests' own schema");
-    sql.batch_execute(&format!("SET search_path = {schema}"))
-        .expect("schema");
+    let mut sql = common::pg_client(store.config());
     sql.execute(
         "UPDATE blobs SET raw = 'not the message'::bytea WHERE sha256 = $1",
         &[&damaged.message_id.as_bytes().as_slice()],
@@ -329,11 +325,7 @@ fn raw_messages_are_compressed_with_lz4_where_the_server_has_it() {
     // Compressible, and past the size at which PostgreSQL compresses a value (about 2 KB).
     let raw: Vec<u8> = message(64, 7).repeat(100);
     let captured = capture(&store, &raw);
-    let pg = store.config().postgres.clone().expect("postgres");
-    let mut sql = postgres::Client::connect(&pg.url, postgres::NoTls).expect("connect");
-    let schema = pg.schema.expect("the tests' own schema");
-    sql.batch_execute(&format!("SET search_path = {schema}"))
-        .expect("schema");
+    let mut sql = common::pg_client(store.config());
     let version: i64 = sql
         .query_one("SELECT max(version) FROM migrations", &[])
         .expect("migrations")

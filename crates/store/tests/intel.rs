@@ -189,6 +189,47 @@ fn clustering_links_indicators_and_merges_move_them() {
     assert_eq!(none, 0, "every indicator has a campaign");
 }
 
+/// Within one step, an indicator two reports share goes to the campaign of the first report
+/// placed (the PostgreSQL step writes a step's assigns together at commit: `pg/step.rs`), and
+/// the reports are members of their own campaigns.
+#[test]
+fn an_indicator_shared_within_a_step_goes_to_the_first_campaign() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open(dir.path());
+    save(&store, 1, &[(IndicatorKind::Domain, "shared.example")]);
+    save(
+        &store,
+        2,
+        &[
+            (IndicatorKind::Domain, "shared.example"),
+            (IndicatorKind::Domain, "own.example"),
+        ],
+    );
+    let (x, y) = store
+        .cluster(|tx| -> Result<(i64, i64), StoreError> {
+            let pending = tx.pending(10)?;
+            assert_eq!(pending.len(), 2);
+            let at = pending[0].sighting.received_at;
+            let x = tx.create(at, &CampaignProfile::default())?;
+            let y = tx.create(at, &CampaignProfile::default())?;
+            tx.assign(pending[0].seq, x, at, VerdictClass::Malware, &[])?;
+            tx.assign(pending[1].seq, y, at, VerdictClass::Malware, &[])?;
+            Ok((x, y))
+        })
+        .expect("step");
+    let campaign_of = |value: &str| {
+        let all = store.intel_indicators(None, &ALL, 10).expect("page");
+        all.into_iter()
+            .find(|r| r.value == value)
+            .and_then(|r| r.campaign)
+    };
+    assert_eq!(campaign_of("shared.example"), Some(x), "the first report's");
+    assert_eq!(campaign_of("own.example"), Some(y));
+    assert_eq!(store.campaign_members(x, 10).expect("members").len(), 1);
+    assert_eq!(store.campaign_members(y, 10).expect("members").len(), 1);
+    assert_eq!(store.campaign(y).expect("read").expect("y").messages, 1);
+}
+
 #[test]
 fn the_secret_is_made_once_and_serials_always_grow() {
     let dir = tempfile::tempdir().expect("tmp");

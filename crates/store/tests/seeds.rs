@@ -530,12 +530,7 @@ fn hostile_visitor_values_are_stored_truncated() {
 /// PostgreSQL schema.
 fn damage(cfg: &store::StoreConfig, sql: &str) {
     match &cfg.postgres {
-        Some(pg) => {
-            let mut c = postgres::Client::connect(&pg.url, postgres::NoTls).expect("connect");
-            let schema = pg.schema.as_deref().expect("a test schema");
-            c.batch_execute(&format!("SET search_path TO {schema}; {sql}"))
-                .expect("damage");
-        }
+        Some(_) => common::pg_client(cfg).batch_execute(sql).expect("damage"),
         None => {
             let db =
                 rusqlite::Connection::open(cfg.data_dir.join("spamhattan.sqlite")).expect("db");

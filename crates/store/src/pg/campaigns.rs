@@ -298,11 +298,12 @@ pub(crate) fn index_keys(tx: &mut Step<'_>, id: CampaignId, keys: &[i64]) -> Res
     Ok(())
 }
 
-/// Puts a report's message into campaign `id` (see `CampaignTx::assign`): the report and its
-/// indicators now, in one statement ([`ASSIGN`]), then the facets; what the message adds to the
-/// campaign's row and rate, and to the trap's rate, goes into the step's [`Counts`], written
-/// once per campaign at commit ([`write_counts`]). The clustering step holds the cluster lock
-/// (and the clock) for all of its assigns.
+/// Puts a report's message into campaign `id` (see `CampaignTx::assign`): the facets now;
+/// the report's campaign, its indicators' and what the message adds to the campaign's row and
+/// rate (and the trap's) go into the step's memory ([`Step::assigned`], [`Counts`]), written
+/// once per step at commit or before a merge ([`write_assigns`], [`write_counts`]). So the
+/// step takes the feeds' clock only for those last writes, and a report save waiting for the
+/// clock waits for them only, not for the whole step.
 pub(crate) fn assign(
     tx: &mut Step<'_>,
     seq: i64,
@@ -311,12 +312,10 @@ pub(crate) fn assign(
     class: VerdictClass,
     facets: &[(&str, String)],
 ) -> Result<()> {
-    // The clock first: it orders this step's row locks after the clock lock (module doc).
-    let changed = super::intel::clock_prepared(tx, unix_nanos(model::now()))?;
     let t = unix_nanos(at);
     let hour = hour_of(at);
-    tx.execute(ASSIGN, &[&seq, &id, &changed])?;
-    let counts = Counts::one(t, hour, changed, class);
+    tx.assigned.push((seq, id));
+    let counts = Counts::one(t, hour, class);
     match tx.counts.entry(id) {
         Entry::Occupied(mut known) => known.get_mut().add(counts),
         Entry::Vacant(new) => {
@@ -342,26 +341,45 @@ pub(crate) fn assign(
     add_facets(tx, id, &seen)
 }
 
-/// A message joins campaign `$2`, in one statement (one round trip): the report row, and its
-/// indicators without a campaign get this one (for the feeds, stamped `$3`).
-const ASSIGN: &str = "
-    WITH r AS (
-        UPDATE reports SET campaign = $2 WHERE seq = $1 RETURNING sighting_id
+/// Writes the reports the step assigned, and gives their indicators without a campaign the
+/// campaign of the first (lowest `seq`) report that links them, as one assign after another
+/// would have: one statement ([`WRITE_ASSIGNS`]), under the feeds' clock (taken here first, as
+/// the lock order asks: module doc). The indicators' change is stamped with the clock.
+pub(crate) fn write_assigns(tx: &mut Step<'_>) -> Result<()> {
+    if tx.assigned.is_empty() {
+        return Ok(());
+    }
+    let changed = super::intel::clock_prepared(tx, unix_nanos(model::now()))?;
+    let (seqs, ids): (Vec<i64>, Vec<i64>) = std::mem::take(&mut tx.assigned).into_iter().unzip();
+    tx.execute(WRITE_ASSIGNS, &[&seqs, &ids, &changed])?;
+    Ok(())
+}
+
+/// [`write_assigns`]' statement: `$1` report seqs, `$2` their campaigns, `$3` the clock.
+const WRITE_ASSIGNS: &str = "
+    WITH t AS (
+        SELECT * FROM unnest($1::BIGINT[], $2::BIGINT[]) AS t(seq, campaign)
+    ), r AS (
+        UPDATE reports SET campaign = t.campaign FROM t WHERE reports.seq = t.seq
+        RETURNING reports.sighting_id, reports.seq, t.campaign
+    ), i AS (
+        SELECT DISTINCT ON (l.indicator) l.indicator, r.campaign
+        FROM indicator_sightings l JOIN r ON r.sighting_id = l.sighting
+        ORDER BY l.indicator, r.seq
     )
-    UPDATE indicators SET campaign = $2, changed_at = $3
-    WHERE campaign IS NULL AND id IN (
-        SELECT l.indicator FROM indicator_sightings l JOIN r ON r.sighting_id = l.sighting)";
+    UPDATE indicators SET campaign = i.campaign, changed_at = $3
+    FROM i WHERE indicators.id = i.indicator AND indicators.campaign IS NULL";
 
 /// Writes what the step's assigns added ([`Counts`]) in one statement: each campaign's count,
-/// times, `changed_at` and verdict, and the hourly rates, the trap's (campaign 0, never an id)
-/// included. The more severe verdict is decided by the update itself: the classes go in by
-/// rank, and a stored verdict that is no class ranks as the default one (`class_of`) and
-/// becomes it.
+/// times, `changed_at` (the clock) and verdict, and the hourly rates, the trap's (campaign 0,
+/// never an id) included. The more severe verdict is decided by the update itself: the classes
+/// go in by rank, and a stored verdict that is no class ranks as the default one (`class_of`)
+/// and becomes it.
 pub(crate) fn write_counts(tx: &mut Step<'_>) -> Result<()> {
     if tx.counts.is_empty() && tx.trap_added.is_empty() {
         return Ok(());
     }
-    lock_clock(tx)?;
+    let changed = super::intel::clock_prepared(tx, unix_nanos(model::now()))?;
     let counts = std::mem::take(&mut tx.counts);
     let trap = std::mem::take(&mut tx.trap_added);
     let mut ranked = VerdictClass::ALL;
@@ -371,7 +389,6 @@ pub(crate) fn write_counts(tx: &mut Step<'_>) -> Result<()> {
     let messages: Vec<i64> = counts.values().map(|c| c.messages).collect();
     let firsts: Vec<i64> = counts.values().map(|c| c.first_seen).collect();
     let lasts: Vec<i64> = counts.values().map(|c| c.last_seen).collect();
-    let changed: Vec<i64> = counts.values().map(|c| c.changed).collect();
     let verdicts: Vec<&str> = counts.values().map(|c| c.verdict.as_str()).collect();
     let (mut rate_ids, mut hours, mut rate_n) = (Vec::new(), Vec::new(), Vec::new());
     let campaign_hours = counts
@@ -406,15 +423,15 @@ const WRITE_COUNTS: &str = "
     WITH c AS (
         UPDATE campaigns SET messages = campaigns.messages + t.n,
             first_seen = least(campaigns.first_seen, t.first_seen),
-            last_seen = greatest(campaigns.last_seen, t.last_seen), changed_at = t.changed,
+            last_seen = greatest(campaigns.last_seen, t.last_seen), changed_at = $5,
             verdict = CASE
                 WHEN array_position($7::text[], t.verdict)
                      > coalesce(array_position($7::text[], campaigns.verdict),
                                 array_position($7::text[], $8::text))
                 THEN t.verdict
                 ELSE coalesce($7[array_position($7::text[], campaigns.verdict)], $8::text) END
-        FROM unnest($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], $5::BIGINT[],
-                    $6::TEXT[]) AS t(id, n, first_seen, last_seen, changed, verdict)
+        FROM unnest($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], $6::TEXT[])
+            AS t(id, n, first_seen, last_seen, verdict)
         WHERE campaigns.id = t.id
     )
     INSERT INTO campaign_rate (campaign, hour, messages)
@@ -523,8 +540,9 @@ pub(crate) fn merge(
 ) -> Result<()> {
     let changed = super::intel::clock_prepared(tx, unix_nanos(model::now()))?;
     // Profiles set earlier in the step are written first; `into`'s is written below. So are the
-    // step's counts: the statements below move `from`'s.
+    // step's assigns and counts: the statements below move `from`'s.
     write_profiles(tx)?;
+    write_assigns(tx)?;
     write_counts(tx)?;
     tx.execute(
         "UPDATE reports SET campaign = $2 WHERE campaign = $1",

@@ -12,13 +12,15 @@
 //! - **postings** the candidate lookup saw: a `(key, campaign)` pair already in the index, or a
 //!   key whose posting is full, needs no insert. A merge moves postings, so it forgets them.
 //! - **the trap's hourly counts** (campaign 0), read once and advanced by each assign.
-//! - **what the step's assigns add to each campaign** (messages, first and last seen, the most
-//!   severe verdict, the hourly rate, the trap's too), written once per campaign when the step
-//!   commits (or before a merge): [`Counts`]. Writing them with every assign made each
-//!   message update its campaign's row, and `campaigns` indexes `last_seen` and `changed_at`,
-//!   so no such update is HOT: a campaign taking thousands of messages left thousands of dead
-//!   row versions that every read of it walked (`docs/PERFORMANCE.md`, "the campaign row is a
-//!   hot row"). The record the step reads back (`campaigns::campaign`) adds them in.
+//! - **what the step's assigns did**: which report went to which campaign, and what each adds
+//!   to its campaign (messages, first and last seen, the most severe verdict, the hourly rate,
+//!   the trap's too): [`Counts`]. Both are written once, when the step commits (or before a
+//!   merge). Writing them with every assign made each message update its campaign's row, and
+//!   `campaigns` indexes `last_seen` and `changed_at`, so no such update is HOT: a campaign
+//!   taking thousands of messages left thousands of dead row versions that every read of it
+//!   walked (`docs/PERFORMANCE.md`, "the campaign row is a hot row"). And those writes need the
+//!   feeds' clock, which report saves wait for: the step now holds it only for its last
+//!   statements. The record the step reads back (`campaigns::campaign`) adds the counts in.
 //!
 //! What is remembered is exact, not a guess: each entry is either what the database returned
 //! inside this transaction or what this transaction wrote, and it dies with the transaction.
@@ -46,8 +48,9 @@ pub(crate) struct Step<'a> {
     pub(crate) full: HashSet<i64>,
     /// The trap's messages per hour (campaign 0) from the first hour (unix s) on.
     pub(crate) trap: Option<(i64, BTreeMap<i64, i64>)>,
-    /// What this step's assigns add to each campaign, not yet written; by id, so the write
-    /// locks the rows in id order.
+    /// `(report seq, campaign)` of this step's assigns, in order, not yet written.
+    pub(crate) assigned: Vec<(i64, CampaignId)>,
+    /// What this step's assigns add to each campaign, not yet written.
     pub(crate) counts: BTreeMap<CampaignId, Counts>,
     /// The trap's messages per hour (unix s) added by this step's assigns, not yet written.
     pub(crate) trap_added: BTreeMap<i64, i64>,
@@ -60,8 +63,6 @@ pub(crate) struct Counts {
     /// Unix nanoseconds.
     pub(crate) first_seen: i64,
     pub(crate) last_seen: i64,
-    /// The feeds' clock at the last assign: the campaign's `changed_at`.
-    pub(crate) changed: i64,
     /// The most severe class assigned.
     pub(crate) verdict: VerdictClass,
     /// Messages per hour (unix s).
@@ -70,12 +71,11 @@ pub(crate) struct Counts {
 
 impl Counts {
     /// The counts of one message received at `at` (unix nanoseconds, hour `hour`).
-    pub(crate) fn one(at: i64, hour: i64, changed: i64, class: VerdictClass) -> Counts {
+    pub(crate) fn one(at: i64, hour: i64, class: VerdictClass) -> Counts {
         Counts {
             messages: 1,
             first_seen: at,
             last_seen: at,
-            changed,
             verdict: class,
             hours: BTreeMap::from([(hour, 1)]),
         }
@@ -86,7 +86,6 @@ impl Counts {
         self.messages += more.messages;
         self.first_seen = self.first_seen.min(more.first_seen);
         self.last_seen = self.last_seen.max(more.last_seen);
-        self.changed = self.changed.max(more.changed);
         if severity_rank(more.verdict) > severity_rank(self.verdict) {
             self.verdict = more.verdict;
         }
@@ -131,13 +130,15 @@ impl<'a> Step<'a> {
             posted: HashSet::new(),
             full: HashSet::new(),
             trap: None,
+            assigned: Vec::new(),
             counts: BTreeMap::new(),
             trap_added: BTreeMap::new(),
         }
     }
 
-    /// Writes the counts and profiles of this step, then commits.
+    /// Writes the assigns, counts and profiles of this step, then commits.
     pub(crate) fn commit(mut self) -> Result<()> {
+        super::campaigns::write_assigns(&mut self)?;
         super::campaigns::write_counts(&mut self)?;
         super::campaigns::write_profiles(&mut self)?;
         self.tx.commit()

@@ -67,6 +67,17 @@ pub fn config(dir: &std::path::Path) -> StoreConfig {
     cfg
 }
 
+/// A connection of the test's own to the store's PostgreSQL schema, for reading or editing
+/// rows behind the store's back. Panics when the store is not on PostgreSQL.
+pub fn pg_client(cfg: &StoreConfig) -> postgres::Client {
+    let pg = cfg.postgres.as_ref().expect("a PostgreSQL store");
+    let mut c = postgres::Client::connect(&pg.url, postgres::NoTls).expect("connect");
+    let schema = pg.schema.as_deref().expect("the test's own schema");
+    c.batch_execute(&format!("SET search_path TO {schema}"))
+        .expect("schema");
+    c
+}
+
 /// True (and says so) when the suite runs against PostgreSQL and the test is about something
 /// only the SQLite store has (its journal, segments, a sensor's spool): the caller returns.
 pub fn sqlite_only(why: &str) -> bool {
