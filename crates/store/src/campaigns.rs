@@ -93,6 +93,15 @@ pub fn severity_rank(c: VerdictClass) -> u8 {
     }
 }
 
+/// The more severe of two classes (`a` on a tie): a campaign's verdict after `b` joins `a`.
+pub(crate) fn more_severe(a: VerdictClass, b: VerdictClass) -> VerdictClass {
+    if severity_rank(b) > severity_rank(a) {
+        b
+    } else {
+        a
+    }
+}
+
 fn class_from(s: &str) -> VerdictClass {
     VerdictClass::ALL
         .into_iter()
@@ -413,11 +422,7 @@ mod lite {
         let old: String = tx
             .prepare_cached("SELECT verdict FROM campaigns WHERE id = ?1")?
             .query_row([id], |r| r.get(0))?;
-        let verdict = if severity_rank(class) > severity_rank(class_from(&old)) {
-            class.as_str()
-        } else {
-            class_from(&old).as_str()
-        };
+        let verdict = more_severe(class_from(&old), class).as_str();
         tx.prepare_cached(
             "UPDATE campaigns SET messages = messages + 1, first_seen = min(first_seen, ?2),
                  last_seen = max(last_seen, ?2), verdict = ?3 WHERE id = ?1",

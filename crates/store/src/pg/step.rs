@@ -26,7 +26,7 @@
 //! inside this transaction or what this transaction wrote, and it dies with the transaction.
 
 use super::prepared::Tx;
-use crate::campaigns::{severity_rank, status};
+use crate::campaigns::{more_severe, status};
 use crate::error::Result;
 use crate::query::from_nanos;
 use crate::{Timestamp, unix_nanos};
@@ -86,9 +86,7 @@ impl Counts {
         self.messages += more.messages;
         self.first_seen = self.first_seen.min(more.first_seen);
         self.last_seen = self.last_seen.max(more.last_seen);
-        if severity_rank(more.verdict) > severity_rank(self.verdict) {
-            self.verdict = more.verdict;
-        }
+        self.verdict = more_severe(self.verdict, more.verdict);
         for (hour, n) in more.hours {
             *self.hours.entry(hour).or_default() += n;
         }
@@ -101,9 +99,7 @@ impl Counts {
         c.messages += u64::try_from(self.messages).unwrap_or(0);
         c.first_seen = c.first_seen.min(from_nanos(self.first_seen)?);
         c.last_seen = c.last_seen.max(from_nanos(self.last_seen)?);
-        if severity_rank(self.verdict) > severity_rank(c.verdict) {
-            c.verdict = self.verdict;
-        }
+        c.verdict = more_severe(c.verdict, self.verdict);
         c.status = status(c.first_seen, c.last_seen, c.merged_into.is_some(), now);
         let mut hours: BTreeMap<i64, i64> = BTreeMap::new();
         for p in &c.rate {
