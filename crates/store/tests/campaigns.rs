@@ -815,3 +815,87 @@ fn a_step_counts_its_assigns_and_commits_them_once() {
     let rate: Vec<u64> = merged.rate.iter().map(|p| p.messages).collect();
     assert_eq!(rate, vec![2, 1, 1]);
 }
+
+/// Inside a step, postings the step posted count at once, a posting that fills up is dropped
+/// at once, and the next step reads the same from the index.
+#[test]
+fn a_step_sees_the_postings_it_adds_and_the_next_step_reads_the_same() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open(dir.path());
+    let (a, during) = store
+        .cluster(|tx| -> Result<_, StoreError> {
+            assert!(tx.candidates(&[1, 2], 16)?.is_empty(), "a new index");
+            let a = tx.create(model::now(), &CampaignProfile::default())?;
+            tx.index_keys(a, &[1, 2])?;
+            assert_eq!(tx.candidates(&[1, 2, 3], 16)?, vec![(a, 2)]);
+            let b = tx.create(model::now(), &CampaignProfile::default())?;
+            tx.index_keys(b, &[2, 3])?;
+            assert_eq!(tx.candidates(&[1, 2, 3], 16)?, vec![(a, 2), (b, 2)]);
+            for _ in 0..store::MAX_POSTING {
+                let other = tx.create(model::now(), &CampaignProfile::default())?;
+                tx.index_keys(other, &[2])?;
+            }
+            let during = tx.candidates(&[1, 2, 3], 16)?;
+            assert_eq!(during, vec![(a, 1), (b, 1)], "key 2 is full now");
+            Ok((a, during))
+        })
+        .expect("step");
+    let after = store
+        .cluster(|tx| tx.candidates(&[1, 2, 3], 16))
+        .expect("next step");
+    assert_eq!(after, during, "the index holds what the step saw");
+    assert_eq!(after[0].0, a);
+}
+
+/// The record a step reads after each message (for the alert rules) is the one a fresh read
+/// gives: the PostgreSQL step reads it once and keeps it current with its facet writes,
+/// including values that climb into the shown ones and values past the stored bound.
+#[test]
+fn a_step_record_follows_its_facet_writes_as_a_fresh_read_would() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open(dir.path());
+    let shown = store::FACET_VALUES_SHOWN;
+    let bound = store::MAX_FACET_VALUES;
+    let now = model::now();
+    let later = now + time::Duration::seconds(1);
+    let (a, in_step) = store
+        .cluster(|tx| -> Result<_, StoreError> {
+            let a = tx.create(now, &CampaignProfile::default())?;
+            let many: Vec<(&str, String)> = (0..shown + 10)
+                .map(|i| ("url", format!("u{i:03}")))
+                .collect();
+            tx.assign(-1, a, now, VerdictClass::Spam, &many)?;
+            let first = tx.campaign(a, now)?.expect("live");
+            assert_eq!(first.facets["url"].len(), shown);
+            assert_eq!(first.facets["url"][0].value, "u000", "ties by value");
+            let last = format!("u{:03}", shown + 5);
+            let climbers = [
+                ("url", last.clone()),
+                ("url", "u059".to_string()),
+                ("helo", "h".to_string()),
+            ];
+            tx.assign(-1, a, later, VerdictClass::Malware, &climbers)?;
+            let past_bound: Vec<(&str, String)> = (0..bound + 3)
+                .map(|i| ("domain", format!("d{i}")))
+                .collect();
+            tx.assign(-1, a, later, VerdictClass::Spam, &past_bound)?;
+            let c = tx.campaign(a, later)?.expect("live");
+            let url: Vec<&str> = c.facets["url"].iter().map(|v| v.value.as_str()).collect();
+            assert_eq!(&url[..2], &[last.as_str(), "u059"], "seen twice, so first");
+            assert_eq!(url.len(), shown);
+            assert_eq!(c.distinct.get("domain"), Some(&(bound as u64 + 3)));
+            assert_eq!(c.facets["domain"].len(), shown);
+            assert_eq!(c.messages, 3);
+            Ok((a, c))
+        })
+        .expect("step");
+    let fresh = store.campaign(a).expect("read").expect("a");
+    assert_eq!(in_step.facets, fresh.facets);
+    assert_eq!(in_step.distinct, fresh.distinct);
+    assert_eq!(
+        (in_step.messages, in_step.first_seen, in_step.last_seen),
+        (fresh.messages, fresh.first_seen, fresh.last_seen)
+    );
+    assert_eq!(in_step.verdict, fresh.verdict);
+    assert_eq!(in_step.rate, fresh.rate);
+}

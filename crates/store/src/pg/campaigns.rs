@@ -15,8 +15,10 @@
 //! its commit.
 
 use super::big;
+use crate::campaign_read::FACET_VALUES_SHOWN;
 use crate::campaigns::{
-    MAX_FACET_VALUES, MAX_POSTING, Unclustered, class_of, hour_of, json, severity_rank,
+    MAX_FACET_VALUES, MAX_POSTING, Unclustered, class_of, hour_of, json, severity_rank, status,
+    to_facet,
 };
 use crate::error::Result;
 use crate::query::parse_json;
@@ -131,11 +133,11 @@ pub(crate) fn pending(tx: &mut Step<'_>, max: usize) -> Result<Vec<Unclustered>>
         .collect()
 }
 
-/// Campaigns sharing `keys`, most shared first; one query for all keys (each key's posting
-/// read up to one past [`MAX_POSTING`], to tell a generic key from a full one). The same
-/// statement brings the profiles of the campaigns it ranks first (SQL ranks them as the code
-/// below does; a profile it missed is read by [`profile`]), and the step remembers the
-/// postings and profiles it saw (`step.rs`).
+/// Campaigns sharing `keys`, most shared first. The postings come from the step's memory
+/// (`step.rs`); keys it does not know yet are read with one query (each key's posting read up
+/// to one past [`MAX_POSTING`], to tell a generic key from a full one) and remembered. The
+/// same statement brings the profiles of the campaigns it ranks first among those keys (a
+/// profile it missed is read by [`profile`]).
 pub(crate) fn candidates(
     tx: &mut Step<'_>,
     keys: &[i64],
@@ -143,14 +145,42 @@ pub(crate) fn candidates(
 ) -> Result<Vec<(CampaignId, u32)>> {
     let mut seen = HashSet::with_capacity(keys.len());
     let distinct: Vec<i64> = keys.iter().copied().filter(|k| seen.insert(*k)).collect();
-    if distinct.is_empty() {
-        return Ok(Vec::new());
+    let unknown: Vec<i64> = distinct
+        .iter()
+        .copied()
+        .filter(|k| !tx.postings.contains_key(k))
+        .collect();
+    if !unknown.is_empty() {
+        read_postings(tx, &unknown, max)?;
     }
-    let rows = tx.query(CANDIDATES, &[&distinct, &big(MAX_POSTING + 1), &big(max)])?;
-    let mut postings: HashMap<i64, Vec<CampaignId>> = HashMap::new();
+    let mut hits: BTreeMap<CampaignId, u32> = BTreeMap::new();
+    for key in &distinct {
+        let Some(posting) = tx.postings.get(key) else {
+            continue;
+        };
+        if posting.len() > MAX_POSTING {
+            continue;
+        }
+        for c in posting {
+            *hits.entry(*c).or_default() += 1;
+        }
+    }
+    let mut out: Vec<(CampaignId, u32)> = hits.into_iter().collect();
+    out.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    out.truncate(max);
+    Ok(out)
+}
+
+/// Reads the postings of `keys` ([`CANDIDATES`]) into the step's memory, an empty one for a
+/// key no campaign has, with the profiles the statement brings.
+fn read_postings(tx: &mut Step<'_>, keys: &[i64], max: usize) -> Result<()> {
+    let rows = tx.query(CANDIDATES, &[&keys, &big(MAX_POSTING + 1), &big(max)])?;
+    for key in keys {
+        tx.postings.insert(*key, Vec::new());
+    }
     for r in &rows {
         let (key, campaign): (i64, CampaignId) = (r.try_get(0)?, r.try_get(1)?);
-        postings.entry(key).or_default().push(campaign);
+        tx.postings.entry(key).or_default().push(campaign);
         if r.try_get::<_, bool>(2)? {
             let profile: Option<&str> = r.try_get(3)?;
             let profile = profile
@@ -161,21 +191,7 @@ pub(crate) fn candidates(
             }
         }
     }
-    let mut hits: BTreeMap<CampaignId, u32> = BTreeMap::new();
-    for (key, posting) in postings {
-        if posting.len() > MAX_POSTING {
-            tx.full.insert(key);
-            continue;
-        }
-        for c in posting {
-            tx.posted.insert((key, c));
-            *hits.entry(c).or_default() += 1;
-        }
-    }
-    let mut out: Vec<(CampaignId, u32)> = hits.into_iter().collect();
-    out.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    out.truncate(max);
-    Ok(out)
+    Ok(())
 }
 
 /// The postings of `$1`'s keys (up to `$2` each), and for the `$3` campaigns sharing the most
@@ -273,14 +289,22 @@ pub(crate) fn write_profiles(tx: &mut Step<'_>) -> Result<()> {
 /// Adds `keys` to the inverted index for `id`, except keys already shared by more than
 /// [`MAX_POSTING`] campaigns (counted up to one past it, as SQLite does).
 pub(crate) fn index_keys(tx: &mut Step<'_>, id: CampaignId, keys: &[i64]) -> Result<()> {
-    // Keys the step knows need nothing: already posted to `id`, or in a full posting.
+    // A known posting that holds `id`, or is full, needs nothing; the others get `id` in the
+    // step's memory as the statement below does in the table. An unknown key (after a
+    // merge) is posted by the statement alone, and read when a lookup next needs it.
     let mut seen = HashSet::with_capacity(keys.len());
-    let distinct: Vec<i64> = keys
-        .iter()
-        .copied()
-        .filter(|k| seen.insert(*k) && !tx.posted.contains(&(*k, id)) && !tx.full.contains(k))
-        .collect();
-    if distinct.is_empty() {
+    let mut todo: Vec<i64> = Vec::new();
+    for k in keys.iter().copied().filter(|k| seen.insert(*k)) {
+        match tx.postings.get_mut(&k) {
+            Some(p) if p.contains(&id) || p.len() > MAX_POSTING => {}
+            Some(p) => {
+                p.push(id);
+                todo.push(k);
+            }
+            None => todo.push(k),
+        }
+    }
+    if todo.is_empty() {
         return Ok(());
     }
     tx.execute(
@@ -289,12 +313,8 @@ pub(crate) fn index_keys(tx: &mut Step<'_>, id: CampaignId, keys: &[i64]) -> Res
          WHERE (SELECT count(*) FROM (SELECT 1 FROM campaign_keys
                                       WHERE key = k LIMIT $3) p) <= $4
          ON CONFLICT DO NOTHING",
-        &[&distinct, &id, &big(MAX_POSTING + 1), &big(MAX_POSTING)],
+        &[&todo, &id, &big(MAX_POSTING + 1), &big(MAX_POSTING)],
     )?;
-    // Each key is now posted to `id` or was full: posting it again would do nothing.
-    for k in distinct {
-        tx.posted.insert((k, id));
-    }
     Ok(())
 }
 
@@ -380,6 +400,8 @@ pub(crate) fn write_counts(tx: &mut Step<'_>) -> Result<()> {
         return Ok(());
     }
     let changed = super::intel::clock_prepared(tx, unix_nanos(model::now()))?;
+    // The stored rows now hold what the remembered records lacked.
+    tx.records.clear();
     let counts = std::mem::take(&mut tx.counts);
     let trap = std::mem::take(&mut tx.trap_added);
     let mut ranked = VerdictClass::ALL;
@@ -439,18 +461,28 @@ const WRITE_COUNTS: &str = "
     ON CONFLICT (campaign, hour) DO UPDATE SET messages = campaign_rate.messages + excluded.messages";
 
 /// A campaign's record inside the step: as stored, plus what the step's assigns added and
-/// has not written yet.
+/// has not written yet. Read once per step (per first rate hour) and then kept current by
+/// [`add_facets`] (`step.rs`).
 pub(crate) fn campaign(
     tx: &mut Step<'_>,
     id: CampaignId,
     now: Timestamp,
 ) -> Result<Option<Campaign>> {
-    let Some(mut c) = super::campaign_read::campaign(tx.tx(), id, now)? else {
-        return Ok(None);
+    let from = super::campaign_read::rate_since(now);
+    let mut c = match tx.records.get(&id) {
+        Some((shown_from, c)) if *shown_from == from => c.clone(),
+        _ => {
+            let Some(c) = super::campaign_read::campaign(tx.tx(), id, now)? else {
+                return Ok(None);
+            };
+            tx.records.insert(id, (from, c.clone()));
+            c
+        }
     };
     if let Some(added) = tx.counts.get(&id) {
-        added.apply(&mut c, now, super::campaign_read::rate_since(now))?;
+        added.apply(&mut c, now, from)?;
     }
+    c.status = status(c.first_seen, c.last_seen, c.merged_into.is_some(), now);
     Ok(Some(c))
 }
 
@@ -486,7 +518,7 @@ fn add_facets(tx: &mut Step<'_>, id: CampaignId, seen: &[Seen<'_>]) -> Result<()
         let n: Vec<i64> = round.iter().map(|s| s.n).collect();
         let first: Vec<i64> = round.iter().map(|s| s.first).collect();
         let last: Vec<i64> = round.iter().map(|s| s.last).collect();
-        tx.execute(
+        let changed = tx.query(
             ADD_FACETS,
             &[
                 &id,
@@ -498,12 +530,55 @@ fn add_facets(tx: &mut Step<'_>, id: CampaignId, seen: &[Seen<'_>]) -> Result<()
                 &big(MAX_FACET_VALUES),
             ],
         )?;
+        if let Some((_, record)) = tx.records.get_mut(&id) {
+            patch_facets(record, &changed)?;
+        }
+    }
+    Ok(())
+}
+
+/// Brings a remembered record up to date with what one [`ADD_FACETS`] changed, so that it
+/// reads as [`super::campaign_read::campaign`] would: a value it returns has its stored
+/// count and times; each value new to the campaign counts once more as distinct. Shown values
+/// only rise, and only the returned ones changed, so the values shown after the change are
+/// among those shown before and those returned: sorting them as the read does and keeping
+/// [`FACET_VALUES_SHOWN`] is exact.
+fn patch_facets(record: &mut Campaign, changed: &[postgres::Row]) -> Result<()> {
+    for r in changed {
+        let facet: String = r.try_get(0)?;
+        let new_value: bool = r.try_get(5)?;
+        if new_value {
+            *record.distinct.entry(facet.clone()).or_default() += 1;
+        }
+        let Some(value) = r.try_get::<_, Option<String>>(1)? else {
+            continue;
+        };
+        let count: i64 = r.try_get(2)?;
+        let v = to_facet((
+            value,
+            u64::try_from(count).unwrap_or(0),
+            r.try_get(3)?,
+            r.try_get(4)?,
+        ))?;
+        let shown = record.facets.entry(facet).or_default();
+        shown.retain(|s| s.value != v.value);
+        shown.push(v);
+        shown.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then(b.last_seen.cmp(&a.last_seen))
+                .then(a.value.cmp(&b.value))
+        });
+        shown.truncate(FACET_VALUES_SHOWN);
     }
     Ok(())
 }
 
 /// One round of [`add_facets`]: `updated` are the stored values, `fresh` the others (one value
-/// per facet, so a facet in `updated` has no fresh value).
+/// per facet, so a facet in `updated` has no fresh value). Returns the values it updated or
+/// stored, as stored now, and one row per fresh value with the value NULL unless it was
+/// stored (past [`MAX_FACET_VALUES`] a fresh value is only counted); the last column says
+/// whether the value counted as distinct.
 const ADD_FACETS: &str = "
     WITH v AS (
         SELECT * FROM unnest($2::TEXT[], $3::TEXT[], $4::BIGINT[], $5::BIGINT[], $6::BIGINT[])
@@ -513,7 +588,7 @@ const ADD_FACETS: &str = "
                first_seen = least(f.first_seen, v.first_seen),
                last_seen = greatest(f.last_seen, v.last_seen)
         FROM v WHERE f.campaign = $1::BIGINT AND f.facet = v.facet AND f.value = v.value
-        RETURNING f.facet
+        RETURNING f.facet, f.value, f.count, f.first_seen, f.last_seen
     ), fresh AS (
         SELECT * FROM v WHERE facet NOT IN (SELECT facet FROM updated)
     ), stored AS (
@@ -522,11 +597,16 @@ const ADD_FACETS: &str = "
         WHERE (SELECT count(*) FROM (SELECT 1 FROM campaign_facets c
                                      WHERE c.campaign = $1::BIGINT AND c.facet = fresh.facet
                                      LIMIT $7::BIGINT) p) < $7::BIGINT
-        RETURNING 1
+        RETURNING facet, value, count, first_seen, last_seen
+    ), counted AS (
+        INSERT INTO campaign_distinct (campaign, facet, n)
+        SELECT $1::BIGINT, facet, 1 FROM fresh
+        ON CONFLICT (campaign, facet) DO UPDATE SET n = campaign_distinct.n + 1
     )
-    INSERT INTO campaign_distinct (campaign, facet, n)
-    SELECT $1::BIGINT, facet, 1 FROM fresh
-    ON CONFLICT (campaign, facet) DO UPDATE SET n = campaign_distinct.n + 1";
+    SELECT facet, value, count, first_seen, last_seen, false FROM updated
+    UNION ALL
+    SELECT fresh.facet, stored.value, stored.count, stored.first_seen, stored.last_seen, true
+    FROM fresh LEFT JOIN stored ON stored.facet = fresh.facet";
 
 /// Folds campaign `from` into `into` (see `CampaignTx::merge`, which refuses `from == into`).
 pub(crate) fn merge(
@@ -640,8 +720,8 @@ pub(crate) fn merge(
     // `from` is no longer live and its postings moved: what the step knew of them is stale.
     tx.profiles.insert(into, Some(profile.clone()));
     tx.profiles.insert(from, None);
-    tx.posted.clear();
-    tx.full.clear();
+    tx.postings.clear();
+    tx.records.clear();
     Ok(())
 }
 

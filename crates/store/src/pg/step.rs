@@ -9,8 +9,15 @@
 //! - **profiles** it read or set. A set profile is written once, when the step commits (or
 //!   before a merge), not once per message. Nothing else writes profiles meanwhile: every
 //!   profile write happens in a step, and steps hold `LOCK_CLUSTER` (`campaigns.rs`).
-//! - **postings** the candidate lookup saw: a `(key, campaign)` pair already in the index, or a
-//!   key whose posting is full, needs no insert. A merge moves postings, so it forgets them.
+//! - **postings**: for each key the candidate lookup read, every campaign the key index holds
+//!   for it, kept current as the step posts keys. A later message whose keys are all known
+//!   needs no lookup at all (a campaign's messages share most keys), and a known posting
+//!   needs no insert. Only steps post keys, so nothing else changes a posting meanwhile. A
+//!   merge moves postings, so it forgets them.
+//! - **campaign records** it read (`campaigns::campaign`, after every message, for the alert
+//!   rules), as stored, kept current by the facet writes, which return the rows they changed:
+//!   one read per campaign per step instead of one per message. Only steps write facets. The
+//!   analyst's label and notes are as of the first read; the next step sees a later change.
 //! - **the trap's hourly counts** (campaign 0), read once and advanced by each assign.
 //! - **what the step's assigns did**: which report went to which campaign, and what each adds
 //!   to its campaign (messages, first and last seen, the most severe verdict, the hourly rate,
@@ -32,7 +39,7 @@ use crate::query::from_nanos;
 use crate::{Timestamp, unix_nanos};
 use model::campaign::{CampaignId, CampaignProfile};
 use model::{Campaign, VerdictClass};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// A clustering step's transaction: the connection's prepared statements plus the step's
 /// memory. Dereferences to the transaction, so statements run on it directly.
@@ -42,10 +49,13 @@ pub(crate) struct Step<'a> {
     pub(crate) profiles: HashMap<CampaignId, Option<CampaignProfile>>,
     /// Profiles set in this step and not yet written.
     pub(crate) dirty: BTreeSet<CampaignId>,
-    /// `(key, campaign)` pairs the key index holds.
-    pub(crate) posted: HashSet<(i64, CampaignId)>,
-    /// Keys whose posting is full (more than `MAX_POSTING` campaigns): never posted to.
-    pub(crate) full: HashSet<i64>,
+    /// Keys whose whole posting the step knows: the campaigns the key index holds for each.
+    /// More than `MAX_POSTING` campaigns: the posting is full (read up to one past it).
+    pub(crate) postings: HashMap<i64, Vec<CampaignId>>,
+    /// Campaign records read in this step, as stored (without [`Step::counts`]), with the
+    /// first rate hour (unix s) each shows; the facet writes keep them current. A write of
+    /// the counts, or a merge, makes the stored rows differ, and clears them.
+    pub(crate) records: HashMap<CampaignId, (i64, Campaign)>,
     /// The trap's messages per hour (campaign 0) from the first hour (unix s) on.
     pub(crate) trap: Option<(i64, BTreeMap<i64, i64>)>,
     /// `(report seq, campaign)` of this step's assigns, in order, not yet written.
@@ -123,8 +133,8 @@ impl<'a> Step<'a> {
             tx,
             profiles: HashMap::new(),
             dirty: BTreeSet::new(),
-            posted: HashSet::new(),
-            full: HashSet::new(),
+            postings: HashMap::new(),
+            records: HashMap::new(),
             trap: None,
             assigned: Vec::new(),
             counts: BTreeMap::new(),
