@@ -899,3 +899,43 @@ fn a_step_record_follows_its_facet_writes_as_a_fresh_read_would() {
     assert_eq!(in_step.verdict, fresh.verdict);
     assert_eq!(in_step.rate, fresh.rate);
 }
+
+/// A value a campaign already holds is counted in the step's memory on PostgreSQL; a merge in
+/// the same step, and the commit, must still carry every count.
+#[test]
+fn repeated_facet_values_are_counted_through_a_merge_and_the_commit() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open(dir.path());
+    let now = model::now();
+    let later = now + time::Duration::seconds(5);
+    let url = |v: &str| [("url", v.to_string())];
+    let into = store
+        .cluster(|tx| -> Result<_, StoreError> {
+            let a = tx.create(now, &CampaignProfile::default())?;
+            let b = tx.create(now, &CampaignProfile::default())?;
+            for _ in 0..3 {
+                tx.assign(-1, a, now, VerdictClass::Spam, &url("x"))?;
+            }
+            tx.assign(-1, b, later, VerdictClass::Spam, &url("x"))?;
+            tx.assign(-1, b, later, VerdictClass::Spam, &url("y"))?;
+            tx.assign(-1, b, later, VerdictClass::Spam, &url("y"))?;
+            tx.merge(a, b, &CampaignProfile::default(), "cluster", "", later)?;
+            tx.assign(-1, b, later, VerdictClass::Spam, &url("x"))?;
+            let c = tx.campaign(b, later)?.expect("live");
+            let x = c.facets["url"].iter().find(|v| v.value == "x").expect("x");
+            assert_eq!(x.count, 5, "3 from a, 2 in b");
+            assert_eq!((x.first_seen, x.last_seen), (now, later));
+            Ok(b)
+        })
+        .expect("step");
+    let c = store.campaign(into).expect("read").expect("b");
+    let count = |v: &str| {
+        c.facets["url"]
+            .iter()
+            .find(|f| f.value == v)
+            .map(|f| f.count)
+    };
+    assert_eq!((count("x"), count("y")), (Some(5), Some(2)));
+    assert_eq!(c.distinct.get("url"), Some(&2));
+    assert_eq!(c.messages, 7);
+}

@@ -15,18 +15,15 @@
 //! its commit.
 
 use super::big;
-use crate::campaign_read::FACET_VALUES_SHOWN;
-use crate::campaigns::{
-    MAX_FACET_VALUES, MAX_POSTING, Unclustered, class_of, hour_of, json, severity_rank, status,
-    to_facet,
-};
+use super::facets::Seen;
+use crate::campaigns::{MAX_POSTING, Unclustered, class_of, hour_of, json, severity_rank, status};
 use crate::error::Result;
 use crate::query::parse_json;
 use crate::{Timestamp, unix_nanos};
 use model::campaign::{CampaignId, CampaignProfile};
 use model::{Campaign, VerdictClass};
 use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 /// This module's tables (part of schema version 1, see `schema.rs`): SQLite schema v6 and the
 /// v7 `changed_at` column. `BIGSERIAL` ids are never reused, unlike SQLite's rowids after a
@@ -358,7 +355,7 @@ pub(crate) fn assign(
             last: t,
         })
         .collect();
-    add_facets(tx, id, &seen)
+    super::facets::assign(tx, id, &seen)
 }
 
 /// Writes the reports the step assigned, and gives their indicators without a campaign the
@@ -462,7 +459,7 @@ const WRITE_COUNTS: &str = "
 
 /// A campaign's record inside the step: as stored, plus what the step's assigns added and
 /// has not written yet. Read once per step (per first rate hour) and then kept current by
-/// [`add_facets`] (`step.rs`).
+/// the facet writes (`facets.rs`).
 pub(crate) fn campaign(
     tx: &mut Step<'_>,
     id: CampaignId,
@@ -472,9 +469,10 @@ pub(crate) fn campaign(
     let mut c = match tx.records.get(&id) {
         Some((shown_from, c)) if *shown_from == from => c.clone(),
         _ => {
-            let Some(c) = super::campaign_read::campaign(tx.tx(), id, now)? else {
+            let Some(mut c) = super::campaign_read::campaign(tx.tx(), id, now)? else {
                 return Ok(None);
             };
+            super::facets::add_unwritten(tx, &mut c)?;
             tx.records.insert(id, (from, c.clone()));
             c
         }
@@ -485,128 +483,6 @@ pub(crate) fn campaign(
     c.status = status(c.first_seen, c.last_seen, c.merged_into.is_some(), now);
     Ok(Some(c))
 }
-
-/// A facet value seen `n` times between `first` and `last` (unix nanoseconds).
-struct Seen<'s> {
-    facet: &'s str,
-    value: &'s str,
-    n: i64,
-    first: i64,
-    last: i64,
-}
-
-/// Counts facet values, as SQLite's `add_facet` does one by one: a stored value is updated; a
-/// value not stored yet is stored while its facet holds fewer than [`MAX_FACET_VALUES`], and
-/// counted as distinct either way. One statement per round, each round holding at most one
-/// value per facet: the bound is checked against what earlier rounds stored, which a single
-/// statement (one snapshot) could not see. Values of different facets touch different rows, so
-/// only the order within a facet matters, and rounds keep it.
-fn add_facets(tx: &mut Step<'_>, id: CampaignId, seen: &[Seen<'_>]) -> Result<()> {
-    let mut rounds: Vec<Vec<&Seen<'_>>> = Vec::new();
-    let mut occurrences: HashMap<&str, usize> = HashMap::new();
-    for s in seen {
-        let k = occurrences.entry(s.facet).or_default();
-        if rounds.len() <= *k {
-            rounds.push(Vec::new());
-        }
-        rounds[*k].push(s);
-        *k += 1;
-    }
-    for round in rounds {
-        let facet: Vec<&str> = round.iter().map(|s| s.facet).collect();
-        let value: Vec<&str> = round.iter().map(|s| s.value).collect();
-        let n: Vec<i64> = round.iter().map(|s| s.n).collect();
-        let first: Vec<i64> = round.iter().map(|s| s.first).collect();
-        let last: Vec<i64> = round.iter().map(|s| s.last).collect();
-        let changed = tx.query(
-            ADD_FACETS,
-            &[
-                &id,
-                &facet,
-                &value,
-                &n,
-                &first,
-                &last,
-                &big(MAX_FACET_VALUES),
-            ],
-        )?;
-        if let Some((_, record)) = tx.records.get_mut(&id) {
-            patch_facets(record, &changed)?;
-        }
-    }
-    Ok(())
-}
-
-/// Brings a remembered record up to date with what one [`ADD_FACETS`] changed, so that it
-/// reads as [`super::campaign_read::campaign`] would: a value it returns has its stored
-/// count and times; each value new to the campaign counts once more as distinct. Shown values
-/// only rise, and only the returned ones changed, so the values shown after the change are
-/// among those shown before and those returned: sorting them as the read does and keeping
-/// [`FACET_VALUES_SHOWN`] is exact.
-fn patch_facets(record: &mut Campaign, changed: &[postgres::Row]) -> Result<()> {
-    for r in changed {
-        let facet: String = r.try_get(0)?;
-        let new_value: bool = r.try_get(5)?;
-        if new_value {
-            *record.distinct.entry(facet.clone()).or_default() += 1;
-        }
-        let Some(value) = r.try_get::<_, Option<String>>(1)? else {
-            continue;
-        };
-        let count: i64 = r.try_get(2)?;
-        let v = to_facet((
-            value,
-            u64::try_from(count).unwrap_or(0),
-            r.try_get(3)?,
-            r.try_get(4)?,
-        ))?;
-        let shown = record.facets.entry(facet).or_default();
-        shown.retain(|s| s.value != v.value);
-        shown.push(v);
-        shown.sort_by(|a, b| {
-            b.count
-                .cmp(&a.count)
-                .then(b.last_seen.cmp(&a.last_seen))
-                .then(a.value.cmp(&b.value))
-        });
-        shown.truncate(FACET_VALUES_SHOWN);
-    }
-    Ok(())
-}
-
-/// One round of [`add_facets`]: `updated` are the stored values, `fresh` the others (one value
-/// per facet, so a facet in `updated` has no fresh value). Returns the values it updated or
-/// stored, as stored now, and one row per fresh value with the value NULL unless it was
-/// stored (past [`MAX_FACET_VALUES`] a fresh value is only counted); the last column says
-/// whether the value counted as distinct.
-const ADD_FACETS: &str = "
-    WITH v AS (
-        SELECT * FROM unnest($2::TEXT[], $3::TEXT[], $4::BIGINT[], $5::BIGINT[], $6::BIGINT[])
-            AS v(facet, value, n, first_seen, last_seen)
-    ), updated AS (
-        UPDATE campaign_facets f SET count = f.count + v.n,
-               first_seen = least(f.first_seen, v.first_seen),
-               last_seen = greatest(f.last_seen, v.last_seen)
-        FROM v WHERE f.campaign = $1::BIGINT AND f.facet = v.facet AND f.value = v.value
-        RETURNING f.facet, f.value, f.count, f.first_seen, f.last_seen
-    ), fresh AS (
-        SELECT * FROM v WHERE facet NOT IN (SELECT facet FROM updated)
-    ), stored AS (
-        INSERT INTO campaign_facets (campaign, facet, value, count, first_seen, last_seen)
-        SELECT $1::BIGINT, facet, value, n, first_seen, last_seen FROM fresh
-        WHERE (SELECT count(*) FROM (SELECT 1 FROM campaign_facets c
-                                     WHERE c.campaign = $1::BIGINT AND c.facet = fresh.facet
-                                     LIMIT $7::BIGINT) p) < $7::BIGINT
-        RETURNING facet, value, count, first_seen, last_seen
-    ), counted AS (
-        INSERT INTO campaign_distinct (campaign, facet, n)
-        SELECT $1::BIGINT, facet, 1 FROM fresh
-        ON CONFLICT (campaign, facet) DO UPDATE SET n = campaign_distinct.n + 1
-    )
-    SELECT facet, value, count, first_seen, last_seen, false FROM updated
-    UNION ALL
-    SELECT fresh.facet, stored.value, stored.count, stored.first_seen, stored.last_seen, true
-    FROM fresh LEFT JOIN stored ON stored.facet = fresh.facet";
 
 /// Folds campaign `from` into `into` (see `CampaignTx::merge`, which refuses `from == into`).
 pub(crate) fn merge(
@@ -620,7 +496,8 @@ pub(crate) fn merge(
 ) -> Result<()> {
     let changed = super::intel::clock_prepared(tx, unix_nanos(model::now()))?;
     // Profiles set earlier in the step are written first; `into`'s is written below. So are the
-    // step's assigns and counts: the statements below move `from`'s.
+    // step's assigns, counts and facet counts: the statements below move `from`'s.
+    super::facets::write(tx)?;
     write_profiles(tx)?;
     write_assigns(tx)?;
     write_counts(tx)?;
@@ -660,7 +537,8 @@ pub(crate) fn merge(
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    add_facets(tx, into, &seen)?;
+    let seen: Vec<&Seen<'_>> = seen.iter().collect();
+    super::facets::add(tx, into, &seen)?;
     // Values beyond the bound were only counted: carry those counts over as well.
     tx.execute(
         "UPDATE campaign_distinct SET n = n + coalesce((
@@ -722,6 +600,7 @@ pub(crate) fn merge(
     tx.profiles.insert(from, None);
     tx.postings.clear();
     tx.records.clear();
+    tx.facets_known.clear();
     Ok(())
 }
 

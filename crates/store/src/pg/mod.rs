@@ -34,6 +34,7 @@ pub(crate) mod campaign_read;
 pub(crate) mod campaigns;
 pub(crate) mod domain_report;
 pub(crate) mod domains;
+pub(crate) mod facets;
 pub(crate) mod first_reports;
 pub(crate) mod intel;
 pub(crate) mod jobs;

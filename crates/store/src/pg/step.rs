@@ -14,6 +14,9 @@
 //!   needs no lookup at all (a campaign's messages share most keys), and a known posting
 //!   needs no insert. Only steps post keys, so nothing else changes a posting meanwhile. A
 //!   merge moves postings, so it forgets them.
+//! - **facet values** it knows are stored (a facet write returned them), with their counts:
+//!   a message whose values are all known only adds to the counts in memory, written once
+//!   at commit (or before a merge) by `facets::write`. Only steps write facets.
 //! - **campaign records** it read (`campaigns::campaign`, after every message, for the alert
 //!   rules), as stored, kept current by the facet writes, which return the rows they changed:
 //!   one read per campaign per step instead of one per message. Only steps write facets. The
@@ -52,6 +55,11 @@ pub(crate) struct Step<'a> {
     /// Keys whose whole posting the step knows: the campaigns the key index holds for each.
     /// More than `MAX_POSTING` campaigns: the posting is full (read up to one past it).
     pub(crate) postings: HashMap<i64, Vec<CampaignId>>,
+    /// Facet values the step knows are stored, by `(campaign, facet, value)`: as they are
+    /// now, with what [`Step::facets_unwritten`] adds.
+    pub(crate) facets_known: HashMap<(CampaignId, String, String), Tally>,
+    /// What the step's assigns added to stored facet values, not yet written.
+    pub(crate) facets_unwritten: HashMap<(CampaignId, String, String), Tally>,
     /// Campaign records read in this step, as stored (without [`Step::counts`]), with the
     /// first rate hour (unix s) each shows; the facet writes keep them current. A write of
     /// the counts, or a merge, makes the stored rows differ, and clears them.
@@ -64,6 +72,23 @@ pub(crate) struct Step<'a> {
     pub(crate) counts: BTreeMap<CampaignId, Counts>,
     /// The trap's messages per hour (unix s) added by this step's assigns, not yet written.
     pub(crate) trap_added: BTreeMap<i64, i64>,
+}
+
+/// How often a facet value was seen, and when first and last (unix nanoseconds).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tally {
+    pub(crate) count: i64,
+    pub(crate) first: i64,
+    pub(crate) last: i64,
+}
+
+impl Tally {
+    /// Adds `more` (later sightings of the same value).
+    pub(crate) fn add(&mut self, more: Tally) {
+        self.count = self.count.saturating_add(more.count);
+        self.first = self.first.min(more.first);
+        self.last = self.last.max(more.last);
+    }
 }
 
 /// What a step's assigns add to one campaign's row and hourly rate.
@@ -135,6 +160,8 @@ impl<'a> Step<'a> {
             dirty: BTreeSet::new(),
             postings: HashMap::new(),
             records: HashMap::new(),
+            facets_known: HashMap::new(),
+            facets_unwritten: HashMap::new(),
             trap: None,
             assigned: Vec::new(),
             counts: BTreeMap::new(),
@@ -144,6 +171,7 @@ impl<'a> Step<'a> {
 
     /// Writes the assigns, counts and profiles of this step, then commits.
     pub(crate) fn commit(mut self) -> Result<()> {
+        super::facets::write(&mut self)?;
         super::campaigns::write_assigns(&mut self)?;
         super::campaigns::write_counts(&mut self)?;
         super::campaigns::write_profiles(&mut self)?;
