@@ -17,6 +17,15 @@ pub struct Job {
     pub attempts: u32,
 }
 
+/// A claimed job with what its analysis needs: the sighting (`None`: not stored) and the raw
+/// message.
+#[derive(Debug)]
+pub struct Claimed {
+    pub job: Job,
+    pub sighting: Option<model::Sighting>,
+    pub raw: crate::RawLookup,
+}
+
 /// Claims the oldest unclaimed job, or else the oldest whose lease expired. One statement, so
 /// SQLite's write lock makes the claim atomic across threads and processes.
 pub(crate) fn try_claim(

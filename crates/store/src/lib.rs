@@ -127,7 +127,7 @@ pub use forward::{ForwardMarks, Outgoing, Unforwarded};
 pub use index::KEY_BATCH as BLOB_KEY_BATCH;
 pub use ingest::SessionTicket;
 pub use intel::{BRIEF_FACET_VALUES, IntelCursor};
-pub use jobs::Job;
+pub use jobs::{Claimed, Job};
 pub use pg::schema::PG_SCHEMA_VERSION;
 pub use query::{SightingQuery, StoreStats};
 pub use release::ReleaseReport;
@@ -583,6 +583,31 @@ impl Store {
             |conn| jobs::try_claim_many(conn, worker, lease, now, max),
             |c| pg::jobs::try_claim_many(c, worker, lease, now, max),
         )
+    }
+
+    /// Claims up to `max` jobs, as [`Store::try_claim_jobs`], each with its sighting and raw
+    /// message. On PostgreSQL one statement does all of it: the analysis threads used to read
+    /// each job's sighting and raw message with a round trip of their own.
+    pub fn claim_messages(
+        &self,
+        worker: &str,
+        lease: Duration,
+        max: usize,
+    ) -> Result<Vec<Claimed>> {
+        if let Some(p) = &self.inner.pg {
+            let now = model::now();
+            return p.with_conn(|c| pg::jobs::claim_messages(c, worker, lease, now, max));
+        }
+        self.try_claim_jobs(worker, lease, max)?
+            .into_iter()
+            .map(|job| {
+                Ok(Claimed {
+                    sighting: self.sighting(job.sighting_id)?,
+                    raw: self.raw(&job.message_id)?,
+                    job,
+                })
+            })
+            .collect()
     }
 
     pub fn complete_job(&self, job_id: i64) -> Result<()> {

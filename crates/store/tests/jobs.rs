@@ -240,3 +240,27 @@ fn concurrent_batch_claims_split_the_queue() {
         "claimed, not completed"
     );
 }
+
+#[test]
+fn claimed_messages_come_with_their_sightings_and_raw_bytes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = common::open(dir.path());
+    let raws: Vec<Vec<u8>> = (0..5).map(|n| message(2, n)).collect();
+    let captured: Vec<_> = raws.iter().map(|r| capture(&store, r)).collect();
+    let first = store.claim_messages("w1", LEASE, 3).expect("claim");
+    let rest = store.claim_messages("w2", LEASE, 10).expect("claim");
+    assert_eq!((first.len(), rest.len()), (3, 2), "each job claimed once");
+    assert!(
+        store
+            .claim_messages("w3", LEASE, 10)
+            .expect("claim")
+            .is_empty()
+    );
+    for (c, (want, raw)) in first.iter().chain(&rest).zip(captured.iter().zip(&raws)) {
+        assert_eq!(c.job.sighting_id, want.sighting_id, "oldest first, by job");
+        assert_eq!(c.job.attempts, 1);
+        let s = c.sighting.as_ref().expect("the sighting");
+        assert_eq!((s.id, s.message_id), (want.sighting_id, want.message_id));
+        assert_eq!(c.raw, store::RawLookup::Found(raw.clone()));
+    }
+}

@@ -144,14 +144,12 @@ impl Worker {
     /// Jobs whose message is gone (retention removed the raw bytes, or the sighting is unknown)
     /// are completed without a report.
     pub fn claim_and_analyze(&self) -> Result<Option<Vec<Analyzed>>> {
-        let jobs = self.store.try_claim_jobs(&self.name, LEASE, BATCH)?;
-        if jobs.is_empty() {
+        let claimed = self.store.claim_messages(&self.name, LEASE, BATCH)?;
+        if claimed.is_empty() {
             return Ok(None);
         }
-        let mut out = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            let sighting = self.store.sighting(job.sighting_id)?;
-            let raw = self.store.raw(&job.message_id)?;
+        let mut out = Vec::with_capacity(claimed.len());
+        for store::Claimed { job, sighting, raw } in claimed {
             match (sighting, raw) {
                 (Some(sighting), RawLookup::Found(raw)) if job.attempts > MAX_ANALYSIS_ATTEMPTS => {
                     tracing::error!(

@@ -6,9 +6,10 @@
 //! collectors claiming at once each take different jobs without waiting for each other.
 
 use super::prepared::Conn;
+use crate::RawLookup;
 use crate::error::{Result, StoreError};
-use crate::jobs::Job;
-use crate::query::{message_id_from, uuid_from};
+use crate::jobs::{Claimed, Job};
+use crate::query::{message_id_from, parse_json, uuid_from};
 use crate::{Timestamp, unix_nanos};
 use postgres::GenericClient;
 use std::time::Duration;
@@ -41,21 +42,63 @@ pub(crate) fn try_claim_many(
          RETURNING id, sighting_id, message_id, attempts",
         &[&until, &worker, &now, &super::big(max)],
     )?;
-    let mut jobs = rows
-        .iter()
-        .map(|r| {
-            let attempts: i64 = r.try_get(3)?;
-            Ok(Job {
-                id: r.try_get(0)?,
-                sighting_id: uuid_from(r.try_get(1)?)?,
-                message_id: message_id_from(r.try_get(2)?)?,
-                attempts: u32::try_from(attempts)
-                    .map_err(|_| StoreError::corrupt(format!("a job has {attempts} attempts")))?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let mut jobs = rows.iter().map(job).collect::<Result<Vec<_>>>()?;
     jobs.sort_by_key(|j| j.id);
     Ok(jobs)
+}
+
+/// Claims up to `max` jobs as [`try_claim_many`] does, with each job's sighting and raw
+/// message, in one statement; by job id.
+pub(crate) fn claim_messages(
+    c: &mut Conn,
+    worker: &str,
+    lease: Duration,
+    now: Timestamp,
+    max: usize,
+) -> Result<Vec<Claimed>> {
+    let now = unix_nanos(now);
+    let until = now.saturating_add(i64::try_from(lease.as_nanos()).unwrap_or(i64::MAX));
+    let rows = c.query(
+        "WITH claimed AS (
+             UPDATE jobs SET lease_until = $1, worker = $2, attempts = attempts + 1
+             WHERE id IN (SELECT id FROM jobs WHERE lease_until <= $3
+                          ORDER BY lease_until, id LIMIT $4
+                          FOR UPDATE SKIP LOCKED)
+             RETURNING id, sighting_id, message_id, attempts)
+         SELECT c.id, c.sighting_id, c.message_id, c.attempts, s.json, b.sha256 IS NOT NULL,
+                b.raw
+         FROM claimed c LEFT JOIN sightings s ON s.id = c.sighting_id
+         LEFT JOIN blobs b ON b.sha256 = c.message_id
+         ORDER BY c.id",
+        &[&until, &worker, &now, &super::big(max)],
+    )?;
+    rows.iter()
+        .map(|r| {
+            let job = job(r)?;
+            let sighting = r
+                .try_get::<_, Option<&str>>(4)?
+                .map(|j| parse_json(j, "sighting"))
+                .transpose()?;
+            let raw = if r.try_get(5)? {
+                super::query::raw_found(&job.message_id, r.try_get(6)?)?
+            } else {
+                RawLookup::Unknown
+            };
+            Ok(Claimed { job, sighting, raw })
+        })
+        .collect()
+}
+
+/// The job of a row that starts with `id, sighting_id, message_id, attempts`.
+fn job(r: &postgres::Row) -> Result<Job> {
+    let attempts: i64 = r.try_get(3)?;
+    Ok(Job {
+        id: r.try_get(0)?,
+        sighting_id: uuid_from(r.try_get(1)?)?,
+        message_id: message_id_from(r.try_get(2)?)?,
+        attempts: u32::try_from(attempts)
+            .map_err(|_| StoreError::corrupt(format!("a job has {attempts} attempts")))?,
+    })
 }
 
 /// Removes a finished job; returns whether it was still there.

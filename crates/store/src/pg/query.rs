@@ -62,7 +62,12 @@ pub(crate) fn raw(c: &mut Conn, id: &MessageId) -> Result<RawLookup> {
     let Some(row) = row else {
         return Ok(RawLookup::Unknown);
     };
-    let raw: Option<Vec<u8>> = row.try_get(0)?;
+    raw_found(id, row.try_get(0)?)
+}
+
+/// A stored blob row's raw bytes (`None`: purged), checked against the id they are stored
+/// under.
+pub(crate) fn raw_found(id: &MessageId, raw: Option<Vec<u8>>) -> Result<RawLookup> {
     match raw {
         None => Ok(RawLookup::Purged),
         Some(raw) if MessageId::of(&raw) == *id => Ok(RawLookup::Found(raw)),
