@@ -84,12 +84,14 @@ def test_counters_match_what_was_sent(served):
     deadline = time.monotonic() + ANALYSIS_DEADLINE
     while True:
         after = scrape(base)
-        if total(after, "spamhattan_messages_analyzed_total") >= 3:
+        if (total(after, "spamhattan_messages_analyzed_total") >= 3
+                and total(after, "spamhattan_messages_clustered_total") >= 3):
             break
-        assert time.monotonic() < deadline, "3 messages not analysed within the deadline"
+        assert time.monotonic() < deadline, "3 messages not analysed and clustered within the deadline"
         time.sleep(0.2)
 
     assert value(after, "spamhattan_smtp_messages_total") == 3
+    assert value(after, "spamhattan_messages_clustered_total") == 3
     sent = sum(sizes)
     stored = value(after, "spamhattan_smtp_message_bytes_total")
     assert sent <= stored <= sent + 3 * 2, (sent, stored)

@@ -125,6 +125,7 @@ pub fn describe_all() {
         names::SMTP_DUPLICATES,
         names::SMTP_RECIPIENTS,
         names::SMTP_AUTH,
+        names::CLUSTERED,
         names::CAMPAIGNS_CREATED,
         names::CAMPAIGNS_MERGED,
         names::RETENTION_FREED,

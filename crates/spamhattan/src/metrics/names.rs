@@ -40,6 +40,7 @@ pub const BUS_DEAD_LETTERS: &str = "spamhattan_bus_dead_letters_total";
 pub const SENSOR_SIGHTINGS: &str = "spamhattan_sensor_sightings_total";
 pub const SENSOR_LAST_SEEN: &str = "spamhattan_sensor_last_seen_seconds";
 pub const ANALYZED: &str = "spamhattan_messages_analyzed_total";
+pub const CLUSTERED: &str = "spamhattan_messages_clustered_total";
 pub const ANALYSIS_LATENCY: &str = "spamhattan_analysis_latency_seconds";
 pub const ANALYSIS_ENGINE: &str = "spamhattan_analysis_engine_duration_seconds";
 pub const CAMPAIGNS_CREATED: &str = "spamhattan_campaigns_created_total";
@@ -159,6 +160,12 @@ pub const ALL: &[Def] = &[
         Kind::Counter,
         &["verdict"],
         "Reports saved by the analysis pool, by verdict class.",
+    ),
+    def(
+        CLUSTERED,
+        Kind::Counter,
+        &[],
+        "Reports the clustering step put into campaigns (counted once its transaction committed).",
     ),
     def(
         ANALYSIS_LATENCY,

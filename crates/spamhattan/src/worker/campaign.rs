@@ -115,6 +115,8 @@ impl Clustering {
             Ok(done)
         })?;
         self.raised.remember(done.stored_keys);
+        ::metrics::counter!(crate::metrics::names::CLUSTERED)
+            .increment(u64::try_from(done.clustered).unwrap_or(u64::MAX));
         for e in done.events {
             self.events.emit(e);
         }
