@@ -20,8 +20,9 @@ started again (same port, same store) D seconds later: the sensors must spool an
 What it reports:
   - accepted msg/s at the sensors (`spamhattan_smtp_messages_total` of each sensor's /metrics;
     the sensor's event log when it has none),
-  - stored msg/s and, with analysis on, analysed msg/s at the collectors (`store stats --json`
-    on each collector's data dir, read while it runs), until everything accepted is stored,
+  - stored msg/s and, with analysis on, analysed and clustered msg/s at the collectors (their
+    /metrics every second, checked against `store stats --json` at the end; `--probe store`
+    reads `store stats` every second instead), until everything accepted is stored,
   - the backlog sampled every second: unforwarded at the sensors
     (`spamhattan_bus_unforwarded_messages`), messages in the JetStream stream, accepted but not
     yet stored, analysis jobs pending at the collectors; the peaks,
