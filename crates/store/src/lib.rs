@@ -88,6 +88,7 @@ mod domain_report;
 mod domains;
 mod error;
 mod forward;
+mod handoff;
 mod index;
 mod ingest;
 mod intel;
@@ -608,6 +609,48 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// Lets the writer of a PostgreSQL store hand the jobs of what it commits to this
+    /// process's analysis threads, up to `capacity` jobs and `max_bytes` of raw messages
+    /// queued, leased to `worker` for `lease` (see `handoff.rs`); they take them with
+    /// [`Store::take_handed_off`]. Returns false, and does nothing, on SQLite, where a claim is
+    /// a local statement.
+    pub fn enable_handoff(
+        &self,
+        worker: &str,
+        lease: Duration,
+        capacity: usize,
+        max_bytes: usize,
+    ) -> bool {
+        if self.inner.pg.is_none() {
+            return false;
+        }
+        self.inner
+            .shared
+            .handoff
+            .enable(worker, lease, capacity, max_bytes);
+        true
+    }
+
+    /// Up to `max` jobs the writer handed over, each with its sighting and raw message.
+    pub fn take_handed_off(&self, max: usize) -> Vec<Claimed> {
+        self.inner.shared.handoff.take(max)
+    }
+
+    /// Stops the handoff and gives the jobs still queued back to the queue at once (their
+    /// lease and this attempt undone), instead of when their lease runs out. Returns how
+    /// many.
+    pub fn close_handoff(&self) -> Result<usize> {
+        let (worker, queued) = self.inner.shared.handoff.close();
+        if queued.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<i64> = queued.iter().map(|c| c.job.id).collect();
+        match &self.inner.pg {
+            Some(p) => p.with_conn(|c| pg::jobs::release(c, &ids, &worker)),
+            None => Ok(0),
+        }
     }
 
     pub fn complete_job(&self, job_id: i64) -> Result<()> {

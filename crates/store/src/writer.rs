@@ -83,6 +83,8 @@ pub(crate) struct Shared {
     /// Kept only when `StoreConfig::forwards`.
     pub unforwarded_rows: AtomicI64,
     pub unforwarded_bytes: AtomicI64,
+    /// Jobs the PostgreSQL writer hands to this process's analysis threads (`handoff.rs`).
+    pub handoff: crate::handoff::Handoff,
 }
 
 impl Shared {

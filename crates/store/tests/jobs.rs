@@ -264,3 +264,47 @@ fn claimed_messages_come_with_their_sightings_and_raw_bytes() {
         assert_eq!(c.raw, store::RawLookup::Found(raw.clone()));
     }
 }
+
+/// On PostgreSQL the writer hands the jobs of what it commits to this process, leased, while
+/// there is room; the rest are claimed as usual, and closing gives back what was not taken.
+#[test]
+fn handed_jobs_skip_the_claim_and_come_back_when_the_handoff_closes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = common::open(dir.path());
+    let on = store.enable_handoff("c0-handoff", LEASE, 2, 1 << 20);
+    assert_eq!(on, store.is_postgres(), "PostgreSQL only");
+    let raws: Vec<Vec<u8>> = (0..3).map(|n| message(3, n)).collect();
+    let captured: Vec<_> = raws.iter().map(|r| capture(&store, r)).collect();
+    let handed = store.take_handed_off(10);
+    let claimed = store.claim_messages("w", LEASE, 10).expect("claim");
+    if !on {
+        assert!(handed.is_empty());
+        assert_eq!(claimed.len(), 3);
+        return;
+    }
+    assert_eq!((handed.len(), claimed.len()), (2, 1), "room for two");
+    for (h, (want, raw)) in handed.iter().zip(captured.iter().zip(&raws)) {
+        assert_eq!(h.job.sighting_id, want.sighting_id);
+        assert_eq!(h.job.attempts, 1);
+        assert_eq!(h.sighting.as_ref().map(|s| s.id), Some(want.sighting_id));
+        assert_eq!(h.raw, store::RawLookup::Found(raw.clone()));
+    }
+    assert_eq!(claimed[0].job.sighting_id, captured[2].sighting_id);
+    for h in &handed {
+        store.complete_job(h.job.id).expect("complete");
+    }
+    // Two more are handed and not taken: closing gives them back, this attempt undone.
+    capture(&store, &message(3, 3));
+    capture(&store, &message(3, 4));
+    assert_eq!(store.close_handoff().expect("close"), 2);
+    capture(&store, &message(3, 5));
+    assert!(store.take_handed_off(10).is_empty(), "closed");
+    let again = store.claim_messages("w", LEASE, 10).expect("claim");
+    assert_eq!(
+        again.len(),
+        3,
+        "the two given back and the one after the close"
+    );
+    assert!(again.iter().all(|c| c.job.attempts == 1));
+    assert_eq!(store.job_depth().expect("depth"), 4);
+}

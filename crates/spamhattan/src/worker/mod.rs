@@ -144,7 +144,11 @@ impl Worker {
     /// Jobs whose message is gone (retention removed the raw bytes, or the sighting is unknown)
     /// are completed without a report.
     pub fn claim_and_analyze(&self) -> Result<Option<Vec<Analyzed>>> {
-        let claimed = self.store.claim_messages(&self.name, LEASE, BATCH)?;
+        // What this process's store writer handed over first (PostgreSQL: no claim needed).
+        let mut claimed = self.store.take_handed_off(BATCH);
+        if claimed.is_empty() {
+            claimed = self.store.claim_messages(&self.name, LEASE, BATCH)?;
+        }
         if claimed.is_empty() {
             return Ok(None);
         }

@@ -33,6 +33,15 @@ const CLUSTER_IDLE: Duration = Duration::from_secs(1);
 /// Reports committed per transaction at most.
 const SAVE_BATCH: usize = 256;
 
+/// Claims' worth of jobs per analysis thread that the store's writer may hand over in memory.
+/// More means fewer claims when analysis lags behind storing (every job handed is one a claim
+/// does not have to find), and more jobs waiting for their lease to end after a crash.
+const HANDOFF_BATCHES: usize = 8;
+
+/// Raw bytes handed over and not yet taken, at most: 8 claims of 4 KiB spam per thread take
+/// about 2 MiB; large messages stop the handoff sooner and go through claims.
+const HANDOFF_BYTES: usize = 64 << 20;
+
 /// A running pool; [`Pool::stop`] finishes what is in flight and joins the threads.
 #[derive(Debug)]
 pub struct Pool {
@@ -40,12 +49,23 @@ pub struct Pool {
     analysts: Vec<JoinHandle<()>>,
     saver: Option<JoinHandle<()>>,
     clusterer: Option<JoinHandle<()>>,
+    store: store::Store,
 }
 
 impl Pool {
     /// Starts `threads` analysis threads for `worker`, enriching on `rt`.
     pub fn start(worker: Worker, threads: usize, rt: tokio::runtime::Handle) -> Pool {
         let stop = Arc::new(AtomicBool::new(false));
+        // On PostgreSQL the store's writer hands what it commits to these threads
+        // (`store::handoff`), while fewer than HANDOFF_BATCHES claims' worth per thread and
+        // HANDOFF_BYTES wait.
+        let handoff = format!("{}-handoff", worker.name);
+        worker.store.enable_handoff(
+            &handoff,
+            super::LEASE,
+            threads.max(1) * super::BATCH * HANDOFF_BATCHES,
+            HANDOFF_BYTES,
+        );
         let (to_enrich, mut enrich_rx) = tokio::sync::mpsc::channel::<Analyzed>(MAX_IN_FLIGHT);
         let (to_save, save_rx) = std::sync::mpsc::sync_channel::<Analyzed>(MAX_IN_FLIGHT);
         let mut analysts = Vec::new();
@@ -94,6 +114,7 @@ impl Pool {
             .spawn(move || save_loop(&saver_worker, &save_rx, &wake))
             .map_err(|e| tracing::error!(error = %e, "cannot start the report saver"))
             .ok();
+        let worker_store = worker.store.clone();
         let clusterer = std::thread::Builder::new()
             .name("clustering".into())
             .spawn(move || cluster_loop(&worker, &woken))
@@ -104,6 +125,7 @@ impl Pool {
             analysts,
             saver,
             clusterer,
+            store: worker_store,
         }
     }
 
@@ -112,6 +134,15 @@ impl Pool {
         self.stop.store(true, Ordering::Relaxed);
         for h in self.analysts.drain(..) {
             let _ = h.join();
+        }
+        // Handed jobs no thread will take now go back to the queue at once, not after their
+        // lease.
+        match self.store.close_handoff() {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(jobs = n, "handed analysis jobs given back to the queue"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot give handed analysis jobs back; they come back when their lease ends")
+            }
         }
         if let Some(h) = self.saver.take() {
             let _ = h.join();

@@ -101,6 +101,18 @@ fn job(r: &postgres::Row) -> Result<Job> {
     })
 }
 
+/// Gives back jobs leased to `worker` and not analysed: claimable at once, the attempt that
+/// never ran not counted. Returns how many.
+pub(crate) fn release(c: &mut Conn, ids: &[i64], worker: &str) -> Result<usize> {
+    let n = c.execute(RELEASE, &[&ids, &worker])?;
+    Ok(usize::try_from(n).unwrap_or(usize::MAX))
+}
+
+/// [`release`]'s statement: `$1` the job ids, `$2` the lease holder.
+pub(crate) const RELEASE: &str = "
+    UPDATE jobs SET lease_until = 0, worker = NULL, attempts = greatest(attempts - 1, 0)
+    WHERE id = ANY($1) AND worker = $2";
+
 /// Removes a finished job; returns whether it was still there.
 pub(crate) fn complete(c: &mut Conn, job_id: i64) -> Result<bool> {
     Ok(c.execute("DELETE FROM jobs WHERE id = $1", &[&job_id])? > 0)

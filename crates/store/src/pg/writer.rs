@@ -15,6 +15,8 @@
 use super::Pg;
 use crate::config::{DISK_PROBE_INTERVAL, StoreConfig};
 use crate::error::{Result, StoreError};
+use crate::handoff::Room;
+use crate::jobs::Job;
 use crate::sensors::SensorTally;
 use crate::writer::{Cmd, PendingCapture, PendingSession, Shared, unix_millis};
 use crate::{Captured, RetentionReport, StoreError as E};
@@ -117,7 +119,13 @@ struct Written {
     captured: Vec<Captured>,
     sessions_stored: Vec<bool>,
     jobs: u64,
+    /// Jobs inserted leased to this process's analysis threads (`handoff.rs`).
+    handed: Vec<Handed>,
 }
+
+/// A job inserted leased for the handoff: the capture's index in the batch, the job and the
+/// capture's sighting.
+type Handed = (usize, Job, model::Sighting);
 
 impl Batch {
     fn push(&mut self, cmd: Cmd, shared: &Shared) {
@@ -151,6 +159,7 @@ impl Batch {
             ..
         } = self;
         if !captures.is_empty() || !sessions.is_empty() {
+            let room = shared.handoff.room();
             let outcome = with_client(pg, client, |c| {
                 let mut attempt = 1;
                 loop {
@@ -158,7 +167,8 @@ impl Batch {
                         .transaction()
                         .map_err(StoreError::from)
                         .and_then(|mut tx| {
-                            let written = write(&mut tx, &captures, &sessions, cfg.analysis_jobs)?;
+                            let jobs = cfg.analysis_jobs.then_some(room.as_ref());
+                            let written = write(&mut tx, &captures, &sessions, jobs)?;
                             tx.commit()?;
                             Ok(written)
                         });
@@ -175,8 +185,23 @@ impl Batch {
                         .pending_jobs
                         .fetch_add(written.jobs, Ordering::Relaxed);
                     shared.failed_at_ms.store(0, Ordering::Relaxed);
-                    for (c, done) in captures.into_iter().zip(written.captured) {
-                        let _ = c.reply.send(Ok(done));
+                    // Queued before the replies: a capture whose ticket resolved has its job
+                    // where the analysis threads look.
+                    let mut handed = written.handed.into_iter().peekable();
+                    let mut queued = Vec::new();
+                    let mut replies = Vec::with_capacity(captures.len());
+                    for (i, (c, done)) in captures.into_iter().zip(written.captured).enumerate() {
+                        if let Some((_, job, sighting)) = handed.next_if(|(at, ..)| *at == i) {
+                            queued.push(crate::handoff::claimed(job, sighting, c.raw));
+                        }
+                        replies.push((c.reply, done));
+                    }
+                    let refused = shared.handoff.push(queued);
+                    if !refused.is_empty() {
+                        give_back(pg, client, shared, &refused);
+                    }
+                    for (reply, done) in replies {
+                        let _ = reply.send(Ok(done));
                     }
                     for (s, stored) in sessions.into_iter().zip(written.sessions_stored) {
                         if let Some(reply) = s.ingest {
@@ -228,12 +253,13 @@ impl Batch {
 }
 
 /// Writes one batch in `tx`: sightings first (their ids decide what is a replay), then the
-/// blobs they name, their jobs, the sensors' counts and the session records.
+/// blobs they name, their jobs (`jobs`: `None` when analysis is off; the handoff's room
+/// otherwise), the sensors' counts and the session records.
 fn write(
     tx: &mut Transaction<'_>,
     captures: &[PendingCapture],
     sessions: &[PendingSession],
-    analysis_jobs: bool,
+    jobs: Option<Option<&Room>>,
 ) -> Result<Written> {
     let now = crate::unix_nanos(model::now());
     let inserted = insert_sightings(tx, captures)?;
@@ -252,22 +278,10 @@ fn write(
         }
     }
     let new_blobs = upsert_blobs(tx, captures, &per_blob, now)?;
-    let mut jobs = 0;
-    if analysis_jobs {
-        let (mut sids, mut mids, mut at) = (Vec::new(), Vec::new(), Vec::new());
-        for (c, _) in captures.iter().zip(&fresh).filter(|(_, f)| **f) {
-            sids.push(c.row.id.as_bytes().as_slice());
-            mids.push(c.row.message_id.as_bytes().as_slice());
-            at.push(now);
-        }
-        if !sids.is_empty() {
-            jobs = tx.execute(
-                "INSERT INTO jobs (sighting_id, message_id, created_at)
-                 SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::int8[])",
-                &[&sids, &mids, &at],
-            )?;
-        }
-    }
+    let (jobs, handed) = match jobs {
+        Some(room) => insert_jobs(tx, captures, &fresh, room, now)?,
+        None => (0, Vec::new()),
+    };
     let mut tally = SensorTally::default();
     for (c, _) in captures.iter().zip(&fresh).filter(|(_, f)| **f) {
         tally.add(&c.row);
@@ -305,7 +319,86 @@ fn write(
         captured,
         sessions_stored,
         jobs,
+        handed,
     })
+}
+
+/// Gives back jobs leased for a handoff that closed meanwhile; they would otherwise wait for
+/// their lease to end.
+fn give_back(pg: &Pg, client: &mut Option<Client>, shared: &Shared, jobs: &[crate::Claimed]) {
+    let ids: Vec<i64> = jobs.iter().map(|c| c.job.id).collect();
+    let worker = shared.handoff.worker();
+    let released = with_client(pg, client, |c| {
+        Ok(c.execute(super::jobs::RELEASE, &[&ids, &worker])?)
+    });
+    if let Err(e) = released {
+        tracing::warn!(error = %e, jobs = ids.len(), "cannot give handed analysis jobs back; they come back when their lease ends");
+    }
+}
+
+/// Inserts the jobs of the captures stored now (`fresh`); the first ones, while `room`
+/// lasts, leased to this process's analysis threads, as a claim would leave them. Returns how
+/// many jobs, and the leased ones by capture index (ascending).
+fn insert_jobs(
+    tx: &mut Transaction<'_>,
+    captures: &[PendingCapture],
+    fresh: &[bool],
+    room: Option<&Room>,
+    now: i64,
+) -> Result<(u64, Vec<Handed>)> {
+    let mut handed: Vec<(usize, model::Sighting)> = Vec::new();
+    let mut bytes = 0usize;
+    let (mut sids, mut mids, mut at) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut until, mut worker, mut attempts) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, c) in captures.iter().enumerate().filter(|(i, _)| fresh[*i]) {
+        sids.push(c.row.id.as_bytes().as_slice());
+        mids.push(c.row.message_id.as_bytes().as_slice());
+        at.push(now);
+        let fits = |r: &&Room| handed.len() < r.jobs && bytes + c.raw.len() <= r.bytes;
+        let lease = room.filter(fits).and_then(|r| {
+            // The sighting as the threads will get it; one that does not read back (never
+            // expected: the row holds its serialisation) is left to a claim.
+            let s = crate::query::parse_json::<model::Sighting>(&c.row.json, "sighting").ok()?;
+            handed.push((i, s));
+            bytes += c.raw.len();
+            Some(r)
+        });
+        let nanos = |d: std::time::Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+        until.push(lease.map_or(0, |r| now.saturating_add(nanos(r.lease))));
+        worker.push(lease.map(|r| r.worker.as_str()));
+        attempts.push(i64::from(lease.is_some()));
+    }
+    if sids.is_empty() {
+        return Ok((0, Vec::new()));
+    }
+    let rows = tx.query(
+        "INSERT INTO jobs (sighting_id, message_id, created_at, lease_until, worker, attempts)
+         SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::int8[], $4::int8[], $5::text[],
+                              $6::int8[])
+         RETURNING id, sighting_id, attempts",
+        &[&sids, &mids, &at, &until, &worker, &attempts],
+    )?;
+    let mut ids: HashMap<&[u8], i64> = HashMap::with_capacity(handed.len());
+    for r in &rows {
+        if r.try_get::<_, i64>(2)? > 0 {
+            ids.insert(r.try_get(1)?, r.try_get(0)?);
+        }
+    }
+    let handed = handed
+        .into_iter()
+        .filter_map(|(i, sighting)| {
+            let row = &captures[i].row;
+            let id = *ids.get(row.id.as_bytes().as_slice())?;
+            let job = Job {
+                id,
+                sighting_id: row.id,
+                message_id: row.message_id,
+                attempts: 1,
+            };
+            Some((i, job, sighting))
+        })
+        .collect();
+    Ok((rows.len() as u64, handed))
 }
 
 /// Inserts the batch's sightings; returns the ids stored now.
