@@ -633,9 +633,21 @@ impl Store {
         true
     }
 
-    /// Up to `max` jobs the writer handed over, each with its sighting and raw message.
-    pub fn take_handed_off(&self, max: usize) -> Vec<Claimed> {
-        self.inner.shared.handoff.take(max)
+    /// Up to `max` jobs the writer handed over, each with its sighting and raw message. Jobs
+    /// that waited too long for a thread are given back to the queue instead (`handoff.rs`).
+    pub fn take_handed_off(&self, max: usize) -> Result<Vec<Claimed>> {
+        let taken = self
+            .inner
+            .shared
+            .handoff
+            .take(max, std::time::Instant::now());
+        if !taken.stale.is_empty()
+            && let Some(p) = &self.inner.pg
+        {
+            let ids: Vec<i64> = taken.stale.iter().map(|c| c.job.id).collect();
+            p.with_conn(|c| pg::jobs::release(c, &ids, &taken.worker))?;
+        }
+        Ok(taken.fresh)
     }
 
     /// Stops the handoff and gives the jobs still queued back to the queue at once (their

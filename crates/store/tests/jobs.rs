@@ -275,7 +275,7 @@ fn handed_jobs_skip_the_claim_and_come_back_when_the_handoff_closes() {
     assert_eq!(on, store.is_postgres(), "PostgreSQL only");
     let raws: Vec<Vec<u8>> = (0..3).map(|n| message(3, n)).collect();
     let captured: Vec<_> = raws.iter().map(|r| capture(&store, r)).collect();
-    let handed = store.take_handed_off(10);
+    let handed = store.take_handed_off(10).expect("take");
     let claimed = store.claim_messages("w", LEASE, 10).expect("claim");
     if !on {
         assert!(handed.is_empty());
@@ -298,7 +298,10 @@ fn handed_jobs_skip_the_claim_and_come_back_when_the_handoff_closes() {
     capture(&store, &message(3, 4));
     assert_eq!(store.close_handoff().expect("close"), 2);
     capture(&store, &message(3, 5));
-    assert!(store.take_handed_off(10).is_empty(), "closed");
+    assert!(
+        store.take_handed_off(10).expect("take").is_empty(),
+        "closed"
+    );
     let again = store.claim_messages("w", LEASE, 10).expect("claim");
     assert_eq!(
         again.len(),

@@ -145,7 +145,7 @@ impl Worker {
     /// are completed without a report.
     pub fn claim_and_analyze(&self) -> Result<Option<Vec<Analyzed>>> {
         // What this process's store writer handed over first (PostgreSQL: no claim needed).
-        let mut claimed = self.store.take_handed_off(BATCH);
+        let mut claimed = self.store.take_handed_off(BATCH)?;
         if claimed.is_empty() {
             claimed = self.store.claim_messages(&self.name, LEASE, BATCH)?;
         }

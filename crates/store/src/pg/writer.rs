@@ -196,7 +196,7 @@ impl Batch {
                         }
                         replies.push((c.reply, done));
                     }
-                    let refused = shared.handoff.push(queued);
+                    let refused = shared.handoff.push(queued, Instant::now());
                     if !refused.is_empty() {
                         give_back(pg, client, shared, &refused);
                     }
