@@ -93,6 +93,28 @@ pub fn severity_rank(c: VerdictClass) -> u8 {
     }
 }
 
+/// Campaigns ranked by how many of a message's keys they share, given each key's posting (a
+/// posting of more than [`MAX_POSTING`] campaigns is a generic key, left out): most shared
+/// first, ties to the oldest, at most `max`. Both backends rank with this.
+pub(crate) fn rank<'a>(
+    postings: impl IntoIterator<Item = &'a [CampaignId]>,
+    max: usize,
+) -> Vec<(CampaignId, u32)> {
+    let mut hits: BTreeMap<CampaignId, u32> = BTreeMap::new();
+    for posting in postings {
+        if posting.len() > MAX_POSTING {
+            continue;
+        }
+        for c in posting {
+            *hits.entry(*c).or_default() += 1;
+        }
+    }
+    let mut out: Vec<(CampaignId, u32)> = hits.into_iter().collect();
+    out.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    out.truncate(max);
+    out
+}
+
 /// The more severe of two classes (`a` on a tie): a campaign's verdict after `b` joins `a`.
 pub(crate) fn more_severe(a: VerdictClass, b: VerdictClass) -> VerdictClass {
     if severity_rank(b) > severity_rank(a) {
@@ -324,7 +346,7 @@ mod lite {
         let mut stmt =
             tx.prepare_cached("SELECT campaign FROM campaign_keys WHERE key = ?1 LIMIT ?2")?;
         let cap = i64::try_from(MAX_POSTING + 1).unwrap_or(i64::MAX);
-        let mut hits: BTreeMap<CampaignId, u32> = BTreeMap::new();
+        let mut postings: Vec<Vec<CampaignId>> = Vec::new();
         let mut seen_keys = std::collections::HashSet::with_capacity(keys.len());
         for &key in keys {
             if !seen_keys.insert(key) {
@@ -333,17 +355,9 @@ mod lite {
             let posting: Vec<CampaignId> = stmt
                 .query_map((key, cap), |r| r.get(0))?
                 .collect::<std::result::Result<_, _>>()?;
-            if posting.len() > MAX_POSTING {
-                continue;
-            }
-            for c in posting {
-                *hits.entry(c).or_default() += 1;
-            }
+            postings.push(posting);
         }
-        let mut out: Vec<(CampaignId, u32)> = hits.into_iter().collect();
-        out.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        out.truncate(max);
-        Ok(out)
+        Ok(rank(postings.iter().map(Vec::as_slice), max))
     }
 
     pub(super) fn profile(tx: &Transaction<'_>, id: CampaignId) -> Result<Option<CampaignProfile>> {

@@ -26,6 +26,11 @@ pub struct Claimed {
     pub raw: crate::RawLookup,
 }
 
+/// When a lease taken at `now` (unix nanoseconds) for `lease` ends; saturating.
+pub(crate) fn lease_end(now: i64, lease: Duration) -> i64 {
+    now.saturating_add(i64::try_from(lease.as_nanos()).unwrap_or(i64::MAX))
+}
+
 /// Claims the oldest unclaimed job, or else the oldest whose lease expired. One statement, so
 /// SQLite's write lock makes the claim atomic across threads and processes.
 pub(crate) fn try_claim(
@@ -35,7 +40,7 @@ pub(crate) fn try_claim(
     now: Timestamp,
 ) -> Result<Option<Job>> {
     let now = unix_nanos(now);
-    let until = now.saturating_add(i64::try_from(lease.as_nanos()).unwrap_or(i64::MAX));
+    let until = lease_end(now, lease);
     let row = conn
         .prepare_cached(
             "UPDATE jobs SET lease_until = ?1, worker = ?2, attempts = attempts + 1
@@ -72,7 +77,7 @@ pub(crate) fn try_claim_many(
     max: usize,
 ) -> Result<Vec<Job>> {
     let now = unix_nanos(now);
-    let until = now.saturating_add(i64::try_from(lease.as_nanos()).unwrap_or(i64::MAX));
+    let until = lease_end(now, lease);
     let max = i64::try_from(max).unwrap_or(i64::MAX);
     let mut stmt = conn.prepare_cached(
         "UPDATE jobs SET lease_until = ?1, worker = ?2, attempts = attempts + 1

@@ -150,22 +150,8 @@ pub(crate) fn candidates(
     if !unknown.is_empty() {
         read_postings(tx, &unknown, max)?;
     }
-    let mut hits: BTreeMap<CampaignId, u32> = BTreeMap::new();
-    for key in &distinct {
-        let Some(posting) = tx.postings.get(key) else {
-            continue;
-        };
-        if posting.len() > MAX_POSTING {
-            continue;
-        }
-        for c in posting {
-            *hits.entry(*c).or_default() += 1;
-        }
-    }
-    let mut out: Vec<(CampaignId, u32)> = hits.into_iter().collect();
-    out.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    out.truncate(max);
-    Ok(out)
+    let postings = distinct.iter().filter_map(|k| tx.postings.get(k));
+    Ok(crate::campaigns::rank(postings.map(Vec::as_slice), max))
 }
 
 /// Reads the postings of `keys` ([`CANDIDATES`]) into the step's memory, an empty one for a

@@ -33,7 +33,7 @@ pub(crate) fn try_claim_many(
     max: usize,
 ) -> Result<Vec<Job>> {
     let now = unix_nanos(now);
-    let until = now.saturating_add(i64::try_from(lease.as_nanos()).unwrap_or(i64::MAX));
+    let until = crate::jobs::lease_end(now, lease);
     let rows = c.query(
         "UPDATE jobs SET lease_until = $1, worker = $2, attempts = attempts + 1
          WHERE id IN (SELECT id FROM jobs WHERE lease_until <= $3
@@ -57,7 +57,7 @@ pub(crate) fn claim_messages(
     max: usize,
 ) -> Result<Vec<Claimed>> {
     let now = unix_nanos(now);
-    let until = now.saturating_add(i64::try_from(lease.as_nanos()).unwrap_or(i64::MAX));
+    let until = crate::jobs::lease_end(now, lease);
     let rows = c.query(
         "WITH claimed AS (
              UPDATE jobs SET lease_until = $1, worker = $2, attempts = attempts + 1

@@ -363,8 +363,7 @@ fn insert_jobs(
             bytes += c.raw.len();
             Some(r)
         });
-        let nanos = |d: std::time::Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
-        until.push(lease.map_or(0, |r| now.saturating_add(nanos(r.lease))));
+        until.push(lease.map_or(0, |r| crate::jobs::lease_end(now, r.lease)));
         worker.push(lease.map(|r| r.worker.as_str()));
         attempts.push(i64::from(lease.is_some()));
     }
