@@ -24,6 +24,32 @@ pub(crate) fn try_claim(
     Ok(try_claim_many(c, worker, lease, now, 1)?.pop())
 }
 
+/// The claim: `$1` the lease's end, `$2` the lease holder, `$3` now, `$4` jobs at most. Both
+/// claims below use it, so their order and lease rule cannot drift apart.
+macro_rules! claim {
+    () => {
+        "UPDATE jobs SET lease_until = $1, worker = $2, attempts = attempts + 1
+         WHERE id IN (SELECT id FROM jobs WHERE lease_until <= $3
+                      ORDER BY lease_until, id LIMIT $4
+                      FOR UPDATE SKIP LOCKED)
+         RETURNING id, sighting_id, message_id, attempts"
+    };
+}
+
+/// [`try_claim_many`]'s statement.
+const CLAIM: &str = claim!();
+
+/// [`claim_messages`]' statement: the claim, then each job's sighting and blob.
+const CLAIM_MESSAGES: &str = concat!(
+    "WITH claimed AS (",
+    claim!(),
+    ") SELECT c.id, c.sighting_id, c.message_id, c.attempts, s.json, b.sha256 IS NOT NULL,
+            b.raw
+     FROM claimed c LEFT JOIN sightings s ON s.id = c.sighting_id
+     LEFT JOIN blobs b ON b.sha256 = c.message_id
+     ORDER BY c.id"
+);
+
 /// Claims up to `max` jobs in one statement; returned by id.
 pub(crate) fn try_claim_many(
     c: &mut Conn,
@@ -34,14 +60,7 @@ pub(crate) fn try_claim_many(
 ) -> Result<Vec<Job>> {
     let now = unix_nanos(now);
     let until = crate::jobs::lease_end(now, lease);
-    let rows = c.query(
-        "UPDATE jobs SET lease_until = $1, worker = $2, attempts = attempts + 1
-         WHERE id IN (SELECT id FROM jobs WHERE lease_until <= $3
-                      ORDER BY lease_until, id LIMIT $4
-                      FOR UPDATE SKIP LOCKED)
-         RETURNING id, sighting_id, message_id, attempts",
-        &[&until, &worker, &now, &super::big(max)],
-    )?;
+    let rows = c.query(CLAIM, &[&until, &worker, &now, &super::big(max)])?;
     let mut jobs = rows.iter().map(job).collect::<Result<Vec<_>>>()?;
     jobs.sort_by_key(|j| j.id);
     Ok(jobs)
@@ -58,20 +77,7 @@ pub(crate) fn claim_messages(
 ) -> Result<Vec<Claimed>> {
     let now = unix_nanos(now);
     let until = crate::jobs::lease_end(now, lease);
-    let rows = c.query(
-        "WITH claimed AS (
-             UPDATE jobs SET lease_until = $1, worker = $2, attempts = attempts + 1
-             WHERE id IN (SELECT id FROM jobs WHERE lease_until <= $3
-                          ORDER BY lease_until, id LIMIT $4
-                          FOR UPDATE SKIP LOCKED)
-             RETURNING id, sighting_id, message_id, attempts)
-         SELECT c.id, c.sighting_id, c.message_id, c.attempts, s.json, b.sha256 IS NOT NULL,
-                b.raw
-         FROM claimed c LEFT JOIN sightings s ON s.id = c.sighting_id
-         LEFT JOIN blobs b ON b.sha256 = c.message_id
-         ORDER BY c.id",
-        &[&until, &worker, &now, &super::big(max)],
-    )?;
+    let rows = c.query(CLAIM_MESSAGES, &[&until, &worker, &now, &super::big(max)])?;
     rows.iter()
         .map(|r| {
             let job = job(r)?;
