@@ -65,7 +65,7 @@ if [ -n "${SPAMHATTAN_TEST_POSTGRES:-}" ]; then
     SPAMHATTAN_E2E_POSTGRES="$SPAMHATTAN_TEST_POSTGRES" python3 -m pytest -q tests/e2e \
         --ignore=tests/e2e/test_crash.py --ignore=tests/e2e/test_disk_full.py \
         --ignore=tests/e2e/test_store_faults.py --ignore=tests/e2e/test_sensor_network.py \
-        --ignore=tests/e2e/test_collector_postgres.py "$@" \
+        --ignore=tests/e2e/test_collector_postgres.py --ignore=tests/e2e/test_postgres_tls.py "$@" \
         || failed+=("pytest tests/e2e on PostgreSQL")
 fi
 

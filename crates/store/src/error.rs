@@ -16,9 +16,11 @@ pub enum StoreError {
     /// The metadata database failed.
     #[error("SQLite error: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    /// The PostgreSQL store failed (a collector's store).
-    #[error("PostgreSQL error: {0}")]
-    Postgres(#[from] postgres::Error),
+    /// The PostgreSQL store failed (a collector's store). The message carries the whole
+    /// chain: tokio-postgres says only "db error" or "error performing TLS handshake" at the
+    /// top, and the reason (the server's message, the certificate problem) is in its sources.
+    #[error("PostgreSQL error: {}", pg_chain(.0))]
+    Postgres(postgres::Error),
     /// An operation that only the SQLite store (a single node or a sensor) has.
     #[error("{what} is not available on a PostgreSQL store: {why}")]
     Unsupported {
@@ -91,3 +93,24 @@ impl StoreError {
 
 /// Shorthand used throughout the crate.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        StoreError::Postgres(e)
+    }
+}
+
+/// `e` and each of its sources, joined with ": ".
+fn pg_chain(e: &postgres::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = std::error::Error::source(e);
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = cause.source();
+    }
+    out
+}

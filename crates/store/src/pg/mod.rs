@@ -48,13 +48,14 @@ pub(crate) mod seeds;
 pub(crate) mod seeds_read;
 pub(crate) mod sensors;
 pub(crate) mod step;
+pub(crate) mod tls;
 pub(crate) mod usage;
 pub(crate) mod verify;
 pub(crate) mod writer;
 
 use crate::config::PgConfig;
 use crate::error::{Result, StoreError};
-use postgres::{Client, NoTls};
+use postgres::Client;
 use prepared::Conn;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -78,13 +79,20 @@ pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// A pool of connections to one PostgreSQL store.
 pub(crate) struct Pg {
     cfg: PgConfig,
+    /// The connection string without `sslmode`/`sslrootcert`, and what they ask for
+    /// (`tls.rs`).
+    conninfo: String,
+    tls: tls::Tls,
     /// Idle connections, each with the statements it prepared (`prepared.rs`).
     idle: Mutex<Vec<Conn>>,
 }
 
 impl std::fmt::Debug for Pg {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pg").field("cfg", &self.cfg).finish()
+        f.debug_struct("Pg")
+            .field("cfg", &self.cfg)
+            .field("tls", &self.tls)
+            .finish()
     }
 }
 
@@ -94,8 +102,11 @@ impl Pg {
         if let Some(schema) = &cfg.schema {
             valid_schema(schema)?;
         }
+        let (conninfo, tls) = tls::Tls::split(&cfg.url)?;
         let pg = Pg {
             cfg: cfg.clone(),
+            conninfo,
+            tls,
             idle: Mutex::new(Vec::new()),
         };
         let mut client = pg.connect()?;
@@ -107,16 +118,16 @@ impl Pg {
     /// A new connection with the store's settings (its schema first on the search path).
     pub(crate) fn connect(&self) -> Result<Client> {
         let mut config: postgres::Config = self
-            .cfg
-            .url
+            .conninfo
             .parse()
             .map_err(|e| StoreError::invalid(format!("[store] postgres url: {e}")))?;
         config.application_name("spamhattan");
+        config.ssl_mode(self.tls.ssl_mode());
         config.connect_timeout(CONNECT_TIMEOUT);
         if let Some(schema) = &self.cfg.schema {
             config.options(&format!("-c search_path={schema}"));
         }
-        Ok(config.connect(NoTls)?)
+        Ok(config.connect(self.tls.connector())?)
     }
 
     /// Runs `f` on a pooled connection (connecting when none is idle). A connection that broke
