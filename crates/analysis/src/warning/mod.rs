@@ -67,6 +67,18 @@ pub const MAX_ALERTS_PER_RULE: usize = 20;
 /// The alerts the enabled rules raise for this situation, in rule-file order. Ids are nil and
 /// `created_at` is `s.now`: the binary assigns both when it stores them.
 pub fn evaluate(rules: &Rules, s: &Situation<'_>) -> Vec<model::Alert> {
+    evaluate_unless(rules, s, |_| false)
+}
+
+/// [`evaluate`] without the alerts whose dedup key `known` recognises (already stored): the
+/// rules fire again for every later message of a campaign, and building an alert's title,
+/// summary and indicators only to drop it was the clustering step's largest cost. Which
+/// alerts come back is otherwise the same: the per-rule bound counts known keys too.
+pub fn evaluate_unless(
+    rules: &Rules,
+    s: &Situation<'_>,
+    known: impl Fn(&str) -> bool,
+) -> Vec<model::Alert> {
     let mut alerts = Vec::new();
     for rule in rules.rules().iter().filter(|r| r.enabled) {
         let drafts = match &rule.kind {
@@ -83,7 +95,9 @@ pub fn evaluate(rules: &Rules, s: &Situation<'_>) -> Vec<model::Alert> {
             }
             if !keys.contains(&draft.dedup_key) {
                 keys.push(draft.dedup_key.clone());
-                alerts.push(build::finish(rule, s, draft));
+                if !known(&draft.dedup_key) {
+                    alerts.push(build::finish(rule, s, draft));
+                }
             }
         }
     }

@@ -14,7 +14,7 @@ use crate::cli::SandboxArgs;
 use analysis::{Engine, Input};
 use anyhow::{Context, Result};
 use std::fs::File;
-use std::io::Write;
+use std::io::{BufReader, Read, Write};
 use std::os::fd::AsFd;
 use std::process::ExitCode;
 
@@ -45,9 +45,12 @@ pub fn run(args: &SandboxArgs) -> Result<ExitCode> {
     if args.probe {
         return probe(args);
     }
-    // Own descriptors for the pipes: unbuffered, so a frame is written in two syscalls and no
-    // line buffering gets in between.
-    let mut input = File::from(std::io::stdin().as_fd().try_clone_to_owned()?);
+    // Own descriptors for the pipes, not std's line-buffered handles. Input is read through a
+    // buffer (a whole job in one `read`); output is written a whole frame at a time.
+    let mut input = BufReader::with_capacity(
+        protocol::PIPE_BUFFER,
+        File::from(std::io::stdin().as_fd().try_clone_to_owned()?),
+    );
     let mut output = File::from(std::io::stdout().as_fd().try_clone_to_owned()?);
     let mut buf = Vec::new();
     protocol::read_frame(&mut input, &mut buf, "hello", MAX_HELLO_FRAME)?;
@@ -94,7 +97,7 @@ pub fn run(args: &SandboxArgs) -> Result<ExitCode> {
 }
 
 /// The job loop: sighting and raw message in, report out, until the parent closes stdin.
-fn serve_jobs(engine: &Engine, input: &mut File, output: &mut File) -> Result<ExitCode> {
+fn serve_jobs(engine: &Engine, input: &mut impl Read, output: &mut File) -> Result<ExitCode> {
     let (mut sighting_buf, mut raw, mut out) = (Vec::new(), Vec::new(), Vec::new());
     loop {
         match protocol::read_frame(input, &mut sighting_buf, "sighting", MAX_SIGHTING_FRAME) {
@@ -112,10 +115,11 @@ fn serve_jobs(engine: &Engine, input: &mut File, output: &mut File) -> Result<Ex
                 auth: None,
             },
         );
-        out.clear();
+        protocol::begin_frame(&mut out);
         serde_json::to_writer(&mut out, &report)?;
         drop(report);
-        protocol::write_frame(output, &out)?;
+        protocol::end_frame(&mut out);
+        output.write_all(&out)?;
         // Buffers are reused between jobs, but a rare huge message must not keep its
         // megabytes mapped: they count against RLIMIT_AS for every message after it.
         for buf in [&mut raw, &mut out] {

@@ -14,7 +14,7 @@
 //! trusts a length the child sends, and the child never trusts the parent's either.
 
 use serde::{Deserialize, Serialize};
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 
 /// Version of this protocol. Parent and child are the same executable (`/proc/self/exe`), so
 /// a mismatch means a bug, not an upgrade; the child refuses a Hello of another version.
@@ -108,9 +108,52 @@ pub enum FrameError {
 
 /// Writes one frame: the length, then `payload`. No copy of the payload is made.
 pub fn write_frame(w: &mut impl Write, payload: &[u8]) -> io::Result<()> {
-    w.write_all(&(payload.len() as u64).to_le_bytes())?;
-    w.write_all(payload)
+    write_frames(w, &[payload])
 }
+
+/// Writes frames one after the other with vectored writes (one `writev` when the pipe has
+/// room), without copying the payloads. One write per job instead of one per length and
+/// payload: the reader blocked on the pipe is woken once, not once per piece.
+pub fn write_frames(w: &mut impl Write, payloads: &[&[u8]]) -> io::Result<()> {
+    let lengths: Vec<[u8; 8]> = payloads
+        .iter()
+        .map(|p| (p.len() as u64).to_le_bytes())
+        .collect();
+    let mut slices: Vec<IoSlice<'_>> = payloads
+        .iter()
+        .zip(&lengths)
+        .flat_map(|(p, len)| [IoSlice::new(len), IoSlice::new(p)])
+        .collect();
+    let mut rest = &mut slices[..];
+    while !rest.is_empty() {
+        match w.write_vectored(rest) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut rest, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Starts a frame in `buf` (cleared): room for the length, to be filled by [`end_frame`]
+/// once the payload has been serialised after it. The frame then goes out in one write.
+pub fn begin_frame(buf: &mut Vec<u8>) {
+    buf.clear();
+    buf.extend_from_slice(&[0; 8]);
+}
+
+/// Fills in the length of the frame [`begin_frame`] started in `buf`.
+pub fn end_frame(buf: &mut [u8]) {
+    let len = (buf.len().saturating_sub(8) as u64).to_le_bytes();
+    if let Some(head) = buf.get_mut(..8) {
+        head.copy_from_slice(&len);
+    }
+}
+
+/// Read buffer of each pipe end: a typical job (sighting JSON and a spam message of a few
+/// KiB) or report arrives in one `read`. Larger frames bypass the buffer.
+pub const PIPE_BUFFER: usize = 64 << 10;
 
 /// Reads one frame into `buf` (cleared first, its capacity reused). A length over `limit`
 /// is refused before any allocation. End of input before the length is [`FrameError::Closed`];
@@ -162,6 +205,45 @@ mod tests {
         assert!(buf.capacity() >= 64, "the buffer is reused");
         assert!(matches!(
             read_frame(&mut r, &mut buf, "t", 10),
+            Err(FrameError::Closed)
+        ));
+        Ok(())
+    }
+
+    /// A writer that takes at most 3 bytes per call, so every slice boundary is crossed
+    /// part way.
+    struct Dribble(Vec<u8>);
+
+    impl Write for Dribble {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let n = buf.len().min(3);
+            self.0.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn frames_written_together_read_back_one_by_one_even_in_pieces() -> Result<(), FrameError> {
+        let io = |source| FrameError::Io { what: "t", source };
+        let mut pipe = Dribble(Vec::new());
+        write_frames(&mut pipe, &[b"sighting", b"", b"raw message"]).map_err(io)?;
+        let mut started = Vec::new();
+        begin_frame(&mut started);
+        started.extend_from_slice(b"report");
+        end_frame(&mut started);
+        let mut all = pipe.0;
+        all.extend_from_slice(&started);
+        let mut r = io::BufReader::with_capacity(PIPE_BUFFER, all.as_slice());
+        let mut buf = Vec::new();
+        for want in [&b"sighting"[..], b"", b"raw message", b"report"] {
+            read_frame(&mut r, &mut buf, "t", 100)?;
+            assert_eq!(buf, want);
+        }
+        assert!(matches!(
+            read_frame(&mut r, &mut buf, "t", 100),
             Err(FrameError::Closed)
         ));
         Ok(())

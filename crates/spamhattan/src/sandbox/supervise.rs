@@ -39,6 +39,10 @@ pub const MAX_LOG_LINE: usize = 16 << 10;
 /// a larger one is freed after use.
 const KEEP_BUFFER: usize = 16 << 20;
 
+/// How long an idle watchdog sleeps at most before it looks at its deadline again (see
+/// `Watch::idle`).
+const WATCHDOG_IDLE: Duration = Duration::from_secs(1);
+
 /// What Rust's default allocation-error handler prints before it aborts.
 const ALLOC_FAILED: &[u8] = b"memory allocation of ";
 
@@ -113,8 +117,13 @@ fn signal_name(signal: i32) -> &'static str {
 struct Watched {
     child: Child,
     deadline: Option<Instant>,
+    /// When the sleeping watchdog will look again: an arm notifies it only when its deadline
+    /// comes sooner, so a steady stream of jobs costs no wake-up per job.
+    wakes_at: Option<Instant>,
     /// The watchdog killed the child at its deadline.
     timed_out: bool,
+    /// How many times the watchdog woke up and looked (tests check it stays low).
+    looks: u64,
     /// The child is gone; the watchdog thread ends.
     done: bool,
 }
@@ -123,9 +132,27 @@ struct Watched {
 struct Watch {
     state: Mutex<Watched>,
     wake: Condvar,
+    /// How long an idle watchdog sleeps: at most the job time limit, so a job armed while it
+    /// sleeps has its deadline after the watchdog's next look.
+    idle: Duration,
 }
 
 impl Watch {
+    fn new(child: Child, time_limit: Duration) -> Watch {
+        Watch {
+            state: Mutex::new(Watched {
+                child,
+                deadline: None,
+                wakes_at: None,
+                timed_out: false,
+                looks: 0,
+                done: false,
+            }),
+            wake: Condvar::new(),
+            idle: time_limit.min(WATCHDOG_IDLE),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Watched> {
         // A poisoned lock means a panic while holding it; the state is still consistent
         // (plain fields), so go on with it.
@@ -133,8 +160,12 @@ impl Watch {
     }
 
     fn arm(&self, limit: Duration) {
-        self.lock().deadline = Some(Instant::now() + limit);
-        self.wake.notify_one();
+        let deadline = Instant::now() + limit;
+        let mut w = self.lock();
+        w.deadline = Some(deadline);
+        if w.wakes_at.is_none_or(|at| at > deadline) {
+            self.wake.notify_one();
+        }
     }
 
     /// Disarms; returns whether the watchdog killed the child meanwhile.
@@ -150,23 +181,27 @@ impl Watch {
             if w.done {
                 return;
             }
-            match w.deadline {
-                None => w = self.wake.wait(w).unwrap_or_else(|p| p.into_inner()),
-                Some(d) => {
-                    let now = Instant::now();
-                    if now >= d {
-                        let _ = w.child.kill();
-                        w.timed_out = true;
-                        w.deadline = None;
-                    } else {
-                        w = self
-                            .wake
-                            .wait_timeout(w, d - now)
-                            .unwrap_or_else(|p| p.into_inner())
-                            .0;
-                    }
+            w.looks += 1;
+            let now = Instant::now();
+            let sleep = match w.deadline {
+                Some(d) if now >= d => {
+                    let _ = w.child.kill();
+                    w.timed_out = true;
+                    w.deadline = None;
+                    // Only tests wait for this; the analysis thread learns it from the pipe.
+                    self.wake.notify_all();
+                    continue;
                 }
-            }
+                Some(d) => d - now,
+                None => self.idle,
+            };
+            w.wakes_at = Some(now + sleep);
+            w = self
+                .wake
+                .wait_timeout(w, sleep)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+            w.wakes_at = None;
         }
     }
 }
@@ -178,11 +213,11 @@ pub struct ChildAnalyst {
     watch: Arc<Watch>,
     watchdog: Option<JoinHandle<()>>,
     stdin: Option<ChildStdin>,
-    stdout: ChildStdout,
+    stdout: BufReader<ChildStdout>,
     forwarder: Option<JoinHandle<()>>,
     /// Set by the forwarder when the child reported a failed allocation.
     alloc_failed: Arc<AtomicBool>,
-    /// Header and sighting JSON of the job being sent; report of the job being read. Reused.
+    /// Sighting JSON of the job being sent; report of the job being read. Reused.
     out: Vec<u8>,
     reply: Vec<u8>,
     /// What the child could apply.
@@ -228,15 +263,7 @@ impl ChildAnalyst {
                 .spawn(move || forward_log(stderr, &flag, std::io::stderr))
                 .ok()
         };
-        let watch = Arc::new(Watch {
-            state: Mutex::new(Watched {
-                child,
-                deadline: None,
-                timed_out: false,
-                done: false,
-            }),
-            wake: Condvar::new(),
-        });
+        let watch = Arc::new(Watch::new(child, spec.time_limit));
         let watchdog = {
             let w = Arc::clone(&watch);
             std::thread::Builder::new()
@@ -249,7 +276,7 @@ impl ChildAnalyst {
             watch,
             watchdog: Some(watchdog),
             stdin: Some(stdin),
-            stdout,
+            stdout: BufReader::with_capacity(protocol::PIPE_BUFFER, stdout),
             forwarder,
             alloc_failed,
             out: Vec::new(),
@@ -273,7 +300,7 @@ impl ChildAnalyst {
         self.watch.arm(STARTUP_LIMIT);
         // Ready is read even when Hello could not be written: a child that refuses to work
         // may say why and exit before reading it.
-        let sent = self.write(&[&hello]);
+        let sent = send(self.stdin.as_mut(), &[&hello]);
         let got = protocol::read_frame(&mut self.stdout, &mut self.reply, "ready", MAX_READY_FRAME)
             .map_err(|e| match sent {
                 Err(w) => format!("writing Hello: {w}"),
@@ -308,19 +335,16 @@ impl ChildAnalyst {
     /// Analyses one message in the child. On failure the child is dead (killed if it was
     /// not) and this analyst must be replaced.
     pub fn analyze(&mut self, raw: &[u8], sighting: &Sighting) -> Result<Report, Failure> {
-        let sighting_json = match serde_json::to_vec(sighting) {
-            Ok(j) => j,
+        self.out.clear();
+        if let Err(e) = serde_json::to_writer(&mut self.out, sighting) {
             // A sighting always serialises; if it ever did not, the child is not to blame.
-            Err(e) => {
-                return Err(Failure::BadReply {
-                    detail: format!("sighting not serialisable: {e}"),
-                });
-            }
-        };
+            return Err(Failure::BadReply {
+                detail: format!("sighting not serialisable: {e}"),
+            });
+        }
         self.alloc_failed.store(false, Ordering::Relaxed);
         self.watch.arm(self.spec.time_limit);
-        let got = self
-            .write(&[&sighting_json, raw])
+        let got = send(self.stdin.as_mut(), &[&self.out, raw])
             .map_err(|e| format!("writing the job: {e}"))
             .and_then(|()| {
                 protocol::read_frame(
@@ -356,20 +380,6 @@ impl ChildAnalyst {
                 Err(self.bury(&e))
             }
         }
-    }
-
-    /// Writes frames without copying their payloads.
-    fn write(&mut self, frames: &[&[u8]]) -> std::io::Result<()> {
-        let Some(stdin) = self.stdin.as_mut() else {
-            return Err(std::io::ErrorKind::BrokenPipe.into());
-        };
-        for f in frames {
-            self.out.clear();
-            self.out.extend_from_slice(&(f.len() as u64).to_le_bytes());
-            stdin.write_all(&self.out)?;
-            stdin.write_all(f)?;
-        }
-        Ok(())
     }
 
     /// After a failed job: makes sure the child is dead and reaped, and says why it died.
@@ -456,6 +466,15 @@ impl Drop for ChildAnalyst {
             let _ = h.join();
         }
     }
+}
+
+/// Writes frames to the child without copying their payloads, in one vectored write when
+/// the pipe has room. No stdin (closed after a failure) is a broken pipe.
+fn send(stdin: Option<&mut ChildStdin>, frames: &[&[u8]]) -> std::io::Result<()> {
+    let Some(stdin) = stdin else {
+        return Err(std::io::ErrorKind::BrokenPipe.into());
+    };
+    protocol::write_frames(stdin, frames)
 }
 
 /// Copies the child's stderr to ours line by line (each line written whole, so it does not
@@ -605,6 +624,45 @@ mod tests {
             .map(|_| ())
             .expect_err("the stand-in cannot start");
         assert!(format!("{e:#}").ends_with("did not start: no"), "{e:#}");
+    }
+
+    #[test]
+    fn jobs_in_a_row_cost_no_watchdog_wake_up_and_the_last_deadline_holds() -> Result<()> {
+        let child = Command::new("sleep").arg("30").spawn()?;
+        let watch = Arc::new(Watch::new(child, Duration::from_secs(10)));
+        let dog = {
+            let w = Arc::clone(&watch);
+            std::thread::spawn(move || w.run())
+        };
+        // Two hundred jobs of 200 µs each under a 10 s limit (the pause stands for the job:
+        // the analysis thread blocks on the pipe, and the watchdog could run). Each deadline
+        // is later than the one the watchdog sleeps towards, so none needs to wake it.
+        for _ in 0..200 {
+            watch.arm(Duration::from_secs(10));
+            std::thread::sleep(Duration::from_micros(200));
+            assert!(!watch.disarm());
+        }
+        let looks = watch.lock().looks;
+        assert!(looks <= 3, "the watchdog looked {looks} times for 200 jobs");
+        // A stuck job under a shorter limit is still killed at its deadline.
+        let started = Instant::now();
+        watch.arm(Duration::from_millis(300));
+        let killed = {
+            let w = watch.lock();
+            let until = Duration::from_secs(10);
+            let (w, _) = watch
+                .wake
+                .wait_timeout_while(w, until, |w| !w.timed_out)
+                .unwrap_or_else(|p| p.into_inner());
+            w.timed_out
+        };
+        assert!(killed, "killed by the watchdog within 10 s");
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        watch.lock().done = true;
+        watch.wake.notify_one();
+        dog.join().map_err(|_| anyhow!("watchdog panicked"))?;
+        let _ = watch.lock().child.wait();
+        Ok(())
     }
 
     #[test]

@@ -238,10 +238,8 @@ impl Clustering {
             novel: &novel,
             trap_rate: &trap_rate,
         };
-        for mut alert in analysis::warning::evaluate(&self.rules, &situation) {
-            if self.raised.known(&alert.dedup_key) {
-                continue;
-            }
+        let known = |key: &str| self.raised.known(key);
+        for mut alert in analysis::warning::evaluate_unless(&self.rules, &situation, known) {
             alert.id = uuid::Uuid::now_v7();
             alert.created_at = model::now();
             let to: Vec<String> = self

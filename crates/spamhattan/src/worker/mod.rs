@@ -527,6 +527,30 @@ mod tests {
         Ok(())
     }
 
+    /// An enricher with authentication only, asking `silent` (a bound UDP socket nobody
+    /// reads), so every result is `temperror` once `budget` is spent.
+    fn auth_enricher(
+        rt: &tokio::runtime::Runtime,
+        silent: &std::net::UdpSocket,
+        budget: Duration,
+    ) -> Result<Arc<Enricher>> {
+        let settings = crate::config::AnalysisSettings {
+            workers: 1,
+            engine: analysis::EngineConfig::default(),
+            auth: Some(::enrich::AuthConfig {
+                nameservers: vec![silent.local_addr()?],
+                timeout: budget / 3,
+                total_budget: budget,
+                ..::enrich::AuthConfig::default()
+            }),
+            clamav: None,
+            sandbox: crate::config::SandboxSettings::default(),
+        };
+        // The resolver binds to the runtime it is built in.
+        let _guard = rt.enter();
+        Ok(Arc::new(Enricher::from_settings(&settings)?))
+    }
+
     /// The worker's enrichment wiring: authentication runs for the sighting's peer, its results
     /// land in the report and become findings. The nameserver here never answers (a bound UDP
     /// socket nobody reads), so every result is `temperror` once the short budget is spent.
@@ -540,22 +564,7 @@ mod tests {
             .enable_all()
             .build()?;
         let silent = std::net::UdpSocket::bind("127.0.0.1:0")?;
-        let settings = crate::config::AnalysisSettings {
-            workers: 1,
-            engine: analysis::EngineConfig::default(),
-            auth: Some(::enrich::AuthConfig {
-                nameservers: vec![silent.local_addr()?],
-                timeout: Duration::from_millis(100),
-                total_budget: Duration::from_millis(300),
-                ..::enrich::AuthConfig::default()
-            }),
-            clamav: None,
-            sandbox: crate::config::SandboxSettings::default(),
-        };
-        let enricher = {
-            let _guard = rt.enter();
-            Arc::new(Enricher::from_settings(&settings)?)
-        };
+        let enricher = auth_enricher(&rt, &silent, Duration::from_millis(300))?;
         assert!(!enricher.is_empty());
         let raw = b"From: a@sender.example\r\nSubject: x\r\n\r\nbody\r\n".to_vec();
         let mut s = sighting(&raw);
@@ -578,6 +587,71 @@ mod tests {
                 .iter()
                 .any(|f| f.signal == "auth.spf.temperror")
         );
+        Ok(())
+    }
+
+    /// Sends a unit on `tx` for every `message.analyzed` event: the pool tests wait on it.
+    struct Analysed(Mutex<std::sync::mpsc::Sender<()>>);
+
+    impl EventSink for Analysed {
+        fn emit(&self, event: Event) {
+            if event.kind == EventKind::MessageAnalyzed
+                && let Ok(tx) = self.0.lock()
+            {
+                let _ = tx.send(());
+            }
+        }
+    }
+
+    /// The pool end to end, both ways a batch can travel: straight from the analysis threads
+    /// to the saver (no enricher), and through the enrichment stage (authentication against a
+    /// nameserver that never answers). Every message of several batches gets its report, and
+    /// with the enricher every report has authentication results.
+    #[test]
+    fn the_pool_saves_every_batch_with_and_without_enrichment() -> Result<()> {
+        for enriched in [false, true] {
+            let dir = tempfile::tempdir()?;
+            let store = Store::open(store::StoreConfig::new(dir.path()))?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            let silent = std::net::UdpSocket::bind("127.0.0.1:0")?;
+            let enricher = if enriched {
+                auth_enricher(&rt, &silent, Duration::from_millis(100))?
+            } else {
+                Arc::new(Enricher::none())
+            };
+            let n = 3 * BATCH + 5;
+            let mut ids = Vec::new();
+            for i in 0..n {
+                let raw = format!("From: a@sender.example\r\nSubject: {i}\r\n\r\nbody {i}\r\n");
+                let raw = raw.into_bytes();
+                let mut s = sighting(&raw);
+                s.envelope.mail_from.address = "a@sender.example".into();
+                ids.push(store.capture(raw, s).wait()?.sighting_id);
+            }
+            let (tx, analysed) = std::sync::mpsc::channel();
+            let worker = Worker::new(
+                store.clone(),
+                Arc::new(Engine::with_defaults()),
+                enricher,
+                Arc::new(Analysed(Mutex::new(tx))),
+                "test",
+            );
+            let pool = pool::Pool::start(worker, 2, rt.handle().clone());
+            for got in 0..n {
+                analysed
+                    .recv_timeout(Duration::from_secs(60))
+                    .map_err(|e| anyhow::anyhow!("{got} of {n} analysed, then {e}"))?;
+            }
+            pool.stop();
+            for id in &ids {
+                let report = store.report(*id)?.expect("every message has its report");
+                assert_eq!(report.auth.is_some(), enriched, "enriched: {enriched}");
+            }
+            assert_eq!(store.job_depth()?, 0);
+        }
         Ok(())
     }
 }

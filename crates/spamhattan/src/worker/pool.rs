@@ -10,6 +10,9 @@
 //! ```
 //! Clustering has a thread of its own so that a save and a clustering step overlap: on
 //! PostgreSQL each is a chain of round trips, and in one thread they took turns.
+//! Analysed messages travel as the batch they were claimed in: one channel send and one
+//! wake-up per batch, not per message. Without enrichers (no authentication, no ClamAV) the
+//! batches go straight from the analysis threads to the saver.
 //! Bounded channels carry backpressure back to the claims; leases bring back whatever a crash
 //! leaves in flight. With the sandbox on, each analysis thread drives its own analysis child
 //! (the thread's clone of the worker has its own `Analyst`), started when the thread starts.
@@ -27,10 +30,14 @@ pub const IDLE_POLL: Duration = Duration::from_millis(200);
 /// Messages being enriched at once (each waits on DNS or clamd, not on a core).
 pub const MAX_IN_FLIGHT: usize = 256;
 
+/// Batches (of up to [`super::BATCH`] messages) queued between the stages.
+const QUEUED_BATCHES: usize = MAX_IN_FLIGHT / super::BATCH;
+
 /// How long the saver waits for reports before clustering what other processes saved.
 const CLUSTER_IDLE: Duration = Duration::from_secs(1);
 
-/// Reports committed per transaction at most.
+/// Reports committed per transaction: the saver joins the batches that wait until it holds
+/// this many, so a commit has at most this plus one claimed batch ([`super::BATCH`]).
 const SAVE_BATCH: usize = 256;
 
 /// Claims' worth of jobs per analysis thread that the store's writer may hand over in memory.
@@ -66,46 +73,29 @@ impl Pool {
             threads.max(1) * super::BATCH * HANDOFF_BATCHES,
             HANDOFF_BYTES,
         );
-        let (to_enrich, mut enrich_rx) = tokio::sync::mpsc::channel::<Analyzed>(MAX_IN_FLIGHT);
-        let (to_save, save_rx) = std::sync::mpsc::sync_channel::<Analyzed>(MAX_IN_FLIGHT);
+        let (to_save, save_rx) = std::sync::mpsc::sync_channel::<Vec<Analyzed>>(QUEUED_BATCHES);
+        let next = if worker.enricher.is_empty() {
+            Next::Save(to_save)
+        } else {
+            Next::Enrich(spawn_enrichment(&worker, to_save, &rt))
+        };
         let mut analysts = Vec::new();
         for n in 0..threads.max(1) {
             let w = Worker {
                 name: format!("{}-{n}", worker.name),
                 ..worker.clone()
             };
-            let tx = to_enrich.clone();
+            let next = next.clone();
             let stop = Arc::clone(&stop);
             let spawned = std::thread::Builder::new()
                 .name(format!("analysis-{n}"))
-                .spawn(move || analyse_loop(&w, &tx, &stop));
+                .spawn(move || analyse_loop(&w, &next, &stop));
             match spawned {
                 Ok(h) => analysts.push(h),
                 Err(e) => tracing::error!(error = %e, "cannot start an analysis thread"),
             }
         }
-        drop(to_enrich);
-        let enricher = Arc::clone(&worker.enricher);
-        let engine = Arc::clone(&worker.engine);
-        rt.spawn(async move {
-            let slots = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
-            let mut tasks = tokio::task::JoinSet::new();
-            while let Some(mut item) = enrich_rx.recv().await {
-                let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
-                    break;
-                };
-                let (enricher, engine, to_save) =
-                    (Arc::clone(&enricher), Arc::clone(&engine), to_save.clone());
-                tasks.spawn(async move {
-                    enricher.enrich(&engine, &mut item).await;
-                    drop(permit);
-                    // The saver thread may block briefly on a commit: hand over off the runtime.
-                    let _ = tokio::task::spawn_blocking(move || to_save.send(item).is_ok()).await;
-                });
-                while tasks.try_join_next().is_some() {}
-            }
-            while tasks.join_next().await.is_some() {}
-        });
+        drop(next);
         // One pending wake-up is enough: a step clusters everything saved before it starts.
         let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
         let saver_worker = worker.clone();
@@ -154,7 +144,61 @@ impl Pool {
     }
 }
 
-fn analyse_loop(w: &Worker, tx: &tokio::sync::mpsc::Sender<Analyzed>, stop: &AtomicBool) {
+/// Where an analysis thread sends what it analysed.
+#[derive(Clone)]
+enum Next {
+    Enrich(tokio::sync::mpsc::Sender<Vec<Analyzed>>),
+    Save(std::sync::mpsc::SyncSender<Vec<Analyzed>>),
+}
+
+impl Next {
+    /// Blocks while the next stage is full; false when it is gone.
+    fn send(&self, batch: Vec<Analyzed>) -> bool {
+        match self {
+            Next::Enrich(tx) => tx.blocking_send(batch).is_ok(),
+            Next::Save(tx) => tx.send(batch).is_ok(),
+        }
+    }
+}
+
+/// The enrichment stage: each batch is enriched concurrently on the runtime (up to
+/// [`MAX_IN_FLIGHT`] messages at once, whatever the batches), then goes to the saver.
+fn spawn_enrichment(
+    worker: &Worker,
+    to_save: std::sync::mpsc::SyncSender<Vec<Analyzed>>,
+    rt: &tokio::runtime::Handle,
+) -> tokio::sync::mpsc::Sender<Vec<Analyzed>> {
+    let (to_enrich, mut enrich_rx) = tokio::sync::mpsc::channel::<Vec<Analyzed>>(QUEUED_BATCHES);
+    let enricher = Arc::clone(&worker.enricher);
+    let engine = Arc::clone(&worker.engine);
+    rt.spawn(async move {
+        let slots = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
+        let mut tasks = tokio::task::JoinSet::new();
+        while let Some(mut batch) = enrich_rx.recv().await {
+            // A batch holds at most BATCH (< MAX_IN_FLIGHT) messages.
+            let n = u32::try_from(batch.len().clamp(1, MAX_IN_FLIGHT)).unwrap_or(1);
+            let Ok(permits) = Arc::clone(&slots).acquire_many_owned(n).await else {
+                break;
+            };
+            let (enricher, engine, to_save) =
+                (Arc::clone(&enricher), Arc::clone(&engine), to_save.clone());
+            tasks.spawn(async move {
+                enricher.enrich_all(&engine, &mut batch).await;
+                drop(permits);
+                // The saver thread may block briefly on a commit: wait for it off the
+                // runtime, and only when its queue is full.
+                if let Err(std::sync::mpsc::TrySendError::Full(batch)) = to_save.try_send(batch) {
+                    let _ = tokio::task::spawn_blocking(move || to_save.send(batch).is_ok()).await;
+                }
+            });
+            while tasks.try_join_next().is_some() {}
+        }
+        while tasks.join_next().await.is_some() {}
+    });
+    to_enrich
+}
+
+fn analyse_loop(w: &Worker, next: &Next, stop: &AtomicBool) {
     // This thread's analysis child (when sandboxed) is started now: its engine is built
     // before mail arrives. A failure is retried at the first message.
     if let Err(e) = w.warm_up() {
@@ -162,11 +206,10 @@ fn analyse_loop(w: &Worker, tx: &tokio::sync::mpsc::Sender<Analyzed>, stop: &Ato
     }
     while !stop.load(Ordering::Relaxed) {
         match w.claim_and_analyze() {
-            Ok(Some(items)) => {
-                for item in items {
-                    if tx.blocking_send(item).is_err() {
-                        return;
-                    }
+            Ok(Some(batch)) if batch.is_empty() => {}
+            Ok(Some(batch)) => {
+                if !next.send(batch) {
+                    return;
                 }
             }
             Ok(None) => std::thread::sleep(IDLE_POLL),
@@ -180,16 +223,18 @@ fn analyse_loop(w: &Worker, tx: &tokio::sync::mpsc::Sender<Analyzed>, stop: &Ato
 
 fn save_loop(
     w: &Worker,
-    rx: &std::sync::mpsc::Receiver<Analyzed>,
+    rx: &std::sync::mpsc::Receiver<Vec<Analyzed>>,
     wake: &std::sync::mpsc::SyncSender<()>,
 ) {
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
+    while let Ok(mut batch) = rx.recv() {
         while batch.len() < SAVE_BATCH {
             match rx.try_recv() {
-                Ok(item) => batch.push(item),
+                Ok(more) => batch.extend(more),
                 Err(_) => break,
             }
+        }
+        if batch.is_empty() {
+            continue;
         }
         match w.save_only(&batch) {
             // Full: a wake-up is already pending.

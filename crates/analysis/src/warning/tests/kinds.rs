@@ -170,6 +170,26 @@ fn alerts_per_rule_are_bounded() {
     assert_eq!(fx.run(all).len(), crate::warning::MAX_ALERTS_PER_RULE);
 }
 
+#[test]
+fn known_alerts_are_left_out_and_still_count_against_the_bound() {
+    let mut fx = Fixture::new(VerdictClass::Malware);
+    fx.features.yara = (0..30).map(|i| format!("rule_{i}")).collect();
+    let all = "[[rule]]\nid = \"y\"\nkind = \"yara\"\nseverity = \"high\"\nrules = [\"*\"]\n";
+    let rules = super::parse(all);
+    let alerts = crate::warning::evaluate(&rules, &fx.situation());
+    let every = keys(&alerts);
+    assert_eq!(every.len(), crate::warning::MAX_ALERTS_PER_RULE);
+    let known: Vec<String> = every.iter().step_by(2).map(|k| k.to_string()).collect();
+    let rest =
+        crate::warning::evaluate_unless(&rules, &fx.situation(), |k| known.iter().any(|x| x == k));
+    let expected: Vec<&str> = every.iter().skip(1).step_by(2).copied().collect();
+    assert_eq!(
+        keys(&rest),
+        expected,
+        "the others, in order, none past the bound"
+    );
+}
+
 const WATCH: &str = r#"
 [[rule]]
 id = "banks"
