@@ -52,6 +52,9 @@ const STOP_WORDS: &[(&str, &str)] = &[
     ),
 ];
 
+/// Bytes of the longest stop word (`STOP_WORDS` is checked against it by a test).
+const MAX_STOP_WORD_BYTES: usize = 7;
+
 /// Word → bit set of the languages it is a stop word of (bit i = `STOP_WORDS[i]`).
 static INDEX: LazyLock<HashMap<&'static str, u8>> = LazyLock::new(|| {
     let mut map: HashMap<&'static str, u8> = HashMap::new();
@@ -75,7 +78,17 @@ pub(crate) fn guess(text: &str) -> Option<&'static str> {
     {
         words += 1;
         word.clear();
-        word.extend(w.chars().flat_map(char::to_lowercase));
+        // Lower-cased only as far as a stop word could reach: most words are longer, and
+        // those need neither the full copy nor the lookup.
+        for c in w.chars().flat_map(char::to_lowercase) {
+            word.push(c);
+            if word.len() > MAX_STOP_WORD_BYTES {
+                break;
+            }
+        }
+        if word.len() > MAX_STOP_WORD_BYTES {
+            continue;
+        }
         if let Some(&bits) = INDEX.get(word.as_str()) {
             for (i, s) in scores.iter_mut().enumerate() {
                 if bits & (1 << i) != 0 {
@@ -96,4 +109,31 @@ pub(crate) fn guess(text: &str) -> Option<&'static str> {
         return None;
     }
     STOP_WORDS.get(best).map(|(code, _)| *code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_stop_word_fits_the_lookup_bound() {
+        let longest = INDEX.keys().map(|w| w.len()).max().unwrap_or(0);
+        assert!(
+            longest <= MAX_STOP_WORD_BYTES,
+            "longest stop word: {longest} bytes"
+        );
+    }
+
+    #[test]
+    fn upper_case_stop_words_count_and_long_words_do_not() {
+        let dutch = "WIJ HEBBEN UW BETALING NIET ONTVANGEN EN DAT IS VOOR ONS EEN PROBLEEM \
+                     OMDAT DE FACTUUR VAN DEZE MAAND NOG OPEN STAAT BIJ ONZE ADMINISTRATIEAFDELING";
+        assert_eq!(guess(dutch), Some("nl"));
+        let padded = format!("{dutch} {}", "overeenkomstig ".repeat(200));
+        assert_eq!(
+            guess(&padded),
+            None,
+            "200 long non-stop words dilute the score"
+        );
+    }
 }

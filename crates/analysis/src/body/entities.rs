@@ -1,9 +1,12 @@
 //! HTML character references: numeric ones, the Latin-1 names and the few others mail uses.
 
-/// Decodes character references: numeric ones and the named ones mail uses.
-pub(crate) fn decode_entities(s: &str) -> String {
-    if !s.contains('&') {
-        return s.to_string();
+use std::borrow::Cow;
+
+/// Decodes character references: numeric ones and the named ones mail uses. Text without a
+/// `&` (most of it) is returned as it is, not copied.
+pub(crate) fn decode_entities(s: &str) -> Cow<'_, str> {
+    if memchr::memchr(b'&', s.as_bytes()).is_none() {
+        return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
@@ -28,7 +31,7 @@ pub(crate) fn decode_entities(s: &str) -> String {
         }
     }
     out.push_str(rest);
-    out
+    Cow::Owned(out)
 }
 
 fn entity(name: &str) -> Option<char> {

@@ -15,21 +15,41 @@ fn is_bidi(c: char) -> bool {
     matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
+/// The zero-width and bidi characters of `text`. Each is three bytes in UTF-8, led by `0xE2` or
+/// `0xEF`, so only the characters at those bytes are decoded: most bodies have none.
+fn invisible(text: &str) -> impl Iterator<Item = char> + '_ {
+    memchr::memchr2_iter(0xe2, 0xef, text.as_bytes())
+        .filter_map(move |i| text.get(i..)?.chars().next())
+        .filter(|&c| is_zero_width(c) || is_bidi(c))
+}
+
 /// The character tricks in `text`: `zero-width`, `bidi-override`.
 pub(crate) fn char_tricks(text: &str) -> Vec<&'static str> {
     let body = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let (mut zero_width, mut bidi) = (false, false);
+    for c in invisible(body) {
+        zero_width |= is_zero_width(c);
+        bidi |= is_bidi(c);
+        if zero_width && bidi {
+            break;
+        }
+    }
     let mut out = Vec::new();
-    if body.chars().any(is_zero_width) {
+    if zero_width {
         out.push("zero-width");
     }
-    if body.chars().any(is_bidi) {
+    if bidi {
         out.push("bidi-override");
     }
     out
 }
 
 /// `text` without invisible characters, so keyword matching sees `paypal` in `pa\u{200b}ypal`.
+/// The soft hyphen (U+00AD) is led by `0xC2`; text with none of the three lead bytes is copied.
 pub(crate) fn strip_invisible(text: &str) -> String {
+    if memchr::memchr3(0xe2, 0xef, 0xc2, text.as_bytes()).is_none() {
+        return text.to_string();
+    }
     text.chars()
         .filter(|&c| !is_zero_width(c) && !is_bidi(c) && c != '\u{ad}')
         .collect()
@@ -65,27 +85,25 @@ pub(crate) fn style_of(tag: &Tag) -> Style {
             let Some((key, value)) = decl.split_once(':') else {
                 continue;
             };
-            let key = key.trim().to_ascii_lowercase();
-            let value: String = value
-                .trim()
-                .trim_end_matches("!important")
-                .trim()
-                .to_ascii_lowercase();
-            match key.as_str() {
-                "display" if value == "none" => return trick("hidden-css"),
-                "visibility" if value == "hidden" || value == "collapse" => {
-                    return trick("hidden-css");
-                }
-                "mso-hide" if value == "all" => return trick("hidden-css"),
-                "opacity" if value.parse::<f32>().is_ok_and(|o| o <= 0.05) => {
-                    return trick("hidden-css");
-                }
-                "font-size" if tiny(&value) => return trick("tiny-font"),
-                "color" => colour = Some(normalise_colour(&value)),
-                "background-color" | "background" => {
-                    background = Some(normalise_colour(&value));
-                }
-                _ => {}
+            // Compared without allocating: this runs for every styled element of every body.
+            let key = key.trim();
+            let value = value.trim().trim_end_matches("!important").trim();
+            let key_is = |k: &str| key.eq_ignore_ascii_case(k);
+            let value_is = |v: &str| value.eq_ignore_ascii_case(v);
+            let hidden = (key_is("display") && value_is("none"))
+                || (key_is("visibility") && (value_is("hidden") || value_is("collapse")))
+                || (key_is("mso-hide") && value_is("all"))
+                || (key_is("opacity") && value.parse::<f32>().is_ok_and(|o| o <= 0.05));
+            if hidden {
+                return trick("hidden-css");
+            }
+            if key_is("font-size") && tiny(value) {
+                return trick("tiny-font");
+            }
+            if key_is("color") {
+                colour = Some(normalise_colour(value));
+            } else if key_is("background-color") || key_is("background") {
+                background = Some(normalise_colour(value));
             }
         }
     }
@@ -101,14 +119,14 @@ pub(crate) const PAGE_BACKGROUND: &str = "#ffffff";
 
 /// `0`, `0px`, `1px`, `0pt`, `0em`...: text no one can read.
 fn tiny(value: &str) -> bool {
-    let number: String = value
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == '.')
-        .collect();
-    let unit = value.get(number.len()..).unwrap_or_default().trim();
+    let digits = value
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(value.len());
+    let (number, unit) = value.split_at(digits);
+    let unit = unit.trim();
     match number.parse::<f32>() {
         Ok(0.0) => true,
-        Ok(n) => n <= 1.0 && matches!(unit, "px" | "pt"),
+        Ok(n) => n <= 1.0 && (unit.eq_ignore_ascii_case("px") || unit.eq_ignore_ascii_case("pt")),
         Err(_) => false,
     }
 }
@@ -135,5 +153,26 @@ fn normalise_colour(value: &str) -> String {
             }
             _ => v,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only characters led by `0xE2`/`0xEF` are decoded: other characters with those lead
+    /// bytes (`€`, `…`, U+FFFD) are not tricks, and a leading byte-order mark is not either.
+    #[test]
+    fn tricks_are_told_from_their_byte_neighbours() {
+        assert!(char_tricks("€ 10 … \u{fffd} ok").is_empty());
+        assert!(char_tricks("\u{feff}a byte-order mark first").is_empty());
+        assert_eq!(char_tricks("pa\u{200b}ypal"), ["zero-width"]);
+        assert_eq!(char_tricks("a\u{feff}b"), ["zero-width"]);
+        assert_eq!(
+            char_tricks("x\u{2067}y\u{2060}"),
+            ["zero-width", "bidi-override"]
+        );
+        assert_eq!(strip_invisible("pa\u{200b}y\u{ad}pal €"), "paypal €");
+        assert_eq!(strip_invisible("plain text"), "plain text");
     }
 }

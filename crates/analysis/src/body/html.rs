@@ -146,8 +146,8 @@ fn tag_name(s: &str) -> String {
     s.chars()
         .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | ':' | '_'))
         .take(32)
-        .collect::<String>()
-        .to_ascii_lowercase()
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
 }
 
 /// Parses a start tag after its `<`; returns the tag and the input after its `>`.
@@ -194,7 +194,7 @@ fn start_tag(s: &str) -> (Tag, &str) {
                     )
                 }
             };
-            value = decode_entities(v);
+            value = decode_entities(v).into_owned();
             rest = remaining;
         }
         if attrs.len() < MAX_ATTRS {
@@ -309,10 +309,10 @@ fn text(doc: &mut Doc, stack: &[Frame], link: Option<usize>, raw: &str) {
     if raw.is_empty() {
         return;
     }
-    let decoded = decode_entities(raw);
     if stack.iter().any(|f| f.silent) {
         return;
     }
+    let decoded = decode_entities(raw);
     if let Some(trick) = stack.iter().rev().find_map(|f| f.hide) {
         if !decoded.trim().is_empty() && !doc.hidden.contains(&trick) {
             doc.hidden.push(trick);

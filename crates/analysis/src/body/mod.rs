@@ -80,13 +80,7 @@ pub(crate) fn analyze(walk: &mut Walk<'_>, input: &BodyInput<'_>) -> String {
     let tlsh = walk
         .guard(&at, "tlsh", |_| crate::hashes::tlsh(normalised.as_bytes()))
         .flatten();
-    let excerpt: String = clean
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .take(EXCERPT_CHARS)
-        .collect();
+    let excerpt = excerpt(&clean);
     walk.report.bodies.push(BodyPart {
         part: input.part.clone(),
         content_type: input.content_type.clone(),
@@ -167,6 +161,27 @@ fn href_domain(href: &str) -> Option<String> {
     }
 }
 
+/// The first [`EXCERPT_CHARS`] characters of `text` with its whitespace collapsed to single
+/// spaces; only as many words as it takes are read.
+fn excerpt(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = 0;
+    for word in text.split_whitespace() {
+        if chars >= EXCERPT_CHARS {
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+            chars += 1;
+        }
+        for c in word.chars().take(EXCERPT_CHARS.saturating_sub(chars)) {
+            out.push(c);
+            chars += 1;
+        }
+    }
+    out
+}
+
 /// The text with what varies between copies of one template folded away: lower case, digits
 /// to `0`, URLs to `url`, whitespace collapsed.
 fn normalise(text: &str) -> String {
@@ -175,16 +190,24 @@ fn normalise(text: &str) -> String {
         if !out.is_empty() {
             out.push(' ');
         }
-        let lower = word.to_lowercase();
-        if lower.contains("://") || lower.starts_with("www.") {
+        // No lower-casing needed to spot a URL: no other character lower-cases to `w`, `:`
+        // or `/`.
+        if word.contains("://")
+            || word
+                .get(..4)
+                .is_some_and(|p| p.eq_ignore_ascii_case("www."))
+        {
             out.push_str("url");
             continue;
         }
-        out.extend(
-            lower
-                .chars()
-                .map(|c| if c.is_ascii_digit() { '0' } else { c }),
-        );
+        let fold = |c: char| if c.is_ascii_digit() { '0' } else { c };
+        if word.is_ascii() {
+            // Most words: lower-cased in place, no copy of the word.
+            out.extend(word.chars().map(|c| fold(c.to_ascii_lowercase())));
+        } else {
+            // `str::to_lowercase` (final sigma and all) is what the stored hashes were made with.
+            out.extend(word.to_lowercase().chars().map(fold));
+        }
     }
     out
 }

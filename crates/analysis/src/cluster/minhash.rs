@@ -75,21 +75,30 @@ pub fn minhash(normalised: &str) -> Option<Vec<u32>> {
     if shingles < MIN_SHINGLES {
         return None;
     }
-    let mut sketch = [u32::MAX; MINHASH_SIZE];
-    for window in words.windows(SHINGLE_WORDS) {
-        let mut h = fnv1a_start();
-        for w in window {
-            h = fnv1a(h, w.as_bytes());
-            // A separator that never occurs inside a word keeps "a bc" apart from "ab c".
-            h = fnv1a(h, b" ");
-        }
-        for (slot, seed) in sketch.iter_mut().zip(SEEDS) {
-            // The high half: the finaliser mixes best into the top bits.
-            let v = (mix64(h ^ seed) >> 32) as u32;
-            if v < *slot {
-                *slot = v;
+    // The minimum over a set does not depend on order or repeats: each distinct shingle is
+    // hashed by the 64 functions once (templates repeat lines, newsletters whole blocks), and
+    // the loop over the shingles for one function is one the compiler vectorises.
+    let mut hashes: Vec<u64> = words
+        .windows(SHINGLE_WORDS)
+        .map(|window| {
+            let mut h = fnv1a_start();
+            for w in window {
+                h = fnv1a(h, w.as_bytes());
+                // A separator that never occurs inside a word keeps "a bc" apart from "ab c".
+                h = fnv1a(h, b" ");
             }
-        }
+            h
+        })
+        .collect();
+    hashes.sort_unstable();
+    hashes.dedup();
+    let mut sketch = [u32::MAX; MINHASH_SIZE];
+    for (slot, seed) in sketch.iter_mut().zip(SEEDS) {
+        // The high half: the finaliser mixes best into the top bits.
+        *slot = hashes
+            .iter()
+            .map(|&h| (mix64(h ^ seed) >> 32) as u32)
+            .fold(u32::MAX, u32::min);
     }
     Some(sketch.to_vec())
 }

@@ -3,6 +3,7 @@
 //! that compare headers with each other and with the envelope are in `consistency.rs`.
 
 mod brands;
+mod clauses;
 mod consistency;
 mod received;
 mod subject;

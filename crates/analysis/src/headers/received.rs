@@ -1,6 +1,7 @@
 //! The Received chain, hop by hop (newest first), and the origin of the message: the peer the
 //! trap saw when it is known, else the oldest public IP a hop claims.
 
+use super::clauses::{Keyword, clauses};
 use crate::engine::Input;
 use crate::walk::{Walk, bounded};
 use mail_parser::{HeaderName, Host, Message, Received};
@@ -19,8 +20,6 @@ const MAX_FIELD: usize = 255;
 /// `from <host> ... [ip]` for the hops mail-parser could not read fully.
 static FROM_IP: LazyLock<Option<Regex>> =
     LazyLock::new(|| Regex::new(r"\[(?:IPv6:)?([0-9A-Fa-f:.]{3,45})\]").ok());
-static WORD_AFTER: LazyLock<Option<Regex>> =
-    LazyLock::new(|| Regex::new(r"(?i)\b(from|by|with|id|for)\s+<?([^\s;()<>]{1,255})").ok());
 
 /// The Received headers of `msg`, newest (topmost) first.
 pub(crate) fn chain(walk: &mut Walk<'_>, msg: &Message<'_>) -> Vec<Hop> {
@@ -86,8 +85,20 @@ fn parsed(r: &Received<'_>) -> Hop {
     }
 }
 
+/// Clauses read from one header at most; a padded header stops here.
+const MAX_CLAUSES: usize = 8;
+
 /// Fills what mail-parser left empty from the raw header text: broken hops are still evidence.
 fn best_effort(hop: &mut Hop, raw: &str) {
+    let complete = hop.from_ip.is_some()
+        && hop.from_host.is_some()
+        && hop.by_host.is_some()
+        && hop.with.is_some()
+        && hop.id.is_some()
+        && hop.for_addr.is_some();
+    if complete {
+        return;
+    }
     let from_clause = raw
         .split_once(" by ")
         .map_or(raw, |(f, _)| f)
@@ -102,23 +113,16 @@ fn best_effort(hop: &mut Hop, raw: &str) {
             .and_then(|m| m.as_str().parse::<IpAddr>().ok())
             .map(|ip| ip.to_string());
     }
-    let Some(re) = WORD_AFTER.as_ref() else {
-        return;
-    };
-    for c in re.captures_iter(raw).take(8) {
-        let (Some(key), Some(value)) = (c.get(1), c.get(2)) else {
-            continue;
-        };
-        let value = Some(value.as_str().to_string());
-        let slot = match key.as_str().to_ascii_lowercase().as_str() {
-            "from" => &mut hop.from_host,
-            "by" => &mut hop.by_host,
-            "with" => &mut hop.with,
-            "id" => &mut hop.id,
-            _ => &mut hop.for_addr,
+    for (keyword, value) in clauses(raw).take(MAX_CLAUSES) {
+        let slot = match keyword {
+            Keyword::From => &mut hop.from_host,
+            Keyword::By => &mut hop.by_host,
+            Keyword::With => &mut hop.with,
+            Keyword::Id => &mut hop.id,
+            Keyword::For => &mut hop.for_addr,
         };
         if slot.is_none() {
-            *slot = value;
+            *slot = Some(value.to_string());
         }
     }
 }
