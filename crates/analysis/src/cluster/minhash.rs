@@ -76,8 +76,7 @@ pub fn minhash(normalised: &str) -> Option<Vec<u32>> {
         return None;
     }
     // The minimum over a set does not depend on order or repeats: each distinct shingle is
-    // hashed by the 64 functions once (templates repeat lines, newsletters whole blocks), and
-    // the loop over the shingles for one function is one the compiler vectorises.
+    // hashed by the 64 functions once (templates repeat lines, newsletters whole blocks).
     let mut hashes: Vec<u64> = words
         .windows(SHINGLE_WORDS)
         .map(|window| {
