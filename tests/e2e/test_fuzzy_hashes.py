@@ -45,6 +45,11 @@ def samples(tmp_path):
         "text-20k-modified.txt": bytes(modified),
         "short-42.txt": b"a short line of text that TLSH cannot use.",
         "empty.bin": b"",
+        # No piece boundary at the smallest block size: the first part is only the running
+        # hash's character, which ssdeep repeats as the second part (`3:E:E`).
+        "one-byte.bin": b"a",
+        "run-5k.txt": b"x" * 5000,
+        "zeros-300k.bin": bytes(300_000),
     }
     ls = Path("/bin/ls")
     if ls.is_file():

@@ -22,9 +22,9 @@ pub(crate) fn compute(data: &[u8]) -> Hashes {
     }
 }
 
-/// ssdeep digest as the reference `ssdeep` prints it (`3::` for empty input).
+/// ssdeep digest as the reference `ssdeep` prints it (`3::` for empty input; see `ssdeep.rs`).
 pub fn ssdeep(data: &[u8]) -> String {
-    fuzzyhash::FuzzyHash::new(data).to_string()
+    crate::ssdeep::digest(data).unwrap_or_default()
 }
 
 /// TLSH `T1…` digest as `py-tlsh` prints it; `None` when the input is too short (< 50 bytes)

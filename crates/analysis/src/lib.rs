@@ -43,6 +43,7 @@ mod passwords;
 mod pdf;
 mod script;
 mod sniff;
+mod ssdeep;
 mod urls;
 mod verdict;
 mod walk;
