@@ -95,6 +95,17 @@ fn minhash_hex_round_trips() {
 }
 
 #[test]
+fn minhash_hex_is_eight_lower_case_digits_per_value() {
+    assert_eq!(
+        to_hex(&[0, 0xff, 0xdead_beef, u32::MAX]),
+        "00000000000000ffdeadbeefffffffff"
+    );
+    let s = minhash(TEMPLATE).expect("sketch");
+    let formatted: String = s.iter().map(|v| format!("{v:08x}")).collect();
+    assert_eq!(to_hex(&s), formatted);
+}
+
+#[test]
 fn keys_are_version_stable() {
     // Fixed expected values: if these change, every stored index and sketch is invalid and
     // the change needs a migration (docs/CAMPAIGNS.md).
