@@ -8,8 +8,8 @@
 //! - **Cost.** `fuzzyhash` spent about 94 instructions per byte (bounds-checked vectors, a
 //!   modulo by a variable block size at every byte, the base64 alphabet walked by `nth`), and
 //!   every normalised body and every artefact is hashed. Here the piece hashes of all block
-//!   sizes are stepped together, modulo 64, as one vector operation; block sizes too large to
-//!   be shown are not tracked; and two in three bytes are rejected by a remainder by the
+//!   sizes are stepped together, modulo 64 (the compiler makes it a few SSE2 multiplies per
+//!   byte, checked in the disassembly); block sizes too large to be shown are not tracked; and two in three bytes are rejected by a remainder by the
 //!   constant 3 before any block size is looked at.
 //!
 //! The algorithm (Kornblum's context-triggered piecewise hashing): a rolling hash over a 7-byte
@@ -257,6 +257,9 @@ mod tests {
     fn reference_digests_of_short_inputs() {
         assert_eq!(digest(b"").as_deref(), Some("3::"));
         assert_eq!(digest(b"a").as_deref(), Some("3:E:E"));
+        // The rolling hash of zeros is 0: no boundary and no running character either.
+        assert_eq!(digest(&[0u8; 300_000]).as_deref(), Some("3::"));
+        assert_eq!(digest(&[b'x'; 5000]).as_deref(), Some("3:H:H"));
         assert_eq!(
             digest(b"hello world, this is a small file").as_deref(),
             Some("3:iKFSMPFVEy8O:rJPFuyt")
